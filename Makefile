@@ -1,0 +1,82 @@
+# The single source of truth for building, testing and running learned-router.
+# CI (.ci/run) and any pre-commit hooks call these targets. `make help` lists them.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(abspath $(VENV))/bin/python
+# Extras installed by `make setup`: train (torch & co.) is needed by the
+# training tests; dev brings pytest, hypothesis, ruff, mypy.
+EXTRAS ?= train,dev
+SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
+# Offline and quiet by default: no model hub, no MLflow telemetry.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+
+.PHONY: help setup build test test-rust test-python lint fmt stubtest bench demo wheel check-wheel clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml rust/Cargo.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip 'maturin>=1.9,<2'
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --extras $(EXTRAS)
+	# The training package (training/) is used from a checkout, not shipped in
+	# the wheel: put the repository root on the venv's path so it imports.
+	echo "$(CURDIR)" > "$(SITE)/learned_router_repo.pth"
+	touch $@
+
+setup: $(VENV)/.installed ## Create .venv and install the package (editable, release build) with extras
+	@true
+
+build: setup ## Rebuild the Rust extension in place (release mode)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --skip-install --quiet
+
+test: build test-rust test-python ## Run every test: cargo test, then pytest
+
+test-rust: ## Rust unit and doc tests, without libpython
+	cargo test --workspace --quiet
+
+test-python: build ## pytest (strict: warnings are errors)
+	$(PY) -m pytest
+
+lint: build ## ruff, ruff format --check, mypy, cargo fmt --check, clippy -D warnings, stubtest
+	$(PY) -m ruff check src tests training bench
+	$(PY) -m ruff format --check src tests training bench
+	$(PY) -m mypy
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --features python -- -D warnings
+	$(PY) -m mypy.stubtest learned_router._core
+
+fmt: setup ## Format Python and Rust sources
+	$(PY) -m ruff format src tests training bench
+	$(PY) -m ruff check --fix src tests training bench
+	cargo fmt --all
+
+bench: build ## Speed and memory benchmarks (results in bench/results/*.json)
+	$(PY) -m bench.bench_selection
+
+demo: build ## Route example prompts and show the saving against the frontier model
+	$(PY) -m learned_router demo
+
+wheel: setup ## Build the abi3 wheel into dist/
+	$(VENV)/bin/maturin build --release --out dist
+
+check-wheel: wheel ## Install the wheel into an empty venv: no torch, imports, CLI works
+	rm -rf build/wheel-venv
+	$(PYTHON) -m venv build/wheel-venv
+	build/wheel-venv/bin/pip install --quiet dist/learned_router-*-abi3-*.whl
+	! build/wheel-venv/bin/pip show torch >/dev/null 2>&1
+	cd build && wheel-venv/bin/python -c "import time; t = time.perf_counter(); import learned_router; print(f'import learned_router: {1e3 * (time.perf_counter() - t):.0f} ms')"
+	cd build && wheel-venv/bin/learned-router --help >/dev/null
+	@echo "wheel OK: installs without torch, imports, CLI runs"
+
+clean: ## Remove build outputs (keeps .venv)
+	rm -rf target dist build src/learned_router/_core*.so .pytest_cache .mypy_cache .ruff_cache

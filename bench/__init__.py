@@ -1,0 +1,1 @@
+"""Benchmarks: timing and memory figures live here, never in test assertions."""
