@@ -19,7 +19,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup build test test-rust test-python lint fmt stubtest bench demo wheel check-wheel clean
+.PHONY: help setup build test test-rust test-python lint fmt stubtest bench demo wheel check-wheel clean catalog
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -48,20 +48,21 @@ test-python: build ## pytest (strict: warnings are errors)
 	$(PY) -m pytest
 
 lint: build ## ruff, ruff format --check, mypy, cargo fmt --check, clippy -D warnings, stubtest
-	$(PY) -m ruff check src tests training bench
-	$(PY) -m ruff format --check src tests training bench
+	$(PY) -m ruff check src tests training bench data
+	$(PY) -m ruff format --check src tests training bench data
 	$(PY) -m mypy
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --features python -- -D warnings
 	$(PY) -m mypy.stubtest learned_router._core
 
 fmt: setup ## Format Python and Rust sources
-	$(PY) -m ruff format src tests training bench
-	$(PY) -m ruff check --fix src tests training bench
+	$(PY) -m ruff format src tests training bench data
+	$(PY) -m ruff check --fix src tests training bench data
 	cargo fmt --all
 
 bench: build ## Speed and memory benchmarks (results in bench/results/*.json)
 	$(PY) -m bench.bench_selection
+	$(PY) -m bench.bench_data
 
 demo: build ## Route example prompts and show the saving against the frontier model
 	$(PY) -m learned_router demo
@@ -76,7 +77,11 @@ check-wheel: wheel ## Install the wheel into an empty venv: no torch, imports, C
 	! build/wheel-venv/bin/pip show torch >/dev/null 2>&1
 	cd build && wheel-venv/bin/python -c "import time; t = time.perf_counter(); import learned_router; print(f'import learned_router: {1e3 * (time.perf_counter() - t):.0f} ms')"
 	cd build && wheel-venv/bin/learned-router --help >/dev/null
+	cd build && wheel-venv/bin/python -c "from learned_router.catalog import Catalog; from learned_router.tokens import TokenCounter; Catalog.load(); TokenCounter()"
 	@echo "wheel OK: installs without torch, imports, CLI runs"
 
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf target dist build src/learned_router/_core*.so .pytest_cache .mypy_cache .ruff_cache
+
+catalog: setup ## Rebuild the shipped catalog from the development data (DEV_DATA=../shared/data)
+	$(PY) data/build_default_catalog.py $(or $(DEV_DATA),../shared/data)

@@ -5,6 +5,13 @@ place. Errors caused by bad arguments or data are also ``ValueError``\\ s.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from learned_router.data.validation import Problem
+
 
 class LearnedRouterError(Exception):
     """Base class of every error raised by learned-router."""
@@ -22,3 +29,23 @@ class InvalidInputError(LearnedRouterError, ValueError):
     ...
     learned_router.errors.InvalidInputError: invalid argument `p`: p[0, 2] = nan; ...
     """
+
+
+class DataValidationError(LearnedRouterError, ValueError):
+    """An outcome log failed validation.
+
+    ``problems`` lists every problem found, each naming the file, row and
+    field and saying how to fix it; the message shows the first few.
+    """
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+class CatalogError(LearnedRouterError, ValueError):
+    """A model catalog (price table) is invalid, or a model is not in it."""
+
+
+class BundleError(LearnedRouterError):
+    """A model bundle is missing, incomplete, tampered with, or of an unknown version."""

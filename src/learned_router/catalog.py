@@ -1,0 +1,435 @@
+"""The model catalog: who serves each model, at what price, how fast.
+
+A catalog is a TOML file with one ``[[model]]`` table per model (see
+``docs/catalog.md`` and the shipped ``assets/catalog.toml``). Prices are
+facts with provenance: every entry keeps where its price came from and when.
+
+Self-hosted ("sovereign") models have no list price; their price per token is
+amortised from the hardware that serves them (:meth:`SelfHosting.usd_per_1m`):
+
+    usd_per_1m_output = (hardware_usd_per_hour + power_kw * usd_per_kwh)
+                        / (3600 * utilisation * output_tokens_per_s) * 1e6
+
+and likewise for input tokens with ``input_tokens_per_s`` (prefill). A request
+occupies the server for ``input/input_tps + output/output_tps`` seconds at full
+throughput, so pricing each token by its share of server time charges every
+hour of hardware exactly once; dividing by utilisation spreads idle time over
+the tokens actually served.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from learned_router.errors import CatalogError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+DEFAULT_CATALOG = Path(__file__).parent / "assets" / "catalog.toml"
+
+
+@dataclass(frozen=True)
+class LatencyProfile:
+    """How fast a model answers: time to first token, then a steady decode rate."""
+
+    ttft_ms: float
+    output_tokens_per_s: float
+
+    def latency_ms(self, output_tokens: float) -> float:
+        """Expected end-to-end latency for an answer of ``output_tokens`` tokens."""
+        return self.ttft_ms + 1e3 * output_tokens / self.output_tokens_per_s
+
+
+@dataclass(frozen=True)
+class SelfHosting:
+    """The hardware behind a self-hosted model, from which its price is amortised."""
+
+    hardware_usd_per_hour: float
+    """Rent or depreciation of the serving hardware, per hour."""
+    power_kw: float
+    """Average power draw of that hardware."""
+    usd_per_kwh: float
+    utilisation: float
+    """Share of the hours the hardware does useful work, in (0, 1]."""
+    input_tokens_per_s: float
+    """Prefill throughput at full load (all concurrent requests together)."""
+    output_tokens_per_s: float
+    """Decode throughput at full load (all concurrent requests together)."""
+    max_concurrent_requests: int = 0
+    """Requests it serves at once before queueing (0: not stated)."""
+
+    def usd_per_hour(self) -> float:
+        return self.hardware_usd_per_hour + self.power_kw * self.usd_per_kwh
+
+    def usd_per_1m(self, tokens_per_s: float) -> float:
+        """Amortised USD per 1M tokens at the given full-load throughput.
+
+        >>> h = SelfHosting(2.0, 0.7, 0.15, 0.5, 10_000.0, 1_000.0)
+        >>> round(h.usd_per_1m(h.output_tokens_per_s), 4)  # (2 + 0.105) / (3600 * 0.5 * 1000) * 1e6
+        1.1694
+        """
+        return self.usd_per_hour() / (3600.0 * self.utilisation * tokens_per_s) * 1e6
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model in the catalog."""
+
+    id: str
+    provider: str
+    usd_per_1m_input: float
+    usd_per_1m_output: float
+    latency: LatencyProfile
+    usd_per_1m_cached_input: float | None = None
+    """Price of input tokens served from the provider's prompt cache (None: no discount)."""
+    batch_discount: float = 0.0
+    """Fraction off both prices for batch (non-interactive) requests, in [0, 1)."""
+    context_window_tokens: int | None = None
+    self_hosted: bool = False
+    hosting: SelfHosting | None = None
+    aliases: tuple[str, ...] = ()
+    price_as_of: str = ""
+    price_source: str = ""
+    price_confidence: str = ""
+    notes: str = ""
+
+    @property
+    def cached_input_price(self) -> float:
+        """USD per 1M cached input tokens (the input price when there is no cache discount)."""
+        if self.usd_per_1m_cached_input is None:
+            return self.usd_per_1m_input
+        return self.usd_per_1m_cached_input
+
+
+_MODEL_FIELDS = {f.name for f in fields(ModelSpec)} - {"latency", "hosting"}
+_LATENCY_FIELDS = {f.name for f in fields(LatencyProfile)}
+_HOSTING_FIELDS = {f.name for f in fields(SelfHosting)}
+_REQUIRED = {"id", "provider", "latency"}
+
+
+def _where(source: str, index: int, model_id: str | None) -> str:
+    name = f" ({model_id!r})" if model_id else ""
+    return f"{source}: model #{index + 1}{name}"
+
+
+def _check_keys(where: str, given: Iterable[str], allowed: set[str], what: str) -> None:
+    for key in given:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise CatalogError(
+                f"{where}: unknown {what} field {key!r}{hint} Allowed: {', '.join(sorted(allowed))}"
+            )
+
+
+def _number(
+    where: str, name: str, value: Any, *, minimum: float = 0.0, strict: bool = False
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CatalogError(f"{where}: {name} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or number < minimum or (strict and number == minimum):
+        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+        raise CatalogError(f"{where}: {name} = {value!r} must be finite and {bound}")
+    return number
+
+
+def _spec_from_dict(raw: Mapping[str, Any], where: str) -> ModelSpec:
+    _check_keys(where, raw, _MODEL_FIELDS | {"latency", "hosting"}, "model")
+    missing = sorted(_REQUIRED - set(raw))
+    if missing:
+        raise CatalogError(f"{where}: missing required field(s) {missing}")
+    latency_raw = raw["latency"]
+    if not isinstance(latency_raw, Mapping):
+        raise CatalogError(f"{where}: latency must be a table with {sorted(_LATENCY_FIELDS)}")
+    _check_keys(where, latency_raw, _LATENCY_FIELDS, "latency")
+    latency = LatencyProfile(
+        ttft_ms=_number(where, "latency.ttft_ms", latency_raw.get("ttft_ms")),
+        output_tokens_per_s=_number(
+            where,
+            "latency.output_tokens_per_s",
+            latency_raw.get("output_tokens_per_s"),
+            strict=True,
+        ),
+    )
+    self_hosted = bool(raw.get("self_hosted", False))
+    hosting = None
+    if self_hosted:
+        hosting_raw = raw.get("hosting")
+        if not isinstance(hosting_raw, Mapping):
+            raise CatalogError(
+                f"{where}: a self-hosted model needs a [model.hosting] table with "
+                f"{sorted(_HOSTING_FIELDS - {'max_concurrent_requests'})}"
+            )
+        _check_keys(where, hosting_raw, _HOSTING_FIELDS, "hosting")
+        values = {}
+        for name in sorted(_HOSTING_FIELDS - {"max_concurrent_requests"}):
+            if name not in hosting_raw:
+                raise CatalogError(f"{where}: hosting.{name} is missing")
+            strict = name in ("utilisation", "input_tokens_per_s", "output_tokens_per_s")
+            values[name] = _number(where, f"hosting.{name}", hosting_raw[name], strict=strict)
+        if values["utilisation"] > 1.0:
+            raise CatalogError(
+                f"{where}: hosting.utilisation = {values['utilisation']} must be in (0, 1]"
+            )
+        concurrent = int(
+            _number(
+                where,
+                "hosting.max_concurrent_requests",
+                hosting_raw.get("max_concurrent_requests", 0),
+            )
+        )
+        hosting = SelfHosting(**values, max_concurrent_requests=concurrent)
+        for price in ("usd_per_1m_input", "usd_per_1m_output"):
+            if price in raw:
+                raise CatalogError(
+                    f"{where}: {price} is derived from [model.hosting] for a self-hosted "
+                    "model; remove it (see docs/catalog.md for the formula)"
+                )
+        price_in = hosting.usd_per_1m(hosting.input_tokens_per_s)
+        price_out = hosting.usd_per_1m(hosting.output_tokens_per_s)
+    else:
+        if "hosting" in raw:
+            raise CatalogError(f"{where}: hosting is only allowed with self_hosted = true")
+        for price in ("usd_per_1m_input", "usd_per_1m_output"):
+            if price not in raw:
+                raise CatalogError(f"{where}: {price} is missing")
+        price_in = _number(where, "usd_per_1m_input", raw["usd_per_1m_input"])
+        price_out = _number(where, "usd_per_1m_output", raw["usd_per_1m_output"])
+    cached = raw.get("usd_per_1m_cached_input")
+    if cached is not None:
+        cached = _number(where, "usd_per_1m_cached_input", cached)
+    discount = _number(where, "batch_discount", raw.get("batch_discount", 0.0))
+    if discount >= 1.0:
+        raise CatalogError(f"{where}: batch_discount = {discount} must be in [0, 1)")
+    window = raw.get("context_window_tokens")
+    if window is not None:
+        window = int(_number(where, "context_window_tokens", window, strict=True))
+    aliases = raw.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise CatalogError(f"{where}: aliases must be a list of strings")
+    text = {}
+    for name in ("id", "provider", "price_as_of", "price_source", "price_confidence", "notes"):
+        value = raw.get(name, "")
+        if not isinstance(value, str):
+            raise CatalogError(f"{where}: {name} must be a string, got {value!r}")
+        text[name] = value
+    if not text["id"].strip():
+        raise CatalogError(f"{where}: id must not be empty")
+    return ModelSpec(
+        id=text["id"],
+        provider=text["provider"],
+        usd_per_1m_input=price_in,
+        usd_per_1m_output=price_out,
+        latency=latency,
+        usd_per_1m_cached_input=cached,
+        batch_discount=discount,
+        context_window_tokens=window,
+        self_hosted=self_hosted,
+        hosting=hosting,
+        aliases=tuple(aliases),
+        price_as_of=text["price_as_of"],
+        price_source=text["price_source"],
+        price_confidence=text["price_confidence"],
+        notes=text["notes"],
+    )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """An immutable price table. Updates return a new catalog with a new version.
+
+    >>> catalog = Catalog.load()
+    >>> catalog.get("gpt-4-1106-preview").usd_per_1m_output
+    30.0
+    """
+
+    models: tuple[ModelSpec, ...]
+    version: str
+    source: str = ""
+    _index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, int] = {}
+        for i, spec in enumerate(self.models):
+            for name in (spec.id, *spec.aliases):
+                key = name.strip().lower()
+                if key in index and index[key] != i:
+                    other = self.models[index[key]].id
+                    raise CatalogError(
+                        f"{self.source or 'catalog'}: name {name!r} is used by both "
+                        f"{other!r} and {spec.id!r}; names and aliases must be unique"
+                    )
+                index[key] = i
+        object.__setattr__(self, "_index", index)
+
+    # --- loading and saving ----------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> Catalog:
+        """Reads a catalog TOML file (default: the catalog shipped with the package)."""
+        path = Path(path) if path is not None else DEFAULT_CATALOG
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError as error:
+            raise CatalogError(f"{path}: no such catalog file") from error
+        except tomllib.TOMLDecodeError as error:
+            raise CatalogError(f"{path}: not valid TOML: {error}") from error
+        return cls.from_dict(raw, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], *, source: str = "catalog") -> Catalog:
+        """Builds and validates a catalog from parsed TOML (``version`` + ``model`` list)."""
+        _check_keys(source, raw, {"version", "description", "model"}, "top-level")
+        version = raw.get("version")
+        if not isinstance(version, str) or not version:
+            raise CatalogError(f'{source}: a top-level `version = "..."` string is required')
+        entries = raw.get("model", [])
+        if not isinstance(entries, list) or not entries:
+            raise CatalogError(f"{source}: no [[model]] entries")
+        models = tuple(
+            _spec_from_dict(
+                entry, _where(source, i, entry.get("id") if isinstance(entry, Mapping) else None)
+            )
+            for i, entry in enumerate(entries)
+        )
+        return cls(models=models, version=version, source=source)
+
+    def to_toml(self, *, description: str = "") -> str:
+        """The catalog as TOML text that :meth:`load` reads back."""
+        lines = [f"version = {_toml(self.version)}"]
+        if description:
+            lines.append(f"description = {_toml(description)}")
+        for spec in self.models:
+            lines += ["", "[[model]]"]
+            for name in ("id", "aliases", "provider"):
+                value = getattr(spec, name)
+                if value not in ("", ()):
+                    lines.append(f"{name} = {_toml(value)}")
+            if not spec.self_hosted:
+                lines.append(f"usd_per_1m_input = {_toml(spec.usd_per_1m_input)}")
+                lines.append(f"usd_per_1m_output = {_toml(spec.usd_per_1m_output)}")
+            for name in ("usd_per_1m_cached_input", "batch_discount", "context_window_tokens"):
+                value = getattr(spec, name)
+                if value is not None:
+                    lines.append(f"{name} = {_toml(value)}")
+            if spec.self_hosted:
+                lines.append("self_hosted = true")
+            for name in ("price_as_of", "price_source", "price_confidence", "notes"):
+                value = getattr(spec, name)
+                if value:
+                    lines.append(f"{name} = {_toml(value)}")
+            lines.append(
+                f"latency = {{ ttft_ms = {_toml(spec.latency.ttft_ms)}, "
+                f"output_tokens_per_s = {_toml(spec.latency.output_tokens_per_s)} }}"
+            )
+            if spec.hosting is not None:
+                lines.append("[model.hosting]")
+                for f in fields(SelfHosting):
+                    lines.append(f"{f.name} = {_toml(getattr(spec.hosting, f.name))}")
+        return "\n".join(lines) + "\n"
+
+    def save(self, path: str | os.PathLike[str], *, description: str = "") -> Path:
+        """Writes the catalog as TOML, atomically."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(self.to_toml(description=description))
+        os.replace(tmp, path)
+        return path
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(spec.id for spec in self.models)
+
+    def knows(self, name: str) -> bool:
+        """True if ``name`` is a model id or alias (case-insensitive)."""
+        return name.strip().lower() in self._index
+
+    def get(self, name: str) -> ModelSpec:
+        """The model called ``name`` (id or alias, case-insensitive)."""
+        index = self._index.get(name.strip().lower())
+        if index is None:
+            close = difflib.get_close_matches(name.lower(), list(self._index), n=3)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise CatalogError(
+                f"model {name!r} is not in the catalog {self.source or ''} "
+                f"(version {self.version}).{hint} Add it, or an alias for it, to the catalog."
+            )
+        return self.models[index]
+
+    def resolve(self, name: str) -> str:
+        """The catalog id of ``name``."""
+        return self.get(name).id
+
+    def prices(self, names: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
+        """Per-model price arrays (USD per 1M tokens) in the order of ``names``."""
+        specs = [self.get(name) for name in names]
+        return {
+            "input": np.array([s.usd_per_1m_input for s in specs]),
+            "output": np.array([s.usd_per_1m_output for s in specs]),
+            "cached_input": np.array([s.cached_input_price for s in specs]),
+            "batch_discount": np.array([s.batch_discount for s in specs]),
+        }
+
+    def with_prices(
+        self, updates: Mapping[str, Mapping[str, float]], *, version: str | None = None
+    ) -> Catalog:
+        """A new catalog with some prices changed, e.g. ``{"gpt-4o": {"usd_per_1m_input": 2.5}}``.
+
+        Only price fields may change; the result is validated like a loaded
+        catalog and gets ``version`` (default: this version + "+1").
+        """
+        allowed = {
+            "usd_per_1m_input",
+            "usd_per_1m_output",
+            "usd_per_1m_cached_input",
+            "batch_discount",
+        }
+        models = list(self.models)
+        for name, changes in updates.items():
+            spec = self.get(name)
+            _check_keys(f"update of {name!r}", changes, allowed, "price")
+            if spec.self_hosted and {"usd_per_1m_input", "usd_per_1m_output"} & set(changes):
+                raise CatalogError(
+                    f"update of {name!r}: a self-hosted model's prices come from its hosting "
+                    "figures; change those instead"
+                )
+            checked = {
+                key: _number(f"update of {name!r}", key, value) for key, value in changes.items()
+            }
+            if checked.get("batch_discount", 0.0) >= 1.0:
+                raise CatalogError(f"update of {name!r}: batch_discount must be in [0, 1)")
+            models[self.ids.index(spec.id)] = replace(spec, **checked)  # type: ignore[arg-type]
+        return Catalog(
+            models=tuple(models), version=version or f"{self.version}+1", source=self.source
+        )
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")

@@ -1,0 +1,59 @@
+"""Small outcome logs that tests write themselves, in every supported format."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+ROWS: list[dict[str, Any]] = [
+    {"prompt_id": "p1", "prompt": "What is 2+2?", "model": "small", "quality": 1.0, "task": "math"},
+    {"prompt_id": "p1", "prompt": "What is 2+2?", "model": "large", "quality": 1.0, "task": "math"},
+    {
+        "prompt_id": "p2",
+        "prompt": "Prove Fermat.",
+        "model": "small",
+        "quality": 0.0,
+        "task": "math",
+    },
+    {
+        "prompt_id": "p2",
+        "prompt": "Prove Fermat.",
+        "model": "large",
+        "quality": 0.5,
+        "task": "math",
+    },
+    {
+        "prompt_id": "p3",
+        "prompt": "Write a haiku.",
+        "model": "small",
+        "quality": 0.8,
+        "task": "chat",
+    },
+]
+
+
+def write(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """Writes rows as Parquet, JSONL or CSV according to the suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    elif path.suffix == ".csv":
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        pcsv.write_csv(pa.table({c: [row.get(c) for row in rows] for c in columns}), path)
+    else:
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        pq.write_table(pa.table({c: [row.get(c) for row in rows] for c in columns}), path)
+    return path
+
+
+def with_changes(index: int, **changes: Any) -> list[dict[str, Any]]:
+    """ROWS with one row changed."""
+    rows = [dict(row) for row in ROWS]
+    rows[index].update(changes)
+    return rows
