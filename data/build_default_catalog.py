@@ -191,34 +191,59 @@ def dataset_models(data: Path) -> dict[str, list[str]]:
     return found
 
 
+def model_key(name: str) -> str:
+    """Names with the same key are spellings of one model: lower case, no
+    organisation prefix or hosting suffix, only letters and digits
+    ("Meta-Llama-3_1-8B-Instruct" = "meta/llama-3.1-8b-instruct")."""
+    name = name.strip().lower().split("/")[-1].replace("3_1", "3.1")
+    for suffix in ("-hf", "-togetherai"):  # where it is hosted, not what it is
+        name = name.removesuffix(suffix)
+    # Answer styles (_concise, _verbose, -best-of-16) stay distinct models: the
+    # same weights, but different systems to route to.
+    return re.sub(r"[^a-z0-9]", "", name.removeprefix("meta-"))
+
+
 def build(data: Path) -> Catalog:
     listed, rules = read_prices(data / "prices.csv")
     by_name = {n.lower(): row for row in listed for n in row.names}
     by_normal = {normalise(n): row for row in listed for n in row.names}
+    groups: dict[str, list[str]] = {}
+    for model in sorted({m for models in dataset_models(data).values() for m in models}):
+        groups.setdefault(model_key(model), []).append(model)
+    # One entry per model (a group of spellings). A price row of prices.csv may
+    # list several models (e.g. Mistral-7B base and instruct): each gets its
+    # own entry at that price, since the router must tell them apart.
     entries: dict[str, tuple[PriceRow, str, list[str]]] = {}  # id -> (row, how, aliases)
     unresolved = []
-    for model in sorted({m for models in dataset_models(data).values() for m in models}):
-        row, how = by_name.get(model.lower()), "listed"
+    for names in groups.values():
+        row, how = None, ""
+        for model in names:
+            row, how = by_name.get(model.lower()), "listed"
+            if row is None:
+                row, how = by_normal.get(normalise(model)), "listed (name normalised)"
+            if row is not None:
+                break
         if row is None:
-            row, how = by_normal.get(normalise(model)), "listed (name normalised)"
-        if row is None and (model.lower() in EQUIVALENTS or normalise(model) in EQUIVALENTS):
-            target, reason = EQUIVALENTS.get(model.lower()) or EQUIVALENTS[normalise(model)]
-            row, how = by_name[target.lower()], f"equivalent of {target}: {reason}"
+            for model in names:
+                equivalent = EQUIVALENTS.get(model.lower()) or EQUIVALENTS.get(normalise(model))
+                if equivalent is not None:
+                    target, reason = equivalent
+                    row, how = by_name[target.lower()], f"equivalent of {target}: {reason}"
+                    break
         if row is None:
-            size = parameters_b(model)
+            size = parameters_b(names[0])
             if size is not None:
-                rule = rule_for(size[0], size[1], rules)
-                row = rule
-                tier = rule.names[0].removeprefix("RULE:")
+                row = rule_for(size[0], size[1], rules)
+                tier = row.names[0].removeprefix("RULE:")
                 how = f"ESTIMATE: size tier {tier} ({size[0]:g}B read from the name)"
         if row is None:
-            unresolved.append(model)
+            unresolved.extend(names)
             continue
-        # Listed rows are shared by all their spellings; tier and equivalent
-        # prices get an entry of their own, named as in the logs.
-        key = row.names[0] if how.startswith("listed") else model
-        entry = entries.setdefault(key, (row, how, []))
-        entry[2].append(model)
+        # The id: the price table's spelling if it is one of ours, else ours.
+        spelled = [n for n in row.names if model_key(n) == model_key(names[0])]
+        key = spelled[0] if spelled and how.startswith("listed") else names[0]
+        aliases = sorted({*names, *spelled} - {key}, key=str.lower)
+        entries[key] = (row, how, aliases)
     if unresolved:
         raise SystemExit(f"no price for {unresolved}; add them to EQUIVALENTS or prices.csv")
 
@@ -227,20 +252,22 @@ def build(data: Path) -> Catalog:
         size = parameters_b(key) or parameters_b(row.canonical)
         params = size[0] if size else None
         latency, tier = latency_for(row.provider, row.usd_out, params)
-        names = sorted(
-            {*aliases, *(row.names if how.startswith("listed") else ())} - {key}, key=str.lower
-        )
         batch = 0.5 if row.provider.startswith(("OpenAI", "Google")) else 0.0
+        # Best-of-n sampling generates n answers (and reads the prompt n times).
+        best_of = re.search(r"best-of-(\d+)", key)
+        factor = float(best_of.group(1)) if best_of else 1.0
+        if best_of:
+            how += f"; x{factor:g} for best-of-{factor:g} sampling"
         specs.append(
             ModelSpec(
                 id=key,
                 provider=row.provider,
-                usd_per_1m_input=row.usd_in,
-                usd_per_1m_output=row.usd_out,
+                usd_per_1m_input=row.usd_in * factor,
+                usd_per_1m_output=row.usd_out * factor,
                 latency=latency,
                 batch_discount=batch,
                 context_window_tokens=context_for(key, params),
-                aliases=tuple(names),
+                aliases=tuple(aliases),
                 price_as_of=row.as_of,
                 price_source=f"{how}; {row.canonical}; {row.source}",
                 price_confidence=row.confidence if how.startswith("listed") else "low",
