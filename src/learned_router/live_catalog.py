@@ -88,6 +88,10 @@ def _signature(path: Path) -> _Signature:
 class LiveCatalog:
     """The catalog in force; swap prices in atomically, optionally from a watched file.
 
+    ``catalog`` is in force first. With ``path``, that file is watched from
+    now on (:meth:`from_file` loads and watches it); ``required_models`` must
+    be in every new table; ``clock`` (seconds, monotonic) times the checks.
+
     >>> from learned_router.catalog import LatencyProfile, ModelSpec
     >>> spec = ModelSpec("gpt-4o", "OpenAI", 5.0, 15.0, LatencyProfile(400.0, 80.0))
     >>> live = LiveCatalog(Catalog(models=(spec,), version="2024-06"))
