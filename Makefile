@@ -63,6 +63,7 @@ fmt: setup ## Format Python and Rust sources
 bench: build ## Speed and memory benchmarks (results in bench/results/*.json)
 	$(PY) -m bench.bench_selection
 	$(PY) -m bench.bench_data
+	$(PY) -m bench.bench_routing_infra
 
 demo: build ## Route example prompts and show the saving against the frontier model
 	$(PY) -m learned_router demo

@@ -55,3 +55,57 @@ def select(
         select_row(p_row, c_row, a_row, policy, value)
         for p_row, c_row, a_row in zip(p, cost, available, strict=True)
     ]
+
+
+class CapacityReference:
+    """The capacity tracker's rules, one model at a time (``rust/src/capacity.rs``).
+
+    ``limits`` holds ``(tokens_per_s, burst_tokens, max_concurrent)`` per model,
+    ``None`` for no limit.
+    """
+
+    def __init__(self, limits: Sequence[tuple[float | None, float | None, int | None]]) -> None:
+        self.limits = list(limits)
+        self.tokens = [burst if burst is not None else math.inf for _, burst, _ in limits]
+        self.updated: list[float | None] = [None] * len(limits)
+        self.in_flight = [0] * len(limits)
+        self.down = [False] * len(limits)
+
+    def level(self, j: int, now: float) -> float:
+        rate, burst, _ = self.limits[j]
+        if rate is None or burst is None:
+            return math.inf
+        then = self.updated[j]
+        if then is None:
+            return burst
+        return min(burst, self.tokens[j] + max(0.0, now - then) * rate)
+
+    def admits(self, j: int, tokens: float, now: float) -> bool:
+        _, burst, max_concurrent = self.limits[j]
+        if self.down[j]:
+            return False
+        if max_concurrent is not None and self.in_flight[j] >= max_concurrent:
+            return False
+        return burst is None or self.level(j, now) >= min(tokens, burst)
+
+    def try_acquire(self, j: int, tokens: float, now: float) -> bool:
+        if self.limits[j][0] is not None:
+            self.tokens[j] = self.level(j, now)
+            then = self.updated[j]
+            self.updated[j] = now if then is None else max(then, now)
+        if not self.admits(j, tokens, now):
+            return False
+        if self.limits[j][0] is not None:
+            self.tokens[j] -= tokens
+        self.in_flight[j] += 1
+        return True
+
+    def release(self, j: int, unused: float) -> bool:
+        """False (and nothing changes) for a release with nothing in flight."""
+        if self.in_flight[j] == 0:
+            return False
+        self.in_flight[j] -= 1
+        burst = self.limits[j][1]
+        if burst is not None:
+            self.tokens[j] = min(burst, self.tokens[j] + unused)
+        return True

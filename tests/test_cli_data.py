@@ -47,3 +47,9 @@ def test_summary_shows_datasets_and_models(tmp_path: Path) -> None:
     assert "Models" in result.output
     assert "large" in result.output
     assert "small" in result.output
+
+
+def test_validate_reads_the_outcome_store(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["data", "validate", str(write(tmp_path / "o.sqlite", ROWS))])
+    assert result.exit_code == 0, result.output
+    assert "loaded 5" in result.output

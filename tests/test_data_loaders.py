@@ -241,3 +241,37 @@ def test_unknown_paths_and_types_are_clear_errors(tmp_path: Path) -> None:
         data.load(tmp_path / "log.txt")
     with pytest.raises(InvalidInputError, match="unknown format"):
         data.load(write(tmp_path / "l.jsonl", ROWS), format="xml")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("suffix", [".sqlite", ".sqlite3", ".db"])
+def test_outcome_store_loads_as_a_log(tmp_path: Path, suffix: str) -> None:
+    path = write(tmp_path / f"outcomes{suffix}", ROWS)
+    assert data.detect_format(path) == "store"
+    log = data.load(path)
+    assert log.num_prompts == 3
+    assert log.datasets == ("outcomes",)
+    assert _as_records(log) == {(r["prompt_id"], r["model"], r["quality"]) for r in ROWS}
+    assert log.report is not None
+    assert log.report.formats == {str(path): "store"}
+    # A folder holding a store loads it too, and format= may be given.
+    assert data.load(tmp_path).num_outcomes == 5
+    assert data.load(path, format="store").num_outcomes == 5
+
+
+def test_outcome_store_problems_name_the_record_id(tmp_path: Path) -> None:
+    rows = [*ROWS, {**ROWS[0], "quality": 0.0}]  # p1/small again, another quality
+    path = write(tmp_path / "outcomes.sqlite", rows)
+    with pytest.raises(DataValidationError, match=r"outcomes.sqlite, row [16]") as caught:
+        data.load(path)
+    assert {p.row for p in caught.value.problems} == {1, 6}
+    log = data.load(path, rejects=tmp_path / "rejects.jsonl")
+    assert log.report is not None
+    assert log.report.outcome_rows_rejected == 2
+    assert log.num_outcomes == 4
+
+
+def test_a_file_that_is_not_a_store_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("not sqlite at all")
+    with pytest.raises(DataValidationError, match="not an outcome store"):
+        data.load(path)

@@ -4,10 +4,12 @@
 //! The PyO3 binding lives in `py.rs` behind the `python` cargo feature and is
 //! exposed to Python as the private module `learned_router._core`.
 
+pub mod capacity;
 pub mod error;
 pub mod select;
 
 #[cfg(feature = "python")]
 mod py;
 
+pub use capacity::{Capacity, CapacityTracker, TokenBucket};
 pub use error::CoreError;

@@ -40,7 +40,10 @@ app.add_typer(data_app, name="data")
 Paths = Annotated[list[Path], typer.Argument(help="Outcome log files or folders.", exists=True)]
 FormatOption = Annotated[
     Optional[str],  # noqa: UP045 - typer needs Optional on Python 3.10
-    typer.Option("--format", help="canonical, split, routerbench or pairwise (default: detect)."),
+    typer.Option(
+        "--format",
+        help="canonical, split, routerbench, pairwise or store (default: detect).",
+    ),
 ]
 CatalogOption = Annotated[
     Optional[Path],  # noqa: UP045

@@ -3,7 +3,7 @@ validation that never drops a row silently, and splits by prompt.
 
 >>> from learned_router import data
 >>> sorted(data.FORMATS)
-['canonical', 'pairwise', 'routerbench', 'split']
+['canonical', 'pairwise', 'routerbench', 'split', 'store']
 """
 
 from learned_router.data.loaders import FORMATS, detect_format, load, pairwise_to_outcomes

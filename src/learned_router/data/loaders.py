@@ -16,6 +16,10 @@ Formats (``format=`` or detected from the columns):
 ``pairwise``
     Chatbot-Arena-style battles (``model_a, model_b, winner``), turned into
     per-model outcomes: see :func:`pairwise_to_outcomes`.
+``store``
+    The router's own outcome store (:mod:`learned_router.outcomes`), a sqlite
+    file named ``*.sqlite``, ``*.sqlite3`` or ``*.db``; read as canonical rows,
+    with each record's id as its row number.
 
 Column aliases accepted everywhere: ``quality_kind``/``judge`` for
 ``quality_scale``, ``out_chars`` for ``output_chars``, ``category`` for ``task``.
@@ -51,8 +55,10 @@ from learned_router.data.validation import (
 )
 from learned_router.errors import DataValidationError, InvalidInputError
 
-Format = Literal["canonical", "split", "routerbench", "pairwise"]
-FORMATS: tuple[Format, ...] = ("canonical", "split", "routerbench", "pairwise")
+Format = Literal["canonical", "split", "routerbench", "pairwise", "store"]
+FORMATS: tuple[Format, ...] = ("canonical", "split", "routerbench", "pairwise", "store")
+#: File suffixes of the outcome store (sqlite), kept in step with learned_router.outcomes.
+STORE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 SUFFIXES = {
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -281,16 +287,35 @@ def _split_flat(table: pa.Table) -> tuple[pa.Table, pa.Table]:
 
 
 def _read_canonical(path: Path, dataset: str | None) -> _Raw:
+    return _canonical(_renamed(read_table(path)), path, dataset, "canonical")
+
+
+def _canonical(
+    table: pa.Table, path: Path, dataset: str | None, format: Format, rows: Any = None
+) -> _Raw:
     file = str(path)
-    table = _renamed(read_table(path))
-    _missing_columns(table, REQUIRED, file, "canonical")
+    _missing_columns(table, REQUIRED, file, format)
     table, problems = _coerce(table, file)
     table = _fill(table, "dataset", dataset or path.stem)
     table = _fill(table, "quality_scale", DEFAULT_QUALITY_SCALE)
     table = _as_string(table, "prompt_id")
-    table = _with_bookkeeping(table, file)
+    table = _with_bookkeeping(table, file, rows)
     prompts, outcomes = _split_flat(table)
-    return _Raw(prompts, outcomes, file=file, format="canonical", problems=problems)
+    return _Raw(prompts, outcomes, file=file, format=format, problems=problems)
+
+
+def _read_store(path: Path, dataset: str | None) -> _Raw:
+    """The router's outcome store; a record's id is its row number in problems."""
+    # Imported here: learned_router.outcomes imports this package's schema.
+    from learned_router.outcomes import OutcomeStoreError, read_store
+
+    try:
+        table = read_store(path)
+    except OutcomeStoreError as error:
+        problem = Problem(str(path), None, None, str(error), "fix the path", "unreadable")
+        raise DataValidationError(str(error), [problem]) from error
+    ids = table.column("id").to_numpy()
+    return _canonical(table.drop_columns(["id"]), path, dataset, "store", rows=ids)
 
 
 def find_prompts_file(path: Path) -> Path | None:
@@ -554,12 +579,15 @@ _READERS: dict[Format, Callable[[Path, str | None], _Raw]] = {
     "split": _read_split,
     "routerbench": _read_routerbench,
     "pairwise": _read_pairwise,
+    "store": _read_store,
 }
 
 
 def detect_format(path: str | os.PathLike[str]) -> Format:
     """Guesses a file's format from its columns (and, for ``split``, its prompts file)."""
     path = Path(path)
+    if path.suffix.lower() in STORE_SUFFIXES:
+        return "store"
     kind = SUFFIXES.get(path.suffix.lower())
     if kind == "parquet":
         import pyarrow.parquet as pq
@@ -590,10 +618,12 @@ def _expand(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) ->
             found = sorted(
                 p
                 for p in folder.iterdir()
-                if p.suffix.lower() in SUFFIXES and not p.stem.endswith(".prompts")
+                if (p.suffix.lower() in SUFFIXES and not p.stem.endswith(".prompts"))
+                or p.suffix.lower() in STORE_SUFFIXES
             )
             if not found:
-                raise InvalidInputError(f"{path}: no outcome logs ({', '.join(SUFFIXES)}) inside")
+                kinds = ", ".join((*SUFFIXES, *STORE_SUFFIXES))
+                raise InvalidInputError(f"{path}: no outcome logs ({kinds}) inside")
             files += found
         elif path.exists():
             files.append(path)
