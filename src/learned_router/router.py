@@ -1,0 +1,703 @@
+"""The in-process router: ``Router.load(...)`` then ``router.route(prompt)``.
+
+One decision, step by step (``docs/routing.md`` has the details):
+
+1. tokenise and embed the prompt (the bundle's int8 encoder, cut to its token
+   budget: head + tail), and count its tokens for pricing;
+2. predict P(success) for every candidate (quality heads, calibrated);
+3. price every candidate from one snapshot of the live catalog: input tokens
+   (registered static prefixes at cached-input rates), expected output tokens,
+   batch discount for ``priority="batch"``;
+4. mask out models that are down, saturated (self-hosted capacity), over the
+   latency SLO, over a hard budget, or not among ``candidates``;
+5. choose with the Rust kernel under the policy; claim self-hosted capacity
+   (spilling to the next-best model if another thread took it first);
+6. return a frozen :class:`RouteDecision` with every candidate's estimates, the
+   constraint that decided, the complexity tier, the price-table version.
+
+Thread-safe: the encoder session, the catalog snapshot swap, the capacity
+tracker and the decision memory are each safe to share; concurrent ``route``
+calls give the same answers as serial ones.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from learned_router.bundle import DEFAULT_BUNDLE, Bundle
+from learned_router.capacity import CapacityTracker
+from learned_router.catalog import Catalog
+from learned_router.costs import Priority, expected_cost_usd
+from learned_router.errors import BundleError, InvalidInputError, LearnedRouterError
+from learned_router.latency import LatencyTable
+from learned_router.live_catalog import LiveCatalog
+from learned_router.outcomes import OutcomeRecord, OutcomeStore
+from learned_router.predictor import QualityPredictor
+from learned_router.selection import Outcome, PolicyName, select_models
+
+Tier = Literal["low", "medium", "high"]
+TIER_FRACTION = 0.95
+"""A price tier "suffices" when one of its models reaches this share of the best P(success)."""
+
+
+class NoModelAvailableError(LearnedRouterError):
+    """Every candidate is down, saturated or excluded, and no fallback model is up."""
+
+
+@dataclass(frozen=True)
+class CandidateEstimate:
+    """What the router expected of one candidate for this prompt."""
+
+    model: str
+    p_success: float
+    expected_cost_usd: float
+    expected_latency_ms: float
+    expected_output_tokens: float
+    excluded_by: str | None
+    """Why it could not be chosen (``down``, ``capacity``, ``latency``, ``budget``), or None."""
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """One routing decision. ``model`` is the model to call."""
+
+    decision_id: str
+    timestamp: datetime
+    model: str
+    p_success: float
+    expected_cost_usd: float
+    expected_latency_ms: float
+    policy: PolicyName
+    policy_value: float
+    outcome: Outcome
+    decided_by: str
+    """The constraint or fallback that decided, in words."""
+    tier: Tier
+    candidates: tuple[CandidateEstimate, ...]
+    price_version: str
+    router_version: str
+    input_tokens: int
+    priority: Priority
+    tenant: str | None = None
+
+    def candidate(self, model: str) -> CandidateEstimate:
+        for estimate in self.candidates:
+            if estimate.model == model:
+                return estimate
+        raise KeyError(model)
+
+    @property
+    def frontier_cost_usd(self) -> float:
+        """Expected cost of the highest-P(success) candidate (what 'always the best' would pay)."""
+        best = max(self.candidates, key=lambda c: (c.p_success, -c.expected_cost_usd))
+        return best.expected_cost_usd
+
+
+@dataclass
+class _Memory:
+    """What ``record_outcome`` needs to know about a recent decision."""
+
+    prompt: str
+    model: str
+    model_index: int
+    tenant: str | None
+    input_tokens: int
+    claimed_tokens: float
+    claimed: bool
+
+
+def _policy(
+    min_quality: float | None,
+    max_cost_usd: float | None,
+    cost_weight: float | None,
+    quality_fraction: float | None,
+    default: Mapping[str, float],
+) -> tuple[PolicyName, float, float | None]:
+    """(kernel policy, its value, hard budget to mask with or None)."""
+    quality_policies: list[tuple[PolicyName, float | None]] = [
+        ("min_quality", min_quality),
+        ("cost_weight", cost_weight),
+        ("relative_quality", quality_fraction),
+    ]
+    given = [(name, float(value)) for name, value in quality_policies if value is not None]
+    if len(given) > 1:
+        raise InvalidInputError(
+            "give at most one of min_quality=, cost_weight=, quality_fraction= "
+            f"(got {', '.join(name for name, _ in given)}); max_cost_usd= combines with any"
+        )
+    if max_cost_usd is not None and not (np.isfinite(max_cost_usd) and max_cost_usd >= 0):
+        raise InvalidInputError(
+            f"invalid argument `max_cost_usd`: got {max_cost_usd}; it must be >= 0"
+        )
+    if given:
+        return given[0][0], given[0][1], max_cost_usd
+    if max_cost_usd is not None:
+        return "max_cost", float(max_cost_usd), None
+    ((name, value),) = default.items()
+    kernel = {
+        "min_quality": "min_quality",
+        "max_cost_usd": "max_cost",
+        "cost_weight": "cost_weight",
+        "quality_fraction": "relative_quality",
+    }[name]
+    return kernel, float(value), None  # type: ignore[return-value]
+
+
+_DECIDED_BY: dict[tuple[str, int], str] = {
+    ("min_quality", 0): "cheapest model with P(success) >= {v:g}",
+    ("min_quality", 1): "fallback: no model reaches P(success) {v:g}; highest P(success)",
+    ("max_cost", 0): "highest P(success) within {v:g} USD",
+    ("max_cost", 1): "fallback: no model within {v:g} USD; cheapest",
+    ("cost_weight", 0): "highest P(success) - {v:g} x cost",
+    ("relative_quality", 0): "cheapest model within {v:.0%} of the best P(success)",
+}
+
+
+def complexity_tier(p: npt.NDArray[np.float64], cost: npt.NDArray[np.float64]) -> Tier:
+    """The "intent triage" view of one prompt, derived from the predictions.
+
+    Candidates are ranked by expected cost and cut into thirds: cheap, mid,
+    frontier. The tier is the cheapest third holding a model whose P(success)
+    reaches 95% of the best candidate's: ``low`` when a cheap model suffices,
+    ``medium`` when a mid-priced one does, ``high`` when only frontier models do.
+
+    >>> complexity_tier(np.array([0.9, 0.8, 0.5]), np.array([10.0, 1.0, 0.1]))
+    'high'
+    >>> complexity_tier(np.array([0.9, 0.88, 0.5]), np.array([10.0, 1.0, 0.1]))
+    'medium'
+    """
+    order = np.argsort(cost, kind="stable")
+    n = len(order)
+    bar = TIER_FRACTION * float(p.max())
+    thirds = np.array_split(order, 3) if n >= 3 else [order[:1], np.array([], dtype=int), order[1:]]
+    for tier, members in zip(("low", "medium", "high"), thirds, strict=True):
+        if len(members) and float(p[members].max()) >= bar:
+            return tier  # type: ignore[return-value]
+    return "high"
+
+
+class Router:
+    """Routes prompts to the cheapest model that clears the bar, in-process.
+
+    Build one with :meth:`load`. ``catalog`` is a live catalog, a catalog, or a
+    catalog file to watch (default: the catalog in the bundle). ``policy`` is
+    the default when a call names none (e.g. ``{"min_quality": 0.8}``); a saved
+    :class:`~learned_router.calibration.Calibration` can supply it.
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        *,
+        catalog: LiveCatalog | Catalog | str | os.PathLike[str] | None = None,
+        models: Sequence[str] | None = None,
+        policy: Mapping[str, float] | None = None,
+        capacity: CapacityTracker | bool = True,
+        outcome_store: OutcomeStore | str | os.PathLike[str] | None = None,
+        fallback_order: Sequence[str] = (),
+        on_high_tier: Callable[[str], None] | None = None,
+        latency_critical_tenants: Collection[str] = (),
+        threads: int | None = None,
+        decision_memory: int = 100_000,
+    ) -> None:
+        self.bundle = bundle
+        self.version = bundle.version
+        self.predictor = QualityPredictor(
+            bundle.models, bundle.scales, bundle.heads, bundle.calibration
+        )
+        if isinstance(catalog, LiveCatalog):
+            self.catalog = catalog
+        elif isinstance(catalog, Catalog):
+            self.catalog = LiveCatalog(catalog)
+        elif catalog is not None:
+            self.catalog = LiveCatalog.from_file(catalog)
+        else:
+            self.catalog = LiveCatalog(bundle.catalog())
+        current = self.catalog.current
+        if models is None:
+            models = [m for m in bundle.models if current.knows(m)]
+        self.models: tuple[str, ...] = tuple(current.resolve(m) for m in models)
+        if not self.models:
+            raise InvalidInputError(
+                "the router has no models: none of the bundle's models is in the catalog"
+            )
+        self._columns = self.predictor.columns(self.models)
+        self._column_of = {m: j for j, m in enumerate(self.models)}
+        self.policy = dict(policy or {"min_quality": 0.8})
+        if len(self.policy) != 1 or next(iter(self.policy)) not in (
+            "min_quality",
+            "max_cost_usd",
+            "cost_weight",
+            "quality_fraction",
+        ):
+            raise InvalidInputError(
+                "policy must name one of min_quality, max_cost_usd, cost_weight, "
+                f"quality_fraction; got {self.policy}"
+            )
+        if capacity is True:
+            capacity = CapacityTracker.from_catalog(current, self.models)
+        self.capacity: CapacityTracker | None = capacity or None
+        if isinstance(outcome_store, (str, os.PathLike)):
+            outcome_store = OutcomeStore(outcome_store)
+        self.outcome_store = outcome_store
+        self.fallback_order = tuple(current.resolve(m) for m in fallback_order)
+        self.on_high_tier = on_high_tier
+        self.latency_critical_tenants = frozenset(latency_critical_tenants)
+        self.encoder = bundle.encoder(threads=threads)
+        self._static: dict[str, int] = {}
+        self._memory: OrderedDict[str, _Memory] = OrderedDict()
+        self._memory_size = decision_memory
+        # The decision memory is shared by all threads calling route() and
+        # record_outcome(); an OrderedDict is not safe to mutate concurrently.
+        self._lock = threading.Lock()
+        self._output_tokens = bundle.output_lengths.expected(self.models, [None])[0]
+
+    # --- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, source: str | os.PathLike[str] | None = None, **options: Any) -> Router:
+        """A router from a bundle folder, an MLflow model URI, or the default bundle.
+
+        ``source`` may be a folder, ``models:/NAME@ALIAS`` (or ``models:/NAME/VERSION``,
+        resolved through MLflow), or None: ``$LEARNED_ROUTER_BUNDLE``, then
+        ``./models/default``, then the ``models/default`` of the checkout the
+        package runs from. The bundle is verified (checksums) before use.
+        ``options`` go to the constructor.
+        """
+        return cls(Bundle.load(resolve_bundle(source)), **options)
+
+    # --- prices and static prefixes --------------------------------------------------------
+
+    def register_static_prefix(self, text: str) -> int:
+        """Registers a static prompt prefix (system prompt, policy); prompts starting
+        with it have those tokens priced at cached-input rates. Returns its tokens."""
+        if not text:
+            raise InvalidInputError("a static prefix must not be empty")
+        tokens = self.encoder.token_ids_and_counts([text])[1][0]
+        with self._lock:
+            self._static[text] = tokens
+        return tokens
+
+    def _cached_tokens(self, prompt: str) -> int:
+        best = 0
+        for text, tokens in self._static.items():
+            if tokens > best and prompt.startswith(text):
+                best = tokens
+        return best
+
+    def mark_down(self, model: str) -> None:
+        """Excludes ``model`` from decisions until :meth:`mark_up`."""
+        self._require_capacity().mark_down(self._index(model))
+
+    def mark_up(self, model: str) -> None:
+        self._require_capacity().mark_up(self._index(model))
+
+    def _require_capacity(self) -> CapacityTracker:
+        if self.capacity is None:
+            self.capacity = CapacityTracker(self.models)
+        return self.capacity
+
+    def _index(self, model: str) -> int:
+        name = self.catalog.current.resolve(model)
+        if name not in self._column_of:
+            raise InvalidInputError(f"model {model!r} is not one of this router's models")
+        return self._column_of[name]
+
+    # --- predictions -----------------------------------------------------------------------
+
+    def predict(
+        self, prompts: Sequence[str], *, models: Sequence[str] | None = None
+    ) -> npt.NDArray[np.float64]:
+        """``[n, m]`` calibrated P(success) of ``models`` (default: the router's) per prompt."""
+        embeddings = self.encoder.embed(list(prompts))
+        return self.predictor.p_success(embeddings, models=models or self.models)
+
+    # --- routing ---------------------------------------------------------------------------
+
+    def route(
+        self,
+        prompt: str,
+        *,
+        min_quality: float | None = None,
+        max_cost_usd: float | None = None,
+        cost_weight: float | None = None,
+        quality_fraction: float | None = None,
+        max_latency_ms: float | None = None,
+        priority: Priority = "interactive",
+        tenant: str | None = None,
+        candidates: Sequence[str] | None = None,
+    ) -> RouteDecision:
+        """Chooses the model for one prompt.
+
+        Policies (at most one; the router's default otherwise):
+        ``min_quality`` (cheapest model with P(success) >= bar, else the most
+        likely to succeed), ``cost_weight`` (maximise P - weight x USD),
+        ``quality_fraction`` (cheapest within that share of the best P).
+        ``max_cost_usd`` alone picks the most likely model within budget; with a
+        policy it is a hard cap (if nothing fits, the cheapest model).
+        ``max_latency_ms`` excludes models whose expected latency misses it.
+
+        Example (needs a trained bundle, e.g. ``models/default``)::
+
+            router = Router.load()
+            decision = router.route("Convert 3 March 2024 to ISO 8601", min_quality=0.8)
+            decision.model, decision.expected_cost_usd, decision.tier
+        """
+        return self.route_batch(
+            [prompt],
+            min_quality=min_quality,
+            max_cost_usd=max_cost_usd,
+            cost_weight=cost_weight,
+            quality_fraction=quality_fraction,
+            max_latency_ms=max_latency_ms,
+            priority=priority,
+            tenant=tenant,
+            candidates=candidates,
+        )[0]
+
+    def route_batch(
+        self,
+        prompts: Sequence[str],
+        *,
+        min_quality: float | None = None,
+        max_cost_usd: float | None = None,
+        cost_weight: float | None = None,
+        quality_fraction: float | None = None,
+        max_latency_ms: float | None = None,
+        priority: Priority = "interactive",
+        tenant: str | None = None,
+        candidates: Sequence[str] | None = None,
+    ) -> list[RouteDecision]:
+        """:meth:`route` for many prompts: one encoder call, one kernel call."""
+        if isinstance(prompts, str):
+            raise InvalidInputError("route_batch takes a list of prompts; use route() for one")
+        for i, prompt in enumerate(prompts):
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise InvalidInputError(f"prompt #{i} is empty; give the text to route")
+        if priority not in ("interactive", "batch"):
+            raise InvalidInputError(
+                f"invalid argument `priority`: {priority!r}; use 'interactive' or 'batch'"
+            )
+        if max_latency_ms is not None and not (np.isfinite(max_latency_ms) and max_latency_ms > 0):
+            raise InvalidInputError(
+                f"invalid argument `max_latency_ms`: got {max_latency_ms}; it must be > 0"
+            )
+        policy, value, budget = _policy(
+            min_quality, max_cost_usd, cost_weight, quality_fraction, self.policy
+        )
+        if not prompts:
+            return []
+        columns = self._candidate_columns(candidates)
+        models = [self.models[j] for j in columns]
+        n, m = len(prompts), len(columns)
+
+        ids, input_tokens = self.encoder.token_ids_and_counts(list(prompts))
+        embeddings = self.encoder.embed_ids(ids)
+        p = self.predictor.p_success(embeddings)[:, self._columns[columns]]
+
+        priced = self.catalog.priced(models)
+        output_tokens = np.broadcast_to(self._output_tokens[columns], (n, m))
+        cached = [
+            min(self._cached_tokens(prompt), tokens)
+            for prompt, tokens in zip(prompts, input_tokens, strict=True)
+        ]
+        cost = expected_cost_usd(
+            input_tokens,
+            output_tokens,
+            priced.prices(),
+            priority=priority,
+            cached_input_tokens=cached,
+        )
+        latency = LatencyTable.from_catalog(priced.catalog, models)
+        latency_ms = latency.expected_ms(output_tokens)
+
+        excluded = np.full((n, m), None, dtype=object)
+        available = np.ones((n, m), dtype=bool)
+        demand = np.zeros((n, len(self.models)))
+        if self.capacity is not None:
+            # Self-hosted capacity is charged in decode-equivalent tokens.
+            demand = self.capacity.request_tokens(
+                np.asarray(input_tokens, dtype=np.float64),
+                np.broadcast_to(self._output_tokens, (n, len(self.models))),
+            )
+            up = self.capacity.available(tokens=demand)[:, columns]
+            down = self.capacity.snapshot().down[columns]
+            excluded[~up] = "capacity"
+            excluded[:, down] = "down"
+            available &= up
+        if max_latency_ms is not None:
+            slow = ~latency.meets(output_tokens, max_latency_ms=max_latency_ms)
+            excluded[slow & available] = "latency"
+            available &= ~slow
+        if budget is not None:
+            over = cost > budget
+            excluded[over & available] = "budget"
+            available &= ~over
+
+        sel = select_models(p, cost, available=available, **{_KWARG[policy]: value})
+        decisions = []
+        for i, prompt in enumerate(prompts):
+            decisions.append(
+                self._decide(
+                    i,
+                    prompt,
+                    int(sel.index[i]),
+                    int(sel.outcome[i]),
+                    policy,
+                    value,
+                    budget,
+                    models,
+                    columns,
+                    p,
+                    cost,
+                    latency_ms,
+                    output_tokens,
+                    available,
+                    excluded,
+                    demand[i],
+                    input_tokens[i],
+                    priced.version,
+                    priority,
+                    tenant,
+                )
+            )
+        return decisions
+
+    def _candidate_columns(self, candidates: Sequence[str] | None) -> npt.NDArray[np.intp]:
+        if candidates is None:
+            return np.arange(len(self.models))
+        if isinstance(candidates, str) or not candidates:
+            raise InvalidInputError("candidates must be a non-empty list of model names")
+        current = self.catalog.current
+        columns = []
+        for name in candidates:
+            if not current.knows(name):
+                raise InvalidInputError(
+                    f"unknown model {name!r} in candidates; it is not in the catalog"
+                )
+            resolved = current.resolve(name)
+            if resolved not in self._column_of:
+                raise InvalidInputError(
+                    f"model {name!r} in candidates has no quality head in this router's bundle"
+                )
+            columns.append(self._column_of[resolved])
+        return np.array(sorted(set(columns)), dtype=np.intp)
+
+    def _decide(
+        self,
+        i: int,
+        prompt: str,
+        index: int,
+        outcome: int,
+        policy: PolicyName,
+        value: float,
+        budget: float | None,
+        models: list[str],
+        columns: npt.NDArray[np.intp],
+        p: npt.NDArray[np.float64],
+        cost: npt.NDArray[np.float64],
+        latency_ms: npt.NDArray[np.float64],
+        output_tokens: npt.NDArray[np.float64],
+        available: npt.NDArray[np.bool_],
+        excluded: npt.NDArray[Any],
+        demand: npt.NDArray[np.float64],
+        input_tokens: int,
+        price_version: str,
+        priority: Priority,
+        tenant: str | None,
+    ) -> RouteDecision:
+        row_available = available[i].copy()
+        decided_by = _DECIDED_BY.get((policy, outcome), "").format(v=value)
+        if budget is not None and outcome == Outcome.MET:
+            decided_by += f", within {budget:g} USD"
+        claimed, claimed_tokens = False, 0.0
+        # Claim self-hosted capacity; if another thread took the last of it,
+        # exclude that model and choose again (spill to the next best).
+        while index >= 0 and self.capacity is not None:
+            column = int(columns[index])
+            if self.capacity.try_acquire(column, float(demand[column])):
+                claimed, claimed_tokens = True, float(demand[column])
+                break
+            row_available[index] = False
+            excluded[i, index] = "capacity"
+            again = select_models(p[i], cost[i], available=row_available, **{_KWARG[policy]: value})
+            index, outcome = int(again.index[0]), int(again.outcome[0])
+            decided_by = (
+                _DECIDED_BY.get((policy, outcome), "").format(v=value) + " (capacity spill-over)"
+            )
+        if index < 0:
+            index, decided_by = self._fallback(models, budget, cost[i])
+            outcome = Outcome.NONE_AVAILABLE
+        model = models[index]
+        tier = complexity_tier(p[i], cost[i])
+        if (
+            tier == "high"
+            and self.on_high_tier is not None
+            and tenant in self.latency_critical_tenants
+        ):
+            self.on_high_tier(_frontier(models, p[i], cost[i]))
+        estimates = tuple(
+            CandidateEstimate(
+                models[j],
+                float(p[i, j]),
+                float(cost[i, j]),
+                float(latency_ms[i, j]),
+                float(output_tokens[i, j]),
+                excluded[i, j],
+            )
+            for j in range(len(models))
+        )
+        decision = RouteDecision(
+            decision_id=uuid.uuid4().hex,
+            timestamp=datetime.now(timezone.utc),
+            model=model,
+            p_success=float(p[i, index]),
+            expected_cost_usd=float(cost[i, index]),
+            expected_latency_ms=float(latency_ms[i, index]),
+            policy=policy,
+            policy_value=value,
+            outcome=Outcome(outcome),
+            decided_by=decided_by,
+            tier=tier,
+            candidates=estimates,
+            price_version=price_version,
+            router_version=self.version,
+            input_tokens=int(input_tokens),
+            priority=priority,
+            tenant=tenant,
+        )
+        with self._lock:
+            self._memory[decision.decision_id] = _Memory(
+                prompt,
+                model,
+                int(columns[index]),
+                tenant,
+                int(input_tokens),
+                claimed_tokens,
+                claimed,
+            )
+            while len(self._memory) > self._memory_size:
+                self._memory.popitem(last=False)
+        return decision
+
+    def _fallback(
+        self, models: list[str], budget: float | None, cost: npt.NDArray[np.float64]
+    ) -> tuple[int, str]:
+        down = (
+            self.capacity.snapshot().down
+            if self.capacity is not None
+            else np.zeros(len(self.models), bool)
+        )
+        for name in self.fallback_order:
+            if name in models and not down[self._column_of[name]]:
+                return models.index(
+                    name
+                ), f"fallback order: every candidate was excluded; {name} is up"
+        raise NoModelAvailableError(
+            "no model can take this prompt: every candidate is down, saturated or excluded by the "
+            "latency SLO or budget, and no model of the fallback order is up. Relax the "
+            "constraints, mark a model up, or set Router(fallback_order=[...])."
+        )
+
+    # --- feedback --------------------------------------------------------------------------
+
+    def record_outcome(
+        self,
+        decision_id: str,
+        *,
+        quality: float,
+        cost_usd: float | None = None,
+        latency_ms: float | None = None,
+        response: str | None = None,
+        output_tokens: int | None = None,
+        quality_scale: str | None = None,
+    ) -> int:
+        """Records how the chosen model did; durable when it returns.
+
+        Frees the decision's self-hosted capacity (returning the tokens it did
+        not use) and appends an outcome in the canonical schema to the outcome
+        store, the next training set. Returns the record's id in the store.
+        """
+        with self._lock:
+            memory = self._memory.pop(decision_id, None)
+        if memory is None:
+            raise InvalidInputError(
+                f"unknown decision id {decision_id!r}: it was never made by this router, was "
+                "already recorded, or is older than its last "
+                f"{self._memory_size} decisions"
+            )
+        if self.capacity is not None and memory.claimed:
+            unused = 0.0
+            if output_tokens is not None:
+                outputs = np.zeros((1, len(self.models)))
+                outputs[0, memory.model_index] = float(output_tokens)
+                used = self.capacity.request_tokens([float(memory.input_tokens)], outputs)
+                unused = memory.claimed_tokens - float(used[0, memory.model_index])
+            self.capacity.release(memory.model_index, unused_tokens=unused)
+        if self.outcome_store is None:
+            return -1
+        record = OutcomeRecord(
+            prompt_id=decision_id,
+            prompt=memory.prompt,
+            model=memory.model,
+            quality=quality,
+            cost_usd=cost_usd,
+            input_tokens=memory.input_tokens,
+            output_tokens=output_tokens,
+            latency_ms=latency_ms,
+            timestamp=datetime.now(timezone.utc),
+            tenant=memory.tenant,
+            dataset="production",
+            quality_scale=quality_scale,
+            response=response,
+            decision_id=decision_id,
+        )
+        return self.outcome_store.append(record)
+
+
+_KWARG: dict[str, str] = {
+    "min_quality": "min_quality",
+    "max_cost": "max_cost_usd",
+    "cost_weight": "cost_weight",
+    "relative_quality": "quality_fraction",
+}
+
+
+def _frontier(models: list[str], p: npt.NDArray[np.float64], cost: npt.NDArray[np.float64]) -> str:
+    """The model to warm up: the most likely to succeed among the priciest third."""
+    order = np.argsort(cost, kind="stable")
+    top = order[len(order) - max(1, len(order) // 3) :]
+    return models[int(top[np.argmax(p[top])])]
+
+
+def resolve_bundle(source: str | os.PathLike[str] | None) -> Path:
+    """The bundle folder for ``Router.load``'s ``source`` (see there)."""
+    if source is not None and str(source).startswith("models:/"):
+        from learned_router.registry import download_bundle
+
+        return download_bundle(str(source))
+    if source is not None:
+        return Path(source)
+    candidates = []
+    if os.environ.get("LEARNED_ROUTER_BUNDLE"):
+        candidates.append(Path(os.environ["LEARNED_ROUTER_BUNDLE"]))
+    candidates += [DEFAULT_BUNDLE, Path(__file__).resolve().parents[2] / DEFAULT_BUNDLE]
+    for candidate in candidates:
+        if (candidate / "manifest.json").is_file():
+            return candidate
+    raise BundleError(
+        "no bundle given and no default found (looked in $LEARNED_ROUTER_BUNDLE, "
+        f"./{DEFAULT_BUNDLE}, and the checkout's {DEFAULT_BUNDLE}). Pass Router.load(PATH) or "
+        "Router.load('models:/learned-router@champion'); the wheel does not carry model weights."
+    )

@@ -1,0 +1,166 @@
+"""Training end to end on a tiny synthetic log (training.train), plus its parts.
+
+The end-to-end test runs the real pipeline: teacher embeddings, a one-layer
+student distilled and exported to int8 ONNX, heads, calibration, parity
+check, bundle, MLflow run and registered version, pyfunc loading.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import synthetic
+
+pytest.importorskip("torch", reason="training needs the train extra")
+
+from training.config import load_config
+from training.train import main
+
+
+def _config(root: Path, **overrides: Any) -> Any:
+    values = {
+        "data.paths": [str(synthetic.write_log(root / "log.jsonl", prompts_per_task=100))],
+        "data.catalog": str(synthetic.write_catalog(root / "catalog.toml")),
+        "encoder.student_layers": [0],
+        "encoder.max_tokens": 32,
+        "encoder.head_tokens": 8,
+        "encoder.distill_batch_size": 16,
+        "encoder.distill_learning_rate": 3e-4,
+        "heads.hidden": 32,
+        "heads.epochs": 60,
+        "heads.patience": 10,
+        "heads.learning_rate": 1e-2,
+        "output.bundle_dir": str(root / "bundle"),
+        "output.cache_dir": str(root / "cache"),
+        "tracking.tracking_uri": f"sqlite:///{root}/mlflow.db",
+        "tracking.experiment": "tests",
+    }
+    values.update(overrides)
+    return load_config(None, **values)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    root = tmp_path_factory.mktemp("training")
+    return root, main(_config(root))
+
+
+@pytest.mark.slow
+def test_a_run_writes_a_verified_bundle_that_learned_the_signal(trained: Any) -> None:
+    from learned_router.router import Router
+
+    _root, result = trained
+    router = Router.load(result.bundle)
+    assert router.models == ("cheap", "frontier", "mid")
+    p = router.predict(
+        ["Prove lemma 71 about primes by induction", "Convert the date 12 March to ISO format"],
+        models=["cheap", "frontier"],
+    )
+    # cheap fails proofs and solves formatting; the heads must have seen that.
+    assert p[1, 0] - p[0, 0] > 0.3
+    assert p[0, 1] > p[0, 0]
+    manifest = json.loads((result.bundle / "manifest.json").read_text())
+    assert manifest["encoder"]["truncation"] == {"max_tokens": 32, "head_tokens": 8}
+    assert manifest["data"]["fingerprint"]
+    assert set(manifest["files"]) >= {"encoder.onnx", "heads.npz", "model_card.md"}
+    assert "pickle" not in (result.bundle / "model_card.md").read_text()
+    assert result.metrics["parity_max_abs_diff"] < 0.08
+    assert not any(path.suffix in {".pkl", ".pickle"} for path in result.bundle.iterdir())
+
+
+@pytest.mark.slow
+def test_a_run_is_tracked_and_registered_in_mlflow(
+    trained: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, result = trained
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlflow.db")
+    from learned_router.registry import client, mlflow_module
+
+    mlflow = mlflow_module()
+    run = client().get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["data_fingerprint"]
+    assert run.data.params["encoder.student_layers"] == "(0,)"
+    assert "test_brier" in run.data.metrics
+    history = client().get_metric_history(result.run_id, "heads_val_loss")
+    assert len(history) >= 2
+    assert result.model_version == "1"
+    import pandas as pd
+
+    model = mlflow.pyfunc.load_model("models:/learned-router/1")
+    out = model.predict(
+        pd.DataFrame({"prompt": ["Prove lemma 3 about primes by induction"]}),
+        params={"min_quality": 0.5},
+    )
+    assert list(out.columns[:4]) == ["chosen_model", "p_success", "expected_cost_usd", "tier"]
+    assert {"p_success:cheap", "p_success:mid", "p_success:frontier"} <= set(out.columns)
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_leaves_the_store_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import training.train as train_module
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "prepare", interrupted)
+    config = _config(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        main(config)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    from learned_router.registry import client
+
+    experiment = client().get_experiment_by_name("tests")
+    runs = client().search_runs([experiment.experiment_id])
+    assert [r.info.status for r in runs] == ["KILLED"]
+    assert not (tmp_path / "bundle").exists()
+
+
+def test_parity_check_fails_a_broken_export() -> None:
+    from training.encoder_model import student_encoder
+    from training.heads import QualityHeads
+    from training.train import ParityError, _embed_torch, parity_check
+
+    from learned_router.encoder import Truncation
+
+    student = student_encoder([0])
+    truncation = Truncation(16, 4)
+    texts = [f"prompt number {i}" for i in range(8)]
+    exact = _embed_torch(student, texts, truncation)
+    heads = QualityHeads(exact.shape[1], 2, 1, 8, 0.0)
+    labels = np.zeros((8, 2), dtype=np.float32)
+    scale = np.zeros(8, dtype=np.int64)
+    ok = parity_check(
+        student,
+        texts,
+        exact,
+        heads,
+        labels,
+        scale,
+        ["a", "b"],
+        truncation,
+        max_abs_diff=1e-5,
+        max_auc_drop=0.01,
+    )
+    assert ok["parity_max_abs_diff"] < 1e-5
+    broken = exact + np.random.default_rng(0).normal(0, 0.05, exact.shape).astype(np.float32)
+    with pytest.raises(ParityError, match="parity broken"):
+        parity_check(
+            student,
+            texts,
+            broken,
+            heads,
+            labels,
+            scale,
+            ["a", "b"],
+            truncation,
+            max_abs_diff=0.08,
+            max_auc_drop=0.01,
+        )

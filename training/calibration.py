@@ -1,0 +1,136 @@
+"""Per-model probability calibration and the metrics that judge it.
+
+The router compares P(success) with quality bars, so the probabilities must
+mean what they say. Each model gets Platt scaling, ``p = sigmoid(a * logit +
+b)``, fitted on the validation split (two numbers per model, so a model with
+a hundred validation labels is still calibrated sensibly; isotonic regression
+would overfit there). A model with too few validation labels keeps a = 1,
+b = 0.
+
+Metrics (labels in [0, 1]; AUC binarises them at 0.5):
+- Brier score: mean squared difference between p and the label;
+- ECE: expected calibration error over 10 equal-width bins of p, the
+  label-weighted gap between mean p and mean label per bin;
+- AUC: area under the ROC curve of p against label >= 0.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+MIN_LABELS = 30
+
+
+def sigmoid(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
+
+
+def fit_platt(
+    logits: npt.NDArray[np.float64], labels: npt.NDArray[np.float64], *, prior: float = 1e-3
+) -> tuple[float, float]:
+    """(a, b) minimising cross-entropy of sigmoid(a * logit + b), shrunk towards (1, 0).
+
+    >>> z = np.linspace(-3, 3, 200)
+    >>> y = (np.random.default_rng(0).random(200) < 1 / (1 + np.exp(-2 * z))).astype(float)
+    >>> a, b = fit_platt(z, y)
+    >>> 1.4 < a < 2.8 and abs(b) < 0.5
+    True
+    """
+    if len(labels) < MIN_LABELS:
+        return 1.0, 0.0
+    x = np.stack([logits, np.ones_like(logits)], axis=1)
+    w = np.array([1.0, 0.0])
+    anchor = np.array([1.0, 0.0])
+    for _ in range(50):
+        p = sigmoid(x @ w)
+        gradient = x.T @ (p - labels) + prior * len(labels) * (w - anchor)
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + prior * len(labels) * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(w[0]), float(w[1])
+
+
+def brier(p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> float:
+    return float(np.mean((p - y) ** 2))
+
+
+def ece(p: npt.NDArray[np.float64], y: npt.NDArray[np.float64], bins: int = 10) -> float:
+    """Expected calibration error with equal-width bins.
+
+    >>> ece(np.array([0.1, 0.1, 0.9, 0.9]), np.array([0.0, 0.2, 1.0, 0.8]))
+    0.0
+    """
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        inside = index == b
+        if inside.any():
+            total += inside.sum() * abs(p[inside].mean() - y[inside].mean())
+    return float(total / len(p))
+
+
+def auc(p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> float:
+    """ROC AUC of p against y >= 0.5 (NaN if only one class is present)."""
+    positive = y >= 0.5
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(p, kind="mergesort")
+    ranks = np.empty(len(p))
+    sorted_p = p[order]
+    # Average ranks for ties.
+    start = 0
+    while start < len(p):
+        end = start
+        while end + 1 < len(p) and sorted_p[end + 1] == sorted_p[start]:
+            end += 1
+        ranks[order[start : end + 1]] = (start + end) / 2.0 + 1.0
+        start = end + 1
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+@dataclass(frozen=True)
+class ModelMetrics:
+    model: str
+    labels: int
+    auc: float
+    brier: float
+    ece: float
+
+
+def per_model_metrics(
+    p: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.float64],
+    models: list[str],
+    *,
+    min_labels: int = 20,
+) -> list[ModelMetrics]:
+    """AUC, Brier and ECE per model with at least ``min_labels`` labels."""
+    out = []
+    for j, model in enumerate(models):
+        known = ~np.isnan(labels[:, j])
+        if known.sum() < min_labels:
+            continue
+        pj, yj = p[known, j], labels[known, j]
+        out.append(ModelMetrics(model, int(known.sum()), auc(pj, yj), brier(pj, yj), ece(pj, yj)))
+    return out
+
+
+def summarise(metrics: list[ModelMetrics]) -> dict[str, float]:
+    """Label-weighted means over models (AUC over models where it is defined)."""
+    if not metrics:
+        return {"auc": float("nan"), "brier": float("nan"), "ece": float("nan"), "models": 0}
+    weights = np.array([m.labels for m in metrics], dtype=float)
+    aucs = np.array([m.auc for m in metrics])
+    ok = ~np.isnan(aucs)
+    return {
+        "auc": float(np.average(aucs[ok], weights=weights[ok])) if ok.any() else float("nan"),
+        "brier": float(np.average([m.brier for m in metrics], weights=weights)),
+        "ece": float(np.average([m.ece for m in metrics], weights=weights)),
+        "models": len(metrics),
+    }

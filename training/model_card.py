@@ -1,0 +1,149 @@
+"""The bundle's model card: data, method, metrics on the held-out split, latency, limits."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from training.config import TrainConfig
+
+
+def _f(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _row(metrics: Mapping[str, float], label: str, prefix: str) -> str:
+    values = [_f(metrics.get(f"{prefix}{name}")) for name in ("auc", "brier", "ece")]
+    return f"| {label} | " + " | ".join(values) + " |"
+
+
+def render_model_card(
+    *,
+    manifest: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    per_model: Sequence[Mapping[str, Any]],
+    per_dataset: Mapping[str, float],
+    seconds: Mapping[str, float],
+    config: TrainConfig,
+) -> str:
+    encoder = manifest["encoder"]
+    data = manifest["data"]
+    trunc = encoder["truncation"]
+    has_teacher = "teacher_test_auc" in metrics
+    lines = [
+        f"# learned-router model card: {manifest['name']}",
+        "",
+        f"Created {manifest['created_at']} by learned-router {manifest['package_version']}; "
+        f"MLflow run `{manifest.get('mlflow_run_id')}`; catalog `{manifest['catalog_version']}`.",
+        "",
+        "## What it predicts",
+        "",
+        "For a prompt, the probability that each of "
+        f"{len(per_model) if per_model else 'its'} models answers it well (P(success)), "
+        "from the prompt alone. The router combines these with live prices to pick the "
+        "cheapest model that clears a quality bar.",
+        "",
+        "## Data",
+        "",
+        f"- Sources: {', '.join(data['datasets'])} ({data['prompts']} prompts, "
+        f"{data['outcomes']} outcomes after validation; fingerprint `{data['fingerprint'][:16]}`).",
+        f"- Split by prompt text (grouped, stratified by dataset and task): "
+        f"{data['split']['split_fractions']}, seed {data['split']['split_seed']}; "
+        f"{data.get('train_prompts')} / {data.get('val_prompts')} / "
+        f"{data.get('test_prompts')} prompts.",
+        "- Labels are each dataset's own quality in [0, 1] (0/1 correctness, a judge's "
+        "win probability, task scores); each (scale, model) pair has a learned offset in "
+        "training, and serving uses none (see training/heads.py).",
+        "",
+        "## Method",
+        "",
+        f"- Encoder: a {len(encoder['student_layers'])}-layer student (teacher layers "
+        f"{encoder['student_layers']}) of `{encoder['teacher']}`, distilled for "
+        f"{config.encoder.distill_epochs} epoch(s) on the training prompts to the teacher's "
+        "embeddings (cosine loss, least-squares projection start), exported to ONNX "
+        f"({encoder['quantization']}).",
+        f"- Token budget: {trunc['max_tokens']} tokens; long prompts keep the first "
+        f"{trunc['head_tokens']} tokens and the last "
+        f"{trunc['max_tokens'] - 2 - trunc['head_tokens']} "
+        "(few-shot prompts put the question last). The choice and its trade-off come from "
+        "the encoder study (docs/training.md).",
+        f"- Heads: shared trunk ({config.heads.hidden} units) + one vector and bias per model; "
+        "binary cross-entropy on soft labels; per-model Platt calibration on the validation split.",
+        "",
+        "## Held-out test metrics",
+        "",
+        "Label-weighted means over models with at least 20 test labels (AUC against label >= 0.5).",
+        "",
+        "| | AUC | Brier | ECE |",
+        "|---|---|---|---|",
+        _row(metrics, "student, calibrated", "test_"),
+        _row(metrics, "student, before calibration", "test_uncalibrated_"),
+    ]
+    if has_teacher:
+        lines.append(_row(metrics, "teacher (6 layers, same budget), calibrated", "teacher_test_"))
+    lines += ["", "Mean per-model test AUC by dataset:", "", "| dataset | AUC |", "|---|---|"]
+    lines += [f"| {name} | {_f(value)} |" for name, value in per_dataset.items()]
+    lines += [
+        "",
+        "Per model (test):",
+        "",
+        "| model | labels | AUC | Brier | ECE | Brier before cal. |"
+        + (" teacher AUC | teacher Brier |" if has_teacher else ""),
+        "|---|---|---|---|---|---|" + ("---|---|" if has_teacher else ""),
+    ]
+    for row in sorted(per_model, key=lambda r: -r["test_labels"]):
+        line = (
+            f"| {row['model']} | {row['test_labels']} | {_f(row['auc'])} | {_f(row['brier'])} | "
+            f"{_f(row['ece'])} | {_f(row.get('brier_uncalibrated'))} |"
+        )
+        if has_teacher:
+            line += f" {_f(row.get('teacher_auc'))} | {_f(row.get('teacher_brier'))} |"
+        lines.append(line)
+    lines += [
+        "",
+        "## Export parity",
+        "",
+        f"torch student vs int8 ONNX on validation prompts: max |embedding diff| "
+        f"{_f(metrics.get('parity_max_abs_diff'), 4)}, "
+        f"min cosine {_f(metrics.get('parity_min_cosine'), 4)}, "
+        f"validation AUC {_f(metrics.get('parity_val_auc_torch'))} -> "
+        f"{_f(metrics.get('parity_val_auc_onnx_int8'))}. Student-to-teacher cosine on validation "
+        f"prompts: {_f(metrics.get('student_cosine_to_teacher_val'))}.",
+        "",
+        "## Latency",
+        "",
+        "Encoder only (tokenise + ONNX), median of 20 calls on the training machine at training "
+        "time; `make bench` measures the whole route() call.",
+        "",
+        "| threads | 30-token prompt | 500-token prompt |",
+        "|---|---|---|",
+    ]
+    for threads in (1, 2):
+        lines.append(
+            f"| {threads} | {_f(metrics.get(f'student_int8_30_tokens_ms_{threads}t'), 2)} ms | "
+            f"{_f(metrics.get(f'student_int8_500_tokens_ms_{threads}t'), 2)} ms |"
+        )
+    total = sum(seconds.values())
+    lines += [
+        "",
+        f"Training took {total / 60:.1f} minutes ("
+        + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
+        + ").",
+        "",
+        "## Limits",
+        "",
+        "- Predictions are only as good as the logs: prompts unlike any training prompt (other "
+        "languages, new task types) get the heads' average behaviour.",
+        "- Models are only comparable where the logs grade them on the same prompts; a model "
+        "seen on one dataset only is predicted on that dataset's scale.",
+        "- Costs in training reports are estimated from catalog list prices unless the logs "
+        "carry real costs; latency profiles in the shipped catalog are tier estimates.",
+        "- The encoder sees at most the token budget; the middle of long prompts is not read.",
+        "",
+    ]
+    return "\n".join(lines)

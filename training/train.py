@@ -1,0 +1,503 @@
+"""One training run: outcome logs in, a verified bundle and an MLflow model version out.
+
+``main(config)`` (also ``learned-router train --data PATH... --config FILE``):
+
+1. load, validate and split the logs (by prompt), resolving model names
+   through the catalog;
+2. teacher embeddings of the training prompts (cached on disk);
+3. distil the student encoder (least-squares projection start, then cosine
+   distillation), export it to ONNX and quantise it to int8;
+4. embed every split with the int8 student (what serving will compute) and
+   train the quality heads; calibrate them on the validation split;
+5. parity check: torch student vs int8 ONNX (max |diff| of embeddings, change
+   in validation AUC); a broken export fails the run;
+6. write the bundle (model card included), log everything to MLflow and
+   register a model version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import learned_router
+from learned_router.catalog import Catalog
+from learned_router.encoder import Truncation, encode_ids
+from learned_router.errors import LearnedRouterError
+from learned_router.tokens import OutputLengthModel, load_tokenizer
+from training.calibration import per_model_metrics, sigmoid, summarise
+from training.config import TrainConfig, load_config
+from training.dataset import prepare
+from training.distill import EmbeddingCache, _padded, distill, embed_with_onnx
+from training.encoder_model import TEACHER_NAME, PromptEncoder, student_encoder, teacher_encoder
+from training.evaluate import Evaluation, fit_and_measure
+from training.heads import QualityHeads, logits_of
+from training.model_card import render_model_card
+from training.onnx_export import export_encoder, export_fp32
+from training.tracking import Tracker, temporary_folder
+from training.write_bundle import write_bundle
+
+
+class ParityError(LearnedRouterError):
+    """The exported ONNX encoder does not reproduce the torch student."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    bundle: Path
+    metrics: dict[str, float]
+    run_id: str | None
+    model_version: str | None
+    seconds: dict[str, float]
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _embed_torch(
+    encoder: PromptEncoder, texts: list[str], truncation: Truncation
+) -> npt.NDArray[np.float32]:
+    ids = encode_ids(load_tokenizer(), texts, truncation)
+    out = []
+    encoder.eval()
+    with torch.no_grad():
+        for start in range(0, len(ids), 64):
+            out.append(
+                encoder(*_padded(ids, list(range(start, min(start + 64, len(ids)))))).numpy()
+            )
+    return np.concatenate(out)
+
+
+def parity_check(
+    student: PromptEncoder,
+    texts: list[str],
+    onnx_embeddings: npt.NDArray[np.float32],
+    heads: QualityHeads,
+    labels: npt.NDArray[np.float32],
+    scale_index: npt.NDArray[np.int64],
+    models: list[str],
+    truncation: Truncation,
+    *,
+    max_abs_diff: float,
+    max_auc_drop: float,
+) -> dict[str, float]:
+    """Compares the torch student with the exported encoder on validation prompts.
+
+    Raises :class:`ParityError` if any embedding moved more than
+    ``max_abs_diff`` or the heads' validation AUC dropped more than
+    ``max_auc_drop`` through the export.
+    """
+    torch_embeddings = _embed_torch(student, texts, truncation)
+    diff = float(np.abs(torch_embeddings - onnx_embeddings).max())
+    cosine = float((torch_embeddings * onnx_embeddings).sum(1).min())
+    auc = {}
+    for name, embeddings in (("torch", torch_embeddings), ("onnx", onnx_embeddings)):
+        p = sigmoid(logits_of(heads, embeddings, scale_index))
+        auc[name] = summarise(
+            per_model_metrics(p, labels.astype(np.float64), models, min_labels=10)
+        )["auc"]
+    drop = (
+        auc["torch"] - auc["onnx"]
+        if np.isfinite(auc["torch"]) and np.isfinite(auc["onnx"])
+        else 0.0
+    )
+    result = {
+        "parity_max_abs_diff": diff,
+        "parity_min_cosine": cosine,
+        "parity_val_auc_torch": auc["torch"],
+        "parity_val_auc_onnx_int8": auc["onnx"],
+        "parity_val_auc_drop": drop,
+    }
+    if diff > max_abs_diff or drop > max_auc_drop:
+        raise ParityError(
+            f"ONNX export parity broken: max |embedding diff| {diff:.4f} (limit {max_abs_diff}), "
+            f"validation AUC drop {drop:.4f} (limit {max_auc_drop}). The bundle was not written. "
+            "Check the export (opset, fusion) or raise the limits in [encoder] if the loss is "
+            "acceptable."
+        )
+    return result
+
+
+def encoder_latency(
+    onnx_path: Path, truncation: Truncation, *, threads: int, repeats: int = 20
+) -> dict[str, float]:
+    """Median ms to embed one 30-token and one 500-token prompt (cut to the budget)."""
+    from learned_router.encoder import Encoder
+
+    encoder = Encoder(onnx_path, load_tokenizer(), truncation, threads=threads)
+    out = {}
+    for tokens in (30, 500):
+        text = " ".join(["routing"] * tokens)
+        encoder.embed([text])
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            encoder.embed([text])
+            samples.append(time.perf_counter() - start)
+        out[f"{tokens}_tokens_ms"] = 1e3 * float(np.median(samples))
+    return out
+
+
+def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
+    """Trains, evaluates, exports and registers a router; see the module docstring."""
+    console = console or Console()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if not config.data.paths:
+        raise LearnedRouterError(
+            "no training data: give --data PATH (or [data] paths in the config)"
+        )
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    cache = Path(config.output.cache_dir)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = now - clock
+        clock = now
+
+    catalog = Catalog.load(config.data.catalog) if config.data.catalog else Catalog.load()
+    truncation = Truncation(config.encoder.max_tokens, config.encoder.head_tokens)
+    with Tracker(config.tracking) as tracker, _progress(console) as progress:
+        console.print("[bold]1/6[/] loading and splitting the outcome logs")
+        data = prepare(
+            list(config.data.paths),
+            catalog,
+            fractions=dict(config.data.fractions),
+            seed=config.data.split_seed,
+            rejects=config.data.rejects or cache / "rejects.jsonl",
+        )
+        tracker.params(config.flat())
+        tracker.params(
+            {
+                **data.splits.params(),
+                "data_fingerprint": data.fingerprint,
+                **{f"rows_{k}": v for k, v in data.rows.items()},
+                "models": len(data.models),
+            }
+        )
+        if data.log.report is not None:
+            tracker.json("data_report.json", data.log.report.__dict__)
+        lap("data")
+
+        console.print("[bold]2/6[/] teacher embeddings (cached)")
+        train = data.parts["train"]
+        texts = train.texts
+        if config.encoder.distill_max_prompts and len(texts) > config.encoder.distill_max_prompts:
+            rng = np.random.default_rng(config.seed)
+            texts = [
+                texts[i]
+                for i in rng.choice(len(texts), config.encoder.distill_max_prompts, replace=False)
+            ]
+        teacher_onnx = cache / "teacher.fp32.onnx"
+        if not teacher_onnx.exists():
+            export_fp32(teacher_encoder(), teacher_onnx)
+        tag = f"teacher-{truncation.max_tokens}-{truncation.head_tokens}"
+        teacher_cache = EmbeddingCache(cache / "embeddings", tag)
+        task = progress.add_task("teacher embeddings", total=None)
+        targets = embed_with_onnx(
+            teacher_onnx,
+            texts,
+            truncation,
+            cache=teacher_cache,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+        progress.remove_task(task)
+        lap("teacher_embeddings")
+
+        console.print(
+            f"[bold]3/6[/] distilling a {len(config.encoder.student_layers)}-layer student"
+        )
+        student = student_encoder(config.encoder.student_layers)
+        task = progress.add_task("distillation", total=None)
+        losses = distill(
+            student,
+            texts,
+            targets,
+            truncation,
+            epochs=config.encoder.distill_epochs,
+            batch_size=config.encoder.distill_batch_size,
+            learning_rate=config.encoder.distill_learning_rate,
+            seed=config.seed,
+            on_epoch=lambda epoch, loss: tracker.metrics({"distill_loss": loss}, step=epoch),
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+        progress.remove_task(task)
+        workdir = temporary_folder()
+        fp32, int8 = export_encoder(student, workdir, int8=config.encoder.int8)
+        served = int8 or fp32
+        lap("distillation_and_export")
+
+        console.print("[bold]4/6[/] quality heads on the student's embeddings")
+        task = progress.add_task("student embeddings", total=len(data.parts))
+        embeddings = {}
+        for name, part in data.parts.items():
+            embeddings[name] = embed_with_onnx(served, part.texts, truncation)
+            progress.advance(task)
+        progress.remove_task(task)
+        teacher_rows = EmbeddingCache(cache / "embeddings", tag)
+        sample = data.parts["val"].texts[:512]
+        teacher_val = embed_with_onnx(teacher_onnx, sample, truncation, cache=teacher_rows)
+        cosine = float((embeddings["val"][: len(sample)] * teacher_val).sum(1).mean())
+        evaluation = fit_and_measure(
+            data.parts["train"],
+            data.parts["val"],
+            data.parts["test"],
+            embeddings,
+            data.models,
+            len(data.scales),
+            config.heads,
+            on_epoch=lambda epoch, tr, va: tracker.metrics(
+                {"heads_train_loss": tr, "heads_val_loss": va}, step=epoch
+            ),
+        )
+        lap("heads")
+
+        console.print("[bold]5/6[/] parity check: torch student vs exported encoder")
+        val = data.parts["val"]
+        rows = np.arange(min(512, len(val)))
+        parity = parity_check(
+            student,
+            [val.texts[i] for i in rows],
+            embeddings["val"][rows],
+            evaluation.heads,
+            val.labels[rows],
+            val.scale_index[rows],
+            data.models,
+            truncation,
+            max_abs_diff=config.encoder.parity_max_abs_diff,
+            max_auc_drop=config.encoder.parity_max_auc_drop,
+        )
+        lap("parity")
+
+        console.print("[bold]6/6[/] bundle, model card, MLflow")
+        lengths = OutputLengthModel.fit(data.splits.log(data.log, "train"))
+        latency = {
+            f"student_int8_{k}_{t}t": v
+            for t in (1, 2)
+            for k, v in encoder_latency(served, truncation, threads=t).items()
+        }
+        metrics: dict[str, float] = {
+            **evaluation.summary,
+            **parity,
+            "student_cosine_to_teacher_val": cosine,
+            **latency,
+            "distill_final_loss": losses[-1] if losses else float("nan"),
+            "encoder_mb": served.stat().st_size / 1e6,
+        }
+        teacher_metrics: dict[str, Any] = {}
+        if config.encoder.compare_teacher:
+            teacher_embeddings = {
+                name: embed_with_onnx(teacher_onnx, part.texts, truncation, cache=teacher_rows)
+                for name, part in data.parts.items()
+            }
+            teacher_eval = fit_and_measure(
+                data.parts["train"],
+                data.parts["val"],
+                data.parts["test"],
+                teacher_embeddings,
+                data.models,
+                len(data.scales),
+                config.heads,
+            )
+            metrics.update({f"teacher_{k}": v for k, v in teacher_eval.summary.items()})
+            teacher_metrics = {m.model: m for m in teacher_eval.after}
+        per_model = [
+            {
+                "model": m.model,
+                "test_labels": m.labels,
+                "auc": m.auc,
+                "brier": m.brier,
+                "ece": m.ece,
+                **(
+                    {
+                        "teacher_auc": teacher_metrics[m.model].auc,
+                        "teacher_brier": teacher_metrics[m.model].brier,
+                    }
+                    if m.model in teacher_metrics
+                    else {}
+                ),
+            }
+            for m in evaluation.after
+        ]
+        before = {m.model: m for m in evaluation.before}
+        for row in per_model:
+            row["brier_uncalibrated"] = before[row["model"]].brier
+            row["ece_uncalibrated"] = before[row["model"]].ece
+        per_dataset = evaluation.per_dataset_auc(
+            data.parts["test"], data.models, data.dataset_names
+        )
+        tracker.metrics(metrics)
+        tracker.metrics({f"test_auc_{d}": v for d, v in per_dataset.items()})
+        tracker.json("per_model_metrics.json", per_model)
+        labelled = (~np.isnan(data.parts["train"].labels)).sum(0)
+        models_meta = [
+            {
+                "id": m,
+                "index": j,
+                "train_labels": int(labelled[j]),
+                "catalog_version": catalog.version,
+            }
+            for j, m in enumerate(data.models)
+        ]
+        manifest = {
+            "name": Path(config.output.bundle_dir).name,
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "package_version": learned_router.__version__,
+            "encoder": {
+                "truncation": {
+                    "max_tokens": truncation.max_tokens,
+                    "head_tokens": truncation.head_tokens,
+                },
+                "dim": int(embeddings["train"].shape[1]),
+                "teacher": TEACHER_NAME,
+                "student_layers": list(config.encoder.student_layers),
+                "quantization": "dynamic int8, per-channel weights" if int8 else "none (fp32)",
+            },
+            "data": {
+                "fingerprint": data.fingerprint,
+                "paths": list(config.data.paths),
+                **data.rows,
+                "datasets": data.dataset_names,
+                "split": data.splits.params(),
+            },
+            "catalog_version": catalog.version,
+            "config": config.to_dict(),
+            "metrics": {
+                k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                for k, v in metrics.items()
+            },
+            "mlflow_run_id": tracker.run_id,
+        }
+        card = render_model_card(
+            manifest=manifest,
+            metrics=metrics,
+            per_model=per_model,
+            per_dataset=per_dataset,
+            seconds=seconds,
+            config=config,
+        )
+        bundle = write_bundle(
+            config.output.bundle_dir,
+            encoder_onnx=served,
+            head_arrays=evaluation.heads.to_arrays(),
+            models=models_meta,
+            scales=data.scales,
+            calibration=(evaluation.calibration.a, evaluation.calibration.b),
+            output_lengths=lengths,
+            catalog=catalog,
+            model_card=card,
+            manifest=manifest,
+        )
+        size_mb = sum(f.stat().st_size for f in bundle.iterdir()) / 1e6
+        if size_mb > config.output.max_bundle_mb:
+            console.print(
+                f"[yellow]warning[/]: the bundle is {size_mb:.1f} MB "
+                f"(limit {config.output.max_bundle_mb} MB)"
+            )
+        tracker.metrics({"bundle_mb": size_mb})
+        tracker.artifacts(bundle, "bundle")
+        _log_plots(tracker, evaluation, losses)
+        version = tracker.register(bundle, example_prompt=data.parts["test"].texts[0][:2000])
+        lap("bundle_and_tracking")
+        tracker.metrics({f"seconds_{k}": v for k, v in seconds.items()})
+
+    _summary(console, bundle, metrics, per_dataset, seconds, version)
+    return RunResult(bundle, metrics, tracker.run_id, version, seconds)
+
+
+def _log_plots(tracker: Tracker, evaluation: Evaluation, losses: list[float]) -> None:
+    if not tracker.enabled:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    history = evaluation.history
+    axes[0].plot([h["train_loss"] for h in history], label="heads train")
+    axes[0].plot([h["val_loss"] for h in history], label="heads val")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_title("quality-head losses")
+    axes[0].legend()
+    axes[1].bar(range(len(losses)), losses)
+    axes[1].set_title("distillation loss (1 - cosine)")
+    axes[1].set_xlabel("epoch")
+    figure.tight_layout()
+    tracker.figure(figure, "plots/losses.png")
+    plt.close(figure)
+
+
+def _summary(
+    console: Console,
+    bundle: Path,
+    metrics: dict[str, float],
+    per_dataset: dict[str, float],
+    seconds: dict[str, float],
+    version: str | None,
+) -> None:
+    table = Table(
+        title=f"Trained {bundle}" + (f" (registered version {version})" if version else "")
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in (
+        "test_auc",
+        "test_brier",
+        "test_ece",
+        "test_uncalibrated_brier",
+        "test_uncalibrated_ece",
+        "teacher_test_auc",
+        "parity_max_abs_diff",
+        "parity_val_auc_drop",
+        "student_int8_30_tokens_ms_1t",
+        "student_int8_500_tokens_ms_1t",
+        "encoder_mb",
+    ):
+        if key in metrics:
+            table.add_row(key, f"{metrics[key]:.4f}")
+    for name, value in per_dataset.items():
+        table.add_row(f"test AUC {name}", f"{value:.4f}")
+    table.add_row("total seconds", f"{sum(seconds.values()):.0f}")
+    console.print(table)
+
+
+def cli(
+    data: list[str], config_path: str | None, overrides: dict[str, Any] | None = None
+) -> RunResult:
+    """What ``learned-router train`` calls."""
+    config = load_config(
+        config_path, **({"data.paths": list(data)} if data else {}), **(overrides or {})
+    )
+    return main(config)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    print(json.dumps(cli(sys.argv[1:], None).metrics, indent=1))
