@@ -19,7 +19,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup build test test-rust test-python lint fmt stubtest bench demo wheel check-wheel clean catalog
+.PHONY: help setup build test test-rust test-python lint fmt stubtest bench demo wheel check-wheel clean catalog train-default
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -63,10 +63,17 @@ fmt: setup ## Format Python and Rust sources
 bench: build ## Speed and memory benchmarks (results in bench/results/*.json)
 	$(PY) -m bench.bench_selection
 	$(PY) -m bench.bench_data
+	$(PY) -m bench.bench_encoder
+	$(PY) -m bench.bench_route
 	$(PY) -m bench.bench_routing_infra
 
-demo: build ## Route example prompts and show the saving against the frontier model
+demo: build ## Route example enterprise prompts with the shipped model (models/default)
 	$(PY) -m learned_router demo
+
+DEV_DATA ?= ../shared/data
+
+train-default: build ## Train models/default on the development data (DEV_DATA=../shared/data)
+	$(PY) -m learned_router train --data $(DEV_DATA) --config training/configs/default.toml --bundle-dir models/default
 
 wheel: setup ## Build the abi3 wheel into dist/
 	$(VENV)/bin/maturin build --release --out dist
@@ -85,4 +92,4 @@ clean: ## Remove build outputs (keeps .venv)
 	rm -rf target dist build src/learned_router/_core*.so .pytest_cache .mypy_cache .ruff_cache
 
 catalog: setup ## Rebuild the shipped catalog from the development data (DEV_DATA=../shared/data)
-	$(PY) data/build_default_catalog.py $(or $(DEV_DATA),../shared/data)
+	$(PY) data/build_default_catalog.py $(DEV_DATA)

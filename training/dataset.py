@@ -15,8 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from learned_router import data
 from learned_router.catalog import Catalog
@@ -66,37 +64,6 @@ class TrainingData:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def resolve_models(log: OutcomeLog, catalog: Catalog) -> OutcomeLog:
-    """The log with model names replaced by catalog ids (unknown names are an error)."""
-    names = log.outcomes.column("model")
-    unique = pc.unique(names).to_pylist()
-    mapping = {name: catalog.resolve(name) for name in unique}
-    resolved = pa.array([mapping[n] for n in names.to_pylist()], type=pa.string())
-    outcomes = log.outcomes.set_column(log.outcomes.column_names.index("model"), "model", resolved)
-    # Two spellings of one model on the same prompt would now collide: keep
-    # their mean (they are the same model, graded twice).
-    keys = ["dataset", "prompt_id", "model"]
-    grouped = outcomes.group_by(keys).aggregate([("quality", "mean"), ("cost_usd", "mean")])
-    if grouped.num_rows < outcomes.num_rows:
-        others = outcomes.drop_columns(["quality", "cost_usd"])
-        first = _first_rows(others, keys)
-        outcomes = first.join(grouped, keys=keys).rename_columns(
-            {"quality_mean": "quality", "cost_usd_mean": "cost_usd"}
-        )
-    return OutcomeLog(log.prompts, outcomes, report=log.report)
-
-
-def _first_rows(table: pa.Table, keys: Sequence[str]) -> pa.Table:
-    seen: set[tuple[str, ...]] = set()
-    keep = []
-    columns = [table.column(k).to_pylist() for k in keys]
-    for i, key in enumerate(zip(*columns, strict=True)):
-        if key not in seen:
-            seen.add(key)
-            keep.append(i)
-    return table.take(pa.array(keep, type=pa.int64()))
-
-
 def fingerprint(log: OutcomeLog) -> str:
     """A hash of the prompts and outcomes the model learns from."""
     digest = hashlib.sha256()
@@ -118,7 +85,7 @@ def prepare(
     rejects: str | Path | None = None,
 ) -> TrainingData:
     """Loads, resolves, splits and arranges outcome logs for training."""
-    log = resolve_models(data.load(list(paths), rejects=rejects), catalog)
+    log = data.load(list(paths), rejects=rejects).with_catalog_names(catalog)
     splits = data.split_prompts(log, fractions=fractions, seed=seed)
     data.check_no_leakage(log, splits)
     models = sorted(set(log.models))

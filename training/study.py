@@ -50,6 +50,14 @@ VARIANTS = [
     Variant("student 2L, 128 tokens, projection only", (0, 1), Truncation(128, 32), 0),
     Variant("student 2L, 128 tokens, distilled", (0, 1), Truncation(128, 32)),
     Variant("student 3L, 128 tokens, distilled", (0, 1, 2), Truncation(128, 32)),
+    Variant("student 1L, 128 tokens, projection only", (0,), Truncation(128, 32), 0),
+    Variant("student 3L, 128 tokens, projection only", (0, 1, 2), Truncation(128, 32), 0),
+    Variant(
+        "student 2L, 64 tokens (head 16 + tail), projection only", (0, 1), Truncation(64, 16), 0
+    ),
+    Variant(
+        "student 2L, 256 tokens (head 64 + tail), projection only", (0, 1), Truncation(256, 64), 0
+    ),
 ]
 
 
@@ -69,7 +77,7 @@ def subsample(data: TrainingData, per_dataset: int, seed: int) -> dict[str, Spli
 
 
 def run(
-    data_paths: list[str], per_dataset: int, cache: Path, out: Path, epochs: int
+    data_paths: list[str], per_dataset: int, cache: Path, out: Path, epochs: int, only: list[str]
 ) -> list[dict[str, object]]:
     torch.set_num_threads(2)
     data = prepare(
@@ -85,7 +93,14 @@ def run(
     if not teacher_onnx.exists():
         export_fp32(teacher_encoder(), teacher_onnx)
     results: list[dict[str, object]] = []
+    if out.exists():  # resume: keep what an earlier run measured on the same prompts
+        previous = json.loads(out.read_text())
+        if previous.get("prompts") == {k: len(v) for k, v in parts.items()}:
+            results = previous["results"]
+    done = {r["variant"] for r in results}
     for variant in VARIANTS:
+        if variant.name in done or (only and variant.name not in only):
+            continue
         started = time.perf_counter()
         t = variant.truncation
         tag = f"{t.max_tokens}-{t.head_tokens}"
@@ -163,8 +178,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=Path(".cache"))
     parser.add_argument("--out", type=Path, default=Path("docs/results/encoder_study.json"))
+    parser.add_argument("--only", nargs="*", default=[], help="run just these variants")
     args = parser.parse_args(argv)
-    run(args.data, args.per_dataset, args.cache, args.out, args.epochs)
+    run(args.data, args.per_dataset, args.cache, args.out, args.epochs, args.only)
 
 
 if __name__ == "__main__":

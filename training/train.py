@@ -412,6 +412,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
             catalog=catalog,
             model_card=card,
             manifest=manifest,
+            train_prompts=data.parts["train"].texts + data.parts["val"].texts,
         )
         size_mb = sum(f.stat().st_size for f in bundle.iterdir()) / 1e6
         if size_mb > config.output.max_bundle_mb:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from learned_router.bundle import Bundle, write_manifest
+from learned_router.bundle import Bundle, prompt_group_id, write_manifest
 from learned_router.catalog import Catalog
 from learned_router.tokens import TOKENIZER_PATH, OutputLengthModel
 
@@ -34,6 +34,7 @@ def write_bundle(
     catalog: Catalog,
     model_card: str,
     manifest: Mapping[str, Any],
+    train_prompts: Sequence[str] = (),
 ) -> Path:
     """Writes and verifies a bundle at ``target`` (replacing what was there)."""
     target = Path(target)
@@ -59,6 +60,11 @@ def write_bundle(
         staging / "catalog.toml", description="The price catalog this bundle was trained with."
     )
     (staging / "model_card.md").write_text(model_card)
+    if train_prompts:
+        ids = sorted({prompt_group_id(text) for text in train_prompts})
+        np.save(
+            staging / "train_prompt_groups.npy", np.array(ids, dtype=np.int64), allow_pickle=False
+        )
     write_manifest(staging, manifest)
     Bundle.load(staging)  # what we wrote must load and verify
     old = target.with_name(f".{target.name}.old")

@@ -11,6 +11,8 @@ executable beyond the ONNX graph (no pickles):
 ``output_lengths.json``   expected output tokens per (model, task)
 ``catalog.toml``          the price catalog at training time (live prices replace it)
 ``model_card.md``         data, method, metrics, latency, limits
+``train_prompt_groups.npy``  (optional) hashes of the training prompts' texts, so
+                          an evaluation can prove it holds none of them
 ``manifest.json``         format version, sha256 and size of every file above,
                           encoder settings, data fingerprint, config, metrics
 
@@ -50,7 +52,15 @@ REQUIRED_FILES = (
     "catalog.toml",
     "model_card.md",
 )
+OPTIONAL_FILES = ("train_prompt_groups.npy",)
 DEFAULT_BUNDLE = Path("models") / "default"
+
+
+def prompt_group_id(text: str) -> int:
+    """A 63-bit id of a prompt's grouping key (its case- and space-folded text)."""
+    from learned_router.data.splits import prompt_group
+
+    return int(prompt_group(text)[:16], 16) >> 1
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:
@@ -65,9 +75,11 @@ def write_manifest(folder: str | os.PathLike[str], fields: Mapping[str, Any]) ->
     """Writes ``manifest.json`` with checksums of the required files (training side)."""
     folder = Path(folder)
     files = {}
-    for name in REQUIRED_FILES:
+    for name in REQUIRED_FILES + OPTIONAL_FILES:
         path = folder / name
         if not path.is_file():
+            if name in OPTIONAL_FILES:
+                continue
             raise BundleError(f"{folder}: cannot write a manifest, {name} is missing")
         files[name] = {"sha256": sha256_of(path), "bytes": path.stat().st_size}
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **fields, "files": files}
@@ -107,7 +119,7 @@ def verify_bundle(folder: str | os.PathLike[str]) -> dict[str, Any]:
             "that wrote it."
         )
     files = manifest.get("files", {})
-    for name in REQUIRED_FILES:
+    for name in REQUIRED_FILES + tuple(n for n in OPTIONAL_FILES if n in files):
         if name not in files:
             raise BundleError(
                 f"{manifest_path}: lists no checksum for {name}; the bundle is incomplete"
@@ -196,6 +208,13 @@ class Bundle:
             calibration=calibration,
             output_lengths=lengths,
         )
+
+    def train_prompt_groups(self) -> frozenset[int] | None:
+        """Hashes of the training prompts (see :func:`prompt_group_id`), if recorded."""
+        path = self.path / "train_prompt_groups.npy"
+        if "train_prompt_groups.npy" not in self.manifest["files"]:
+            return None
+        return frozenset(int(x) for x in np.load(path, allow_pickle=False))
 
     def catalog(self) -> Catalog:
         """The price catalog the bundle was trained with."""

@@ -1,62 +1,94 @@
-"""``make demo``: route example prompts and show what it saves.
+"""``make demo``: route example enterprise prompts with the shipped model.
 
-Until a trained model ships (training issue), the success probabilities here
-are an illustrative table, not predictions; the prices are list prices. What
-is real: the Rust selection kernel choosing under each policy.
+Each prompt goes to the cheapest of a realistic candidate set (RouterBench's
+eleven models: GPT-4, GPT-3.5, three Claudes, Llama-2-70B, Mixtral, ...) whose
+predicted P(success) clears the bar; the table shows what that costs against
+sending everything to the frontier model (GPT-4).
 """
 
 from __future__ import annotations
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from learned_router.selection import Outcome, select_models
+from learned_router.router import RouteDecision, Router
 
-# Illustrative list prices, USD per 1M tokens (input, output).
-_MODELS = {
-    "gpt-4-1106-preview": (10.0, 30.0),
-    "mixtral-8x7b": (0.6, 0.6),
-    "mistral-7b": (0.2, 0.2),
-}
-# (prompt, input tokens, output tokens, illustrative p_success per model)
-_PROMPTS = [
-    ("Convert this date to ISO format: March 3rd 2024", 15, 10, (0.99, 0.97, 0.93)),
-    ("Summarise this paragraph in one sentence: ...", 300, 40, (0.97, 0.92, 0.85)),
-    ("Write a Python function that merges two sorted lists", 12, 150, (0.95, 0.85, 0.70)),
-    ("Analyse the indemnification clause of this contract ...", 2500, 600, (0.90, 0.62, 0.41)),
-]
+FRONTIER = "gpt-4-1106-preview"
+CANDIDATES = (
+    "gpt-4-1106-preview",
+    "gpt-3.5-turbo-1106",
+    "claude-v2",
+    "claude-v1",
+    "claude-instant-v1",
+    "meta/llama-2-70b-chat",
+    "mistralai/mixtral-8x7b-chat",
+    "zero-one-ai/Yi-34B-Chat",
+    "meta/code-llama-instruct-34b-chat",
+    "WizardLM/WizardLM-13B-V1.2",
+    "mistralai/mistral-7b-chat",
+)
+PROMPTS = (
+    "Convert this date to ISO 8601: 3rd of March 2024.",
+    "Format these names as a JSON list: Alice Smith, Bob Jones, Carol White.",
+    "Fix the grammar: 'Me and him has went to the meeting yesterday.'",
+    "Summarize in two sentences: Our Q3 revenue grew 12% while support tickets fell 8% "
+    "after the new onboarding flow launched in July.",
+    "Write a Python function that returns the n-th Fibonacci number using memoization.",
+    "Which is heavier, a kilogram of feathers or a kilogram of steel? Answer A) feathers "
+    "B) steel C) neither.",
+    "A train leaves at 14:10 and travels 210 km at 84 km/h. When does it arrive? Show the steps.",
+    "Analyze the indemnification clause below and list the risks for the supplier: 'The "
+    "Supplier shall indemnify and hold harmless the Customer against all losses, including "
+    "indirect and consequential losses, arising from any breach of this Agreement.'",
+    "Prove that the square root of 2 is irrational.",
+    "Draft a data processing agreement clause that complies with GDPR Article 28 for a "
+    "subprocessor located outside the EU.",
+)
 
 
-def run_demo(min_quality: float = 0.9) -> None:
-    """Print each example prompt's choice and the saving against the frontier model."""
-    console = Console()
-    console.print(
-        "[bold yellow]Note:[/] no trained router ships yet, so p_success below is an "
-        "illustrative table, not a prediction. The choice is made by the real Rust kernel."
-    )
-    prices = np.array(list(_MODELS.values()))
-    tokens = np.array([(t_in, t_out) for _, t_in, t_out, _ in _PROMPTS], dtype=np.float64)
-    cost = tokens @ prices.T / 1e6  # [n_prompts, n_models] USD
-    p = np.array([row[3] for row in _PROMPTS])
-    names = list(_MODELS)
-    sel = select_models(p, cost, min_quality=min_quality)
-
-    table = Table(title=f"Cheapest model with P(success) >= {min_quality}")
-    for column in ("prompt", "model", "P(success)", "cost USD", "frontier USD", "decided by"):
-        table.add_column(column)
-    for i, (prompt, *_rest) in enumerate(_PROMPTS):
+def decision_table(decision: RouteDecision, *, limit: int = 12) -> Table:
+    """Every candidate's estimates for one decision, cheapest first."""
+    table = Table(title=f"Candidates ({decision.policy} {decision.policy_value:g})")
+    for column in ("model", "P(success)", "cost USD", "latency ms", "excluded"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for c in sorted(decision.candidates, key=lambda c: c.expected_cost_usd)[:limit]:
+        mark = "[bold green]" if c.model == decision.model else ""
         table.add_row(
-            prompt[:48],
-            names[sel.index[i]],
-            f"{sel.p_success[i]:.2f}",
-            f"{sel.cost_usd[i]:.6f}",
-            f"{cost[i, 0]:.6f}",
-            Outcome(int(sel.outcome[i])).name.lower(),
+            f"{mark}{c.model}",
+            f"{c.p_success:.3f}",
+            f"{c.expected_cost_usd:.6f}",
+            f"{c.expected_latency_ms:.0f}",
+            c.excluded_by or "",
+        )
+    return table
+
+
+def run_demo(min_quality: float = 0.85, bundle: str | None = None) -> None:
+    """Routes :data:`PROMPTS` and prints the decisions and the saving."""
+    console = Console()
+    router = Router.load(bundle, capacity=False)
+    candidates = [m for m in CANDIDATES if m in router.models]
+    decisions = router.route_batch(list(PROMPTS), min_quality=min_quality, candidates=candidates)
+    table = Table(title=f"Cheapest model with predicted P(success) >= {min_quality}")
+    for column in ("prompt", "model", "P(success)", "tier", "cost USD", f"{FRONTIER} USD"):
+        table.add_column(column, overflow="fold")
+    routed = frontier = 0.0
+    for prompt, decision in zip(PROMPTS, decisions, strict=True):
+        gpt4 = decision.candidate(FRONTIER).expected_cost_usd
+        routed += decision.expected_cost_usd
+        frontier += gpt4
+        table.add_row(
+            prompt[:60] + ("..." if len(prompt) > 60 else ""),
+            decision.model,
+            f"{decision.p_success:.2f}",
+            decision.tier,
+            f"{decision.expected_cost_usd:.6f}",
+            f"{gpt4:.6f}",
         )
     console.print(table)
-    routed, frontier = float(sel.cost_usd.sum()), float(cost[:, 0].sum())
     console.print(
-        f"Total {routed:.6f} USD against {frontier:.6f} USD for the frontier model: "
-        f"{100 * (1 - routed / frontier):.1f}% saved."
+        f"Routed: {routed:.6f} USD; everything to {FRONTIER}: {frontier:.6f} USD "
+        f"({100 * (1 - routed / frontier):.0f}% saved). Bundle {router.version}, "
+        f"prices {decisions[0].price_version}. P(success) is the shipped model's prediction; "
+        "costs are catalog list prices x token estimates."
     )

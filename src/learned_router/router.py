@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from learned_router.bundle import DEFAULT_BUNDLE, Bundle
+from learned_router.calibration import Calibration
 from learned_router.capacity import CapacityTracker
 from learned_router.catalog import Catalog
 from learned_router.costs import Priority, expected_cost_usd
@@ -193,7 +194,8 @@ class Router:
     Build one with :meth:`load`. ``catalog`` is a live catalog, a catalog, or a
     catalog file to watch (default: the catalog in the bundle). ``policy`` is
     the default when a call names none (e.g. ``{"min_quality": 0.8}``); a saved
-    :class:`~learned_router.calibration.Calibration` can supply it.
+    :class:`~learned_router.calibration.Calibration` (``learned-router
+    calibrate``) can supply it instead.
     """
 
     def __init__(
@@ -203,6 +205,7 @@ class Router:
         catalog: LiveCatalog | Catalog | str | os.PathLike[str] | None = None,
         models: Sequence[str] | None = None,
         policy: Mapping[str, float] | None = None,
+        calibration: Calibration | str | os.PathLike[str] | None = None,
         capacity: CapacityTracker | bool = True,
         outcome_store: OutcomeStore | str | os.PathLike[str] | None = None,
         fallback_order: Sequence[str] = (),
@@ -234,6 +237,12 @@ class Router:
             )
         self._columns = self.predictor.columns(self.models)
         self._column_of = {m: j for j, m in enumerate(self.models)}
+        if calibration is not None:
+            if policy is not None:
+                raise InvalidInputError("give policy= or calibration=, not both")
+            if not isinstance(calibration, Calibration):
+                calibration = Calibration.load(calibration)
+            policy = calibration.select_kwargs()
         self.policy = dict(policy or {"min_quality": 0.8})
         if len(self.policy) != 1 or next(iter(self.policy)) not in (
             "min_quality",

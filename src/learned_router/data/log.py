@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +15,9 @@ import pyarrow.compute as pc
 
 from learned_router.data.schema import OUTCOME_LOG_SCHEMA, OUTCOMES_SCHEMA, PROMPTS_SCHEMA
 from learned_router.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from learned_router.catalog import Catalog
 
 PromptKey = tuple[str, str]
 """(dataset, prompt_id): prompt ids are unique within a dataset."""
@@ -146,6 +150,37 @@ class OutcomeLog:
             values = pa.array(list(models), pa.string())
             outcomes = outcomes.filter(pc.is_in(outcomes.column("model"), value_set=values))
         return OutcomeLog(prompts, outcomes)
+
+    def with_catalog_names(self, catalog: Catalog) -> OutcomeLog:
+        """The log with model names replaced by catalog ids.
+
+        Every spelling of a model ("Meta-Llama-3.1-8B-Instruct",
+        "meta/llama-3.1-8b-instruct") becomes its catalog id, so they train and
+        are served as one model. Two spellings graded on the same prompt are
+        the same model graded twice: their qualities and costs are averaged.
+        Unknown names raise :class:`~learned_router.errors.CatalogError`.
+        """
+        names = self.outcomes.column("model")
+        mapping = {name: catalog.resolve(name) for name in pc.unique(names).to_pylist()}
+        resolved = pa.array([mapping[n] for n in names.to_pylist()], type=pa.string())
+        outcomes = self.outcomes.set_column(
+            self.outcomes.column_names.index("model"), "model", resolved
+        )
+        keys = ["dataset", "prompt_id", "model"]
+        grouped = outcomes.group_by(keys).aggregate([("quality", "mean"), ("cost_usd", "mean")])
+        if grouped.num_rows < outcomes.num_rows:
+            seen: set[tuple[str, ...]] = set()
+            first = []
+            columns = [outcomes.column(k).to_pylist() for k in keys]
+            for i, key in enumerate(zip(*columns, strict=True)):
+                if key not in seen:
+                    seen.add(key)
+                    first.append(i)
+            rest = outcomes.drop_columns(["quality", "cost_usd"]).take(pa.array(first, pa.int64()))
+            outcomes = rest.join(grouped, keys=keys).rename_columns(
+                {"quality_mean": "quality", "cost_usd_mean": "cost_usd"}
+            )
+        return OutcomeLog(self.prompts, outcomes, report=self.report)
 
     @staticmethod
     def concat(logs: Sequence[OutcomeLog]) -> OutcomeLog:

@@ -1,0 +1,62 @@
+"""Adding a model to a trained bundle without retraining (training.add_model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bundles import make_tiny_bundle
+from learned_router.bundle import Bundle
+from learned_router.errors import InvalidInputError
+from learned_router.router import Router
+
+pytest.importorskip("torch", reason="training needs the train extra")
+from training.add_model import add_model
+
+
+def _log(path: Path, n: int = 300, seed: int = 0) -> Path:
+    """ours-8b answers ordinary prompts and fails contract questions."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        hard = i % 3 == 0
+        prompt = f"review contract clause {i}" if hard else f"summarise meeting note {i}"
+        quality = float(rng.random() < (0.1 if hard else 0.9))
+        rows.append({"prompt_id": str(i), "prompt": prompt, "model": "ours-8b", "quality": quality})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_a_new_model_learns_from_a_few_hundred_labels(tmp_path: Path) -> None:
+    base = make_tiny_bundle(tmp_path / "base", models=("small", "mid", "frontier"))
+    before = (base / "heads.npz").read_bytes()
+    result = add_model(base, [str(_log(tmp_path / "new.jsonl"))], "ours-8b", tmp_path / "out")
+    assert result.labels == 300
+    assert (base / "heads.npz").read_bytes() == before  # the old bundle is untouched
+    bundle = Bundle.load(result.bundle)
+    assert bundle.models == ("small", "mid", "frontier", "ours-8b")
+    assert bundle.manifest["added_models"][0]["model"] == "ours-8b"
+    router = Router.load(result.bundle)
+    p = router.predict(
+        ["summarise meeting note 999", "review contract clause 999"], models=["ours-8b"]
+    )
+    assert p[0, 0] > 0.7
+    assert p[1, 0] < 0.3
+    # The existing heads are exactly as before.
+    old = Router.load(base).predict(["summarise meeting note 999"], models=["small", "mid"])
+    new = router.predict(["summarise meeting note 999"], models=["small", "mid"])
+    np.testing.assert_allclose(old, new)
+
+
+def test_add_model_refuses_what_it_cannot_do(tmp_path: Path) -> None:
+    base = make_tiny_bundle(tmp_path / "base", models=("small", "mid", "frontier"))
+    log = _log(tmp_path / "new.jsonl", n=20)
+    with pytest.raises(InvalidInputError, match="at least"):
+        add_model(base, [str(log)], "ours-8b", tmp_path / "out")
+    with pytest.raises(InvalidInputError, match="already has a head"):
+        add_model(base, [str(_log(tmp_path / "more.jsonl"))], "mid", tmp_path / "out")
+    with pytest.raises(InvalidInputError, match="not in the bundle's catalog"):
+        add_model(base, [str(log)], "gpt-99", tmp_path / "out")
