@@ -19,7 +19,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup build test test-rust test-python lint fmt stubtest bench demo wheel check-wheel clean catalog
+.PHONY: help setup build test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -64,6 +64,13 @@ bench: build ## Speed and memory benchmarks (results in bench/results/*.json)
 	$(PY) -m bench.bench_selection
 	$(PY) -m bench.bench_data
 
+# The routing-quality benchmark on the development data (needs the train extra: it
+# embeds prompts with the teacher until a bundle exists in models/default).
+DEV_DATA ?= ../shared/data
+ROUTING_REPORT ?= reports/routing-dev
+bench-routing: build ## Routing quality vs baselines on DEV_DATA: report, plots in ROUTING_REPORT
+	$(PY) -m learned_router bench --data $(DEV_DATA) --out $(ROUTING_REPORT)
+
 demo: build ## Route example prompts and show the saving against the frontier model
 	$(PY) -m learned_router demo
 
@@ -84,4 +91,4 @@ clean: ## Remove build outputs (keeps .venv)
 	rm -rf target dist build src/learned_router/_core*.so .pytest_cache .mypy_cache .ruff_cache
 
 catalog: setup ## Rebuild the shipped catalog from the development data (DEV_DATA=../shared/data)
-	$(PY) data/build_default_catalog.py $(or $(DEV_DATA),../shared/data)
+	$(PY) data/build_default_catalog.py $(DEV_DATA)
