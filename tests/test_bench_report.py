@@ -41,6 +41,7 @@ def test_write_report_makes_markdown_plots_and_json(result, tmp_path: Path) -> N
     assert "| heuristic-triage | heuristic |" in text
     assert "| oracle | oracle |" in text
     assert "APGR" in text
+    assert "zero router (single-model mixtures)" in text
     assert f"]({plot_filename('synth')})" in text
     png = (tmp_path / "out" / plot_filename("synth")).read_bytes()
     assert png.startswith(b"\x89PNG")

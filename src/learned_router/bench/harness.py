@@ -66,6 +66,8 @@ if TYPE_CHECKING:
 
 QUALITY_TARGETS: tuple[float, ...] = (0.90, 0.95, 1.00)
 """Shares of the best single model's quality whose cost the report gives."""
+ZERO_ROUTER = "zero-router"
+"""Key of RouterBench's zero router (random mixtures of single models) in score tables."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,8 @@ class DatasetResult:
     single_models: tuple[OperatingPoint, ...]
     cost_range_usd: tuple[float, float]
     """[c_min, c_max] of AIQ: the cheapest and the most expensive single model's mean cost."""
+    zero_router_aiq: Estimate
+    """AIQ of RouterBench's zero router: the hull of the single models' points."""
     routers: tuple[RouterResult, ...]
     reference: str | None
 
@@ -434,6 +438,7 @@ def _metric_table(
     if reference is not None:
         for row in table.values():
             row["aiq_delta"] = row["aiq"] - table[reference]["aiq"]
+    table[ZERO_ROUTER] = {"aiq": zero_aiq}
     return table
 
 
@@ -632,6 +637,7 @@ def evaluate_dataset(
         two_model_steps=config.two_model_steps,
         seed=config.seed,
     )
+    zero = estimates.pop(ZERO_ROUTER)["aiq"]
     layout: _Layout = curves["layout"]
     models = inputs.models
     singles = tuple(
@@ -663,6 +669,7 @@ def evaluate_dataset(
         cheapest_model=models[refs.cheap],
         single_models=singles,
         cost_range_usd=(min(costs), max(costs)),
+        zero_router_aiq=zero,
         routers=results,
         reference=reference,
     )

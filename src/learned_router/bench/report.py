@@ -7,6 +7,7 @@ metrics), so a report can be committed.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -14,6 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
+
+from learned_router.bench import metrics
 from learned_router.bench.harness import (
     QUALITY_TARGETS,
     BenchResult,
@@ -96,7 +101,9 @@ def _dataset_section(result: DatasetResult, plot_name: str, split: str) -> list[
         f"{best.quality:.3f} at {_usd(best.cost_usd)} per 1k prompts on {split}. Cheapest: "
         f"{cheap.label}, quality {cheap.quality:.3f} at {_usd(cheap.cost_usd)}.",
         f"- AIQ cost range: {_usd(result.cost_range_usd[0])} to "
-        f"{_usd(result.cost_range_usd[1])} per 1k prompts (cheapest to most expensive model).",
+        f"{_usd(result.cost_range_usd[1])} per 1k prompts (cheapest to most expensive model). "
+        f"Zero router (random mixtures of single models, the hull of their points): AIQ "
+        f"{format_estimate(result.zero_router_aiq)}.",
         "",
         f"![Pareto plot of {result.dataset}]({plot_name})",
         "",
@@ -188,7 +195,8 @@ def render_markdown(result: BenchResult, *, command: str | None = None) -> str:
             r = next((r for r in d.routers if r.name == name), None)
             cells.append("—" if r is None else f"{r.aiq.value:.3f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append("")
+    zero = " | ".join(f"{d.zero_router_aiq.value:.3f}" for d in result.datasets)
+    lines += [f"| *zero router (single-model mixtures)* | {zero} |", ""]
     for d in result.datasets:
         lines += _dataset_section(d, plot_filename(d.dataset), result.split)
     return "\n".join(lines)
@@ -209,6 +217,16 @@ def plot_filename(dataset: str) -> str:
     return f"pareto_{safe}.png"
 
 
+def _hull_line(
+    front: metrics.Frontier, right_usd: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Points of R~ per 1k prompts: straight in linear cost, so densified for a log axis,
+    and flat from the last vertex to ``right_usd``."""
+    pieces = [np.linspace(a, b, 24) for a, b in itertools.pairwise(front.cost)]
+    xs = np.concatenate([*pieces, [front.cost[-1], max(right_usd, front.cost[-1])]])
+    return xs * PER_K, np.interp(xs, front.cost, front.quality)
+
+
 def plot_pareto(result: DatasetResult, path: str | os.PathLike[str]) -> Path:
     """Quality against cost per 1k prompts: single models, every router's points and frontier."""
     import matplotlib
@@ -216,8 +234,9 @@ def plot_pareto(result: DatasetResult, path: str | os.PathLike[str]) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(10, 6.5))
+    fig, ax = plt.subplots(figsize=(12, 6.5))
     singles = result.single_models
+    right = result.cost_range_usd[1]
     ax.scatter(
         [p.cost_usd * PER_K for p in singles],
         [p.quality for p in singles],
@@ -236,17 +255,32 @@ def plot_pareto(result: DatasetResult, path: str | os.PathLike[str]) -> Path:
                 xytext=(3, 3),
                 textcoords="offset points",
             )
+    zero = metrics.frontier([p.cost_usd for p in singles], [p.quality for p in singles])
+    ax.plot(
+        *_hull_line(zero, right),
+        color="0.6",
+        linestyle=":",
+        linewidth=1.4,
+        label=f"zero router: single-model mixtures (AIQ {result.zero_router_aiq.value:.3f})",
+    )
     colours = plt.get_cmap("tab10")
     for i, r in enumerate(_ordered(result)):
         if r.kind == "oracle":
             style: dict[str, Any] = {"color": "black", "linestyle": "--"}
         else:
             style = {"color": colours(i % 10), "linestyle": "-"}
-        xs = [p.cost_usd * PER_K for p in r.frontier]
-        ys = [p.quality for p in r.frontier]
         label = f"{r.name} (AIQ {r.aiq.value:.3f})"
         if len(r.points) == 1:
-            ax.scatter(xs, ys, marker="D", s=50, zorder=4, color=style["color"], label=label)
+            point = r.points[0]
+            ax.scatter(
+                [point.cost_usd * PER_K],
+                [point.quality],
+                marker="D",
+                s=50,
+                zorder=4,
+                color=style["color"],
+                label=label,
+            )
             continue
         ax.scatter(
             [p.cost_usd * PER_K for p in r.points],
@@ -256,14 +290,15 @@ def plot_pareto(result: DatasetResult, path: str | os.PathLike[str]) -> Path:
             color=style["color"],
             zorder=3,
         )
-        ax.plot(xs, ys, linewidth=1.6, zorder=3, label=label, **style)
+        front = metrics.frontier([p.cost_usd for p in r.points], [p.quality for p in r.points])
+        ax.plot(*_hull_line(front, right), linewidth=1.6, zorder=3, label=label, **style)
     ax.set_xscale("log")
     ax.set_xlabel("cost per 1,000 prompts (USD, log scale)")
     ax.set_ylabel("mean quality")
     held_out = list(result.prompts.values())[-1]
     ax.set_title(f"{result.dataset}: quality vs cost, {held_out} held-out prompts", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=120)
