@@ -19,7 +19,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup build test test-rust test-python lint fmt stubtest bench demo wheel check-wheel clean catalog train-default
+.PHONY: help setup build test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -67,10 +67,16 @@ bench: build ## Speed and memory benchmarks (results in bench/results/*.json)
 	$(PY) -m bench.bench_route
 	$(PY) -m bench.bench_routing_infra
 
+# The development data (outside the repository; never committed).
+DEV_DATA ?= ../shared/data
+
+# The routing-quality benchmark on the development data (needs the train extra).
+ROUTING_REPORT ?= reports/routing-dev
+bench-routing: build ## Routing quality vs baselines on DEV_DATA: report, plots in ROUTING_REPORT
+	$(PY) -m learned_router bench --data $(DEV_DATA) --out $(ROUTING_REPORT)
+
 demo: build ## Route example enterprise prompts with the shipped model (models/default)
 	$(PY) -m learned_router demo
-
-DEV_DATA ?= ../shared/data
 
 train-default: build ## Train models/default on the development data (DEV_DATA=../shared/data)
 	$(PY) -m learned_router train --data $(DEV_DATA) --config training/configs/default.toml --bundle-dir models/default

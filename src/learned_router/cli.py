@@ -312,6 +312,156 @@ def verify(bundle: Annotated[Path, typer.Argument(help="A bundle folder.")]) -> 
     )
 
 
+DEFAULT_ROUTER = Path("models/default")
+DEFAULT_EMBEDDER = "training.teacher_embeddings:make_teacher_embedder"
+
+
+def _load_embedder(spec: str):  # type: ignore[no-untyped-def]
+    """Imports ``module:factory`` (from the current directory too) and calls the factory."""
+    import importlib
+    import sys
+
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise typer.BadParameter(f"--embedder {spec!r}: use MODULE:FACTORY")
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    factory = getattr(importlib.import_module(module_name), attribute)
+    embed = factory()
+    if not callable(embed):
+        raise typer.BadParameter(f"--embedder {spec!r}: the factory must return embed(texts)")
+    return embed
+
+
+@app.command()
+def bench(
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            "--data", help="Outcome logs (files or folders); repeat for several.", exists=True
+        ),
+    ],
+    router: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--router",
+            help=f"Learned router bundle. Default: {DEFAULT_ROUTER} if it holds a bundle, "
+            "else the baselines only.",
+        ),
+    ] = None,
+    split: Annotated[str, typer.Option("--split", help="Held-out split to score on.")] = "test",
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for report.md, results.json, plots.")
+    ] = Path("reports/routing"),
+    embedder: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--embedder",
+            help="MODULE:FACTORY; FACTORY() returns embed(texts) -> float32 [n, d]. Default: "
+            f"the bundle's encoder, else {DEFAULT_EMBEDDER} (needs the train extra).",
+        ),
+    ] = None,
+    dataset: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--dataset", help="Only these datasets (repeat); default all."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split, random router, bootstrap.")] = 0,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples (0: none).")] = 1000,
+    rejects: Annotated[
+        Path, typer.Option("--rejects", help="Where bad log rows are set aside (JSONL).")
+    ] = Path(".cache/bench/rejects.jsonl"),
+    cache_dir: Annotated[
+        Path, typer.Option("--cache-dir", help="Embedding cache (keep it git-ignored).")
+    ] = Path(".cache/embeddings"),
+) -> None:
+    """Compare the learned router with heuristic routing and published baselines.
+
+    Every router trains on the same split and embeddings and is scored on the
+    same held-out prompts; writes a Markdown report, a Pareto plot per dataset
+    and results.json to --out, and prints a summary.
+    """
+    import shlex
+    import sys
+    import time
+
+    from rich.console import Console
+
+    from learned_router.errors import LearnedRouterError
+
+    console = Console()
+    missing = []
+    for module in ("sklearn", "matplotlib"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        console.print(
+            f"[red]error[/]: the benchmark needs {' and '.join(missing)}: "
+            "pip install 'learned-router[train]'"
+        )
+        raise typer.Exit(1)
+
+    from learned_router import data as data_module
+    from learned_router.bench import (
+        BenchConfig,
+        EmbeddingCache,
+        load_learned_predictor,
+        run_benchmark,
+        summary_table,
+        write_report,
+    )
+
+    started = time.perf_counter()
+    try:
+        predictor = None
+        bundle = router if router is not None else DEFAULT_ROUTER
+        if router is not None or (DEFAULT_ROUTER / "manifest.json").is_file():
+            predictor = load_learned_predictor(bundle)
+        else:
+            console.print(f"no bundle at {DEFAULT_ROUTER}: benchmarking the baselines only")
+        if embedder is not None:
+            embed, embedder_name = _load_embedder(embedder), embedder
+        elif predictor is not None and callable(getattr(predictor, "embed", None)):
+            embed = getattr(predictor, "embed")  # noqa: B009 - optional, not in the protocol
+            embedder_name = f"the learned router's encoder ({bundle})"
+        else:
+            embed, embedder_name = _load_embedder(DEFAULT_EMBEDDER), DEFAULT_EMBEDDER
+        cache_name = getattr(embed, "cache_name", None) or "".join(
+            ch if ch.isalnum() or ch in "-_." else "-" for ch in embedder_name
+        )
+        cached = EmbeddingCache(embed, name=cache_name, cache_dir=cache_dir)
+        rejects.parent.mkdir(parents=True, exist_ok=True)
+        log = data_module.load(data, rejects=rejects)
+        if log.report is not None and log.report.outcome_rows_rejected:
+            console.print(
+                f"set aside {log.report.outcome_rows_rejected} bad outcome rows in {rejects}"
+            )
+        config = BenchConfig(
+            seed=seed,
+            split=split,
+            bootstrap_resamples=bootstrap,
+            datasets=tuple(dataset) if dataset else None,
+        )
+        result = run_benchmark(
+            log,
+            embed=cached,
+            embedder_name=f"{embedder_name} (cache: {cache_name})",
+            config=config,
+            learned=predictor,
+            progress=lambda message: console.log(message),
+        )
+    except LearnedRouterError as error:
+        console.print(f"[red]error[/]: {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    command = "learned-router " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    report = write_report(result, out, command=command)
+    console.print(summary_table(result))
+    console.print(
+        f"report: {report} ({time.perf_counter() - started:.0f} s); plots and results.json in {out}"
+    )
+
+
 def main() -> None:
     """Entry point of the ``learned-router`` console script."""
     app()

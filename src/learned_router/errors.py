@@ -49,3 +49,11 @@ class CatalogError(LearnedRouterError, ValueError):
 
 class BundleError(LearnedRouterError):
     """A model bundle is missing, incomplete, tampered with, or of an unknown version."""
+
+
+class BenchmarkError(LearnedRouterError):
+    """The routing benchmark cannot run as asked (e.g. a held-out prompt leaked into training)."""
+
+
+class DatasetNotUsableError(BenchmarkError):
+    """A dataset cannot be benchmarked (too few models, or an empty split); it is skipped."""

@@ -1,0 +1,64 @@
+"""The routing-quality benchmark: the learned router against heuristic routing and
+published baselines, on the same split, embeddings and held-out prompts.
+
+>>> from learned_router import bench
+>>> [r.name for r in bench.default_routers()][:3]
+['always-cheapest', 'always-best', 'random-mixture']
+
+Run it with ``learned-router bench --data PATH...`` or :func:`run_benchmark`;
+plug the learned router in through :class:`LearnedRouterPredictor`. Metric
+definitions: :mod:`learned_router.bench.metrics` and ``docs/benchmark.md``.
+scikit-learn (TF-IDF + logistic regression) and matplotlib (plots) are
+imported only when used.
+"""
+
+from learned_router.bench.embeddings import Embed, EmbeddingCache, text_key
+from learned_router.bench.harness import (
+    BenchConfig,
+    BenchResult,
+    DatasetResult,
+    Estimate,
+    OperatingPoint,
+    RouterResult,
+    default_routers,
+    run_benchmark,
+)
+from learned_router.bench.learned import (
+    LearnedRouterPredictor,
+    PredictorRouter,
+    load_learned_predictor,
+)
+from learned_router.bench.report import summary_table, write_report
+from learned_router.bench.routers import (
+    QualityScorer,
+    Router,
+    RouterInputs,
+    Routing,
+    TrainingSet,
+    TriageRules,
+)
+
+__all__ = [
+    "BenchConfig",
+    "BenchResult",
+    "DatasetResult",
+    "Embed",
+    "EmbeddingCache",
+    "Estimate",
+    "LearnedRouterPredictor",
+    "OperatingPoint",
+    "PredictorRouter",
+    "QualityScorer",
+    "Router",
+    "RouterInputs",
+    "RouterResult",
+    "Routing",
+    "TrainingSet",
+    "TriageRules",
+    "default_routers",
+    "load_learned_predictor",
+    "run_benchmark",
+    "summary_table",
+    "text_key",
+    "write_report",
+]

@@ -1,0 +1,52 @@
+"""The learned router's slot (learned_router.bench.learned)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench_synth import synthetic
+from learned_router.bench.learned import (
+    LearnedRouterPredictor,
+    PredictorRouter,
+    load_learned_predictor,
+)
+from learned_router.errors import BundleError, InvalidInputError
+
+
+class Fixed:
+    def __init__(self, shape_fix: int = 0) -> None:
+        self.shape_fix = shape_fix
+
+    def predict_quality(self, prompts: Sequence[str], models: Sequence[str]) -> np.ndarray:
+        return np.full((len(prompts), len(models) + self.shape_fix), 0.5)
+
+
+def test_predictor_router_sweeps_its_predictions() -> None:
+    inputs = synthetic(20).training_set(slice(0, 20)).inputs
+    router = PredictorRouter(Fixed())
+    assert isinstance(router.predictor, LearnedRouterPredictor)
+    routing = router.route(inputs)
+    assert routing.index.shape == (50, 20)
+    assert routing.predicted_quality is not None
+    # Equal predictions: weight 0 breaks ties towards the cheaper model, so always cheap.
+    assert set(routing.index.ravel().tolist()) == {0}
+
+
+def test_predictor_router_checks_shapes_and_protocol() -> None:
+    inputs = synthetic(5).training_set(slice(0, 5)).inputs
+    with pytest.raises(InvalidInputError, match="expected"):
+        PredictorRouter(Fixed(shape_fix=1)).predict_quality(inputs)
+    with pytest.raises(InvalidInputError, match="predict_quality"):
+        PredictorRouter(object())  # type: ignore[arg-type]
+
+
+def test_loading_a_missing_bundle_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match=r"no router bundle at .* \(manifest.json not found\)"):
+        load_learned_predictor(tmp_path)
+    (tmp_path / "manifest.json").write_text("{}")
+    with pytest.raises(BundleError, match="not wired yet"):
+        load_learned_predictor(tmp_path)
