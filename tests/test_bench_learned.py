@@ -48,5 +48,13 @@ def test_loading_a_missing_bundle_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match=r"no router bundle at .* \(manifest.json not found\)"):
         load_learned_predictor(tmp_path)
     (tmp_path / "manifest.json").write_text("{}")
-    with pytest.raises(BundleError, match="not wired yet"):
+    with pytest.raises(BundleError, match="format None is not 'learned-router-bundle'"):
         load_learned_predictor(tmp_path)
+
+
+def test_a_bundle_predicts_and_records_its_training_prompts(tiny_bundle: Path) -> None:
+    predictor = load_learned_predictor(tiny_bundle)
+    p = predictor.predict_quality(["write a poem", "review this contract"], ["small", "frontier"])
+    assert p.shape == (2, 2)
+    assert p[1, 0] < p[0, 0]  # the tiny bundle's "contract" signal
+    assert predictor.embed(["x"]).shape == (1, 8)  # type: ignore[attr-defined]

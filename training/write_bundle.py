@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from learned_router.bundle import Bundle, prompt_group_id, write_manifest
+from learned_router.bundle import Bundle, write_manifest
 from learned_router.catalog import Catalog
+from learned_router.data.splits import prompt_group
 from learned_router.tokens import TOKENIZER_PATH, OutputLengthModel
 
 
@@ -61,10 +62,8 @@ def write_bundle(
     )
     (staging / "model_card.md").write_text(model_card)
     if train_prompts:
-        ids = sorted({prompt_group_id(text) for text in train_prompts})
-        np.save(
-            staging / "train_prompt_groups.npy", np.array(ids, dtype=np.int64), allow_pickle=False
-        )
+        keys = sorted({prompt_group(text) for text in train_prompts})
+        np.save(staging / "train_prompt_groups.npy", np.array(keys, dtype="S"), allow_pickle=False)
     write_manifest(staging, manifest)
     Bundle.load(staging)  # what we wrote must load and verify
     old = target.with_name(f".{target.name}.old")

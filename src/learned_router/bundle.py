@@ -56,13 +56,6 @@ OPTIONAL_FILES = ("train_prompt_groups.npy",)
 DEFAULT_BUNDLE = Path("models") / "default"
 
 
-def prompt_group_id(text: str) -> int:
-    """A 63-bit id of a prompt's grouping key (its case- and space-folded text)."""
-    from learned_router.data.splits import prompt_group
-
-    return int(prompt_group(text)[:16], 16) >> 1
-
-
 def sha256_of(path: str | os.PathLike[str]) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -209,12 +202,13 @@ class Bundle:
             output_lengths=lengths,
         )
 
-    def train_prompt_groups(self) -> frozenset[int] | None:
-        """Hashes of the training prompts (see :func:`prompt_group_id`), if recorded."""
+    def train_prompt_groups(self) -> frozenset[str] | None:
+        """:func:`~learned_router.data.prompt_group` keys of the prompts the bundle
+        was trained and calibrated on, if recorded."""
         path = self.path / "train_prompt_groups.npy"
         if "train_prompt_groups.npy" not in self.manifest["files"]:
             return None
-        return frozenset(int(x) for x in np.load(path, allow_pickle=False))
+        return frozenset(key.decode() for key in np.load(path, allow_pickle=False).tolist())
 
     def catalog(self) -> Catalog:
         """The price catalog the bundle was trained with."""

@@ -424,7 +424,10 @@ def bench(
             embed, embedder_name = _load_embedder(embedder), embedder
         elif predictor is not None and callable(getattr(predictor, "embed", None)):
             embed = getattr(predictor, "embed")  # noqa: B009 - optional, not in the protocol
-            embedder_name = f"the learned router's encoder ({bundle})"
+            # The bundle's version names the cache: a retrained encoder never
+            # reuses the embeddings of the previous one.
+            version = getattr(getattr(predictor, "bundle", None), "version", str(bundle))
+            embedder_name = f"learned-router-encoder-{version}"
         else:
             embed, embedder_name = _load_embedder(DEFAULT_EMBEDDER), DEFAULT_EMBEDDER
         cache_name = getattr(embed, "cache_name", None) or "".join(

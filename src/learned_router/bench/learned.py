@@ -103,10 +103,34 @@ def load_learned_predictor(path: str | os.PathLike[str]) -> LearnedRouterPredict
             "(make train-default writes models/default), pass --router PATH to a bundle, "
             "or leave --router out to benchmark the baselines only."
         )
-    # TODO(lead): wire the runtime predictor here once the bundle format lands:
-    # return its object with predict_quality(prompts, models) (and embed(texts)).
-    raise BundleError(
-        f"{folder} holds a bundle, but loading bundles into the benchmark is not wired yet: "
-        "learned_router.bench.learned.load_learned_predictor must return the bundle's "
-        "predictor (predict_quality(prompts, models) -> [n, m])."
-    )
+    return BundlePredictor(folder)
+
+
+class BundlePredictor:
+    """A model bundle as the benchmark sees it: its encoder, its calibrated heads,
+    and the prompts it was trained on."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        from learned_router.bundle import Bundle
+        from learned_router.predictor import QualityPredictor
+
+        self.bundle = Bundle.load(folder)
+        self._encoder = self.bundle.encoder()
+        self._predictor = QualityPredictor(
+            self.bundle.models, self.bundle.scales, self.bundle.heads, self.bundle.calibration
+        )
+        self._catalog = self.bundle.catalog()
+        self.training_prompt_groups = self.bundle.train_prompt_groups()
+
+    @property
+    def name(self) -> str:
+        return f"learned-router ({self.bundle.version})"
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return self._encoder.embed(list(texts))
+
+    def predict_quality(
+        self, prompts: Sequence[str], models: Sequence[str]
+    ) -> npt.NDArray[np.floating]:
+        ids = [self._catalog.resolve(m) if self._catalog.knows(m) else m for m in models]
+        return self._predictor.p_success(self.embed(prompts), models=ids)
