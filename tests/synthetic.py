@@ -37,12 +37,21 @@ SUCCESS = {  # P(success) per task and model
 MODELS = ("cheap", "mid", "frontier")
 
 
-def write_log(path: Path, *, prompts_per_task: int = 60, seed: int = 0) -> Path:
+def write_log(
+    path: Path,
+    *,
+    prompts_per_task: int = 60,
+    seed: int = 0,
+    first_number: int = 7,
+    dataset: str | None = None,
+) -> Path:
+    """Writes the log as canonical JSONL; ``first_number`` shifts the prompts'
+    numbers, so two logs with different values share no prompt."""
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     for task, templates in TASKS.items():
         for i in range(prompts_per_task):
-            prompt = templates[i % len(templates)].format(n=i + 7)
+            prompt = templates[i % len(templates)].format(n=i + first_number)
             for model in MODELS:
                 rows.append(
                     {
@@ -53,6 +62,7 @@ def write_log(path: Path, *, prompts_per_task: int = 60, seed: int = 0) -> Path:
                         "task": task,
                         "output_tokens": int(rng.integers(10, 200)),
                         "quality_scale": "correct(0/1)",
+                        **({"dataset": dataset} if dataset else {}),
                     }
                 )
     path.parent.mkdir(parents=True, exist_ok=True)

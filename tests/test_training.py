@@ -164,3 +164,58 @@ def test_parity_check_fails_a_broken_export() -> None:
             max_abs_diff=0.08,
             max_auc_drop=0.01,
         )
+
+
+@pytest.mark.slow
+def test_promotion_gates_promote_a_good_version_and_refuse_a_worse_one(
+    trained: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+
+    from learned_router.bundle import write_manifest
+    from learned_router.registry import client, mlflow_module
+    from training.promote import promote
+
+    root, result = trained
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlflow.db")
+    # Held out from training: other prompt numbers than the training log's.
+    eval_log = synthetic.write_log(
+        tmp_path / "eval.jsonl", prompts_per_task=80, seed=5, first_number=5000
+    )
+    first = promote("1", eval_data=[str(eval_log)])
+    assert first.promoted, first.reasons
+    assert first.champion_before is None
+    registry = client()
+    assert str(registry.get_model_version_by_alias("learned-router", "champion").version) == "1"
+    tags = registry.get_model_version("learned-router", "1").tags
+    assert tags["promotion.decision"] == "promoted"
+    assert "beats heuristic routing: pass" in tags["promotion.reasons"]
+
+    # A worse version: the same bundle with scrambled heads, registered as version 2.
+    worse = tmp_path / "worse"
+    shutil.copytree(result.bundle, worse)
+    with np.load(worse / "heads.npz") as heads:
+        arrays = {k: heads[k] for k in heads.files}
+    arrays["model_vectors"] = (
+        np.random.default_rng(0).normal(size=arrays["model_vectors"].shape).astype(np.float32)
+    )
+    np.savez(worse / "heads.npz", **arrays)
+    manifest = json.loads((worse / "manifest.json").read_text())
+    write_manifest(
+        worse, {k: v for k, v in manifest.items() if k not in ("files", "format", "format_version")}
+    )
+    mlflow = mlflow_module()
+    from training.tracking import pyfunc_code
+
+    with mlflow.start_run(experiment_id=registry.get_experiment_by_name("tests").experiment_id):
+        mlflow.pyfunc.log_model(
+            name="router",
+            python_model=str(pyfunc_code()),
+            artifacts={"bundle": str(worse)},
+            registered_model_name="learned-router",
+        )
+    second = promote("2", eval_data=[str(eval_log)])
+    assert not second.promoted
+    assert any(g.name == "no worse than champion" and not g.passed for g in second.gates)
+    assert str(registry.get_model_version_by_alias("learned-router", "champion").version) == "1"
+    assert registry.get_model_version("learned-router", "2").tags["promotion.decision"] == "refused"

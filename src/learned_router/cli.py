@@ -301,6 +301,35 @@ def add_model(
     typer.echo(f"wrote {result.bundle}: head for {result.model} from {result.labels} outcomes")
 
 
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered model version to promote.")],
+    eval_data: Annotated[
+        list[Path], typer.Option("--eval-data", help="Held-out outcome logs to judge on.")
+    ],
+    name: Annotated[str, typer.Option("--name", help="Registered model name.")] = "learned-router",
+    auc_tolerance: Annotated[float, typer.Option(help="Allowed AUC drop vs champion.")] = 0.005,
+    brier_tolerance: Annotated[float, typer.Option(help="Allowed Brier rise vs champion.")] = 0.005,
+) -> None:
+    """Move the `champion` alias to VERSION if it passes the gates; print why either way."""
+    _training()
+    from training.promote import promote as run
+
+    decision = run(
+        version,
+        eval_data=[str(p) for p in eval_data],
+        model_name=name,
+        auc_tolerance=auc_tolerance,
+        brier_tolerance=brier_tolerance,
+    )
+    verdict = "PROMOTED to champion" if decision.promoted else "REFUSED"
+    typer.echo(f"{name} version {version}: {verdict} (champion before: {decision.champion_before})")
+    for reason in decision.reasons:
+        typer.echo(f"  - {reason}")
+    if not decision.promoted:
+        raise typer.Exit(1)
+
+
 @app.command("verify")
 def verify(bundle: Annotated[Path, typer.Argument(help="A bundle folder.")]) -> None:
     """Verify a bundle's manifest and checksums."""

@@ -61,7 +61,18 @@ def download_bundle(uri: str, *, dst: str | os.PathLike[str] | None = None) -> P
         raise BundleError(
             f"{uri}: cannot download from the MLflow registry at {tracking_uri()}: {error}"
         ) from error
-    for candidate in (local / "artifacts" / "bundle", local / "bundle", local):
+    # The pyfunc model keeps its "bundle" artifact under artifacts/<the folder's
+    # original name>; MLmodel records which.
+    candidates = [local, local / "bundle", local / "artifacts" / "bundle"]
+    mlmodel = local / "MLmodel"
+    if mlmodel.is_file():
+        for line in mlmodel.read_text().splitlines():
+            stripped = line.strip()
+            if stripped.startswith("path: artifacts/"):
+                candidates.insert(0, local / stripped.removeprefix("path: "))
+    if (local / "artifacts").is_dir():
+        candidates += sorted(p for p in (local / "artifacts").iterdir() if p.is_dir())
+    for candidate in candidates:
         if (candidate / "manifest.json").is_file():
             return candidate
     raise BundleError(f"{uri}: the registered model has no bundle artifact (looked in {local})")
