@@ -1,0 +1,302 @@
+"""Cheap lexical checks that reject look-alike questions with another meaning.
+
+Embeddings place "enable 2FA" next to "disable 2FA", and "what is 15% of 80"
+next to "what is 15% of 90". Each guard compares one property of the query's
+key text with the candidate's and rejects the candidate when they differ:
+
+- ``numbers``: the numbers, in order (digits, decimals, signs, grouped
+  thousands, and number words up to "billion"; "3.50" equals "3.5");
+- ``negations``: how many negation markers each text has ("not", "n't",
+  "no", "never", "without", "except", ...), and which opposite poles they use
+  ("enable"/"disable", "maximum"/"minimum", "before"/"after", "true"/"false",
+  ...; synonyms share a pole, so "largest" and "biggest" agree);
+- ``entities``: names (capitalised words not starting a sentence, all-caps and
+  mixed-case tokens, letter-digit codes such as "2FA" or "GPT-4"): each one
+  must occur, in any case, in the other text.
+
+They are deliberately one-sided towards rejecting: a rejected true repeat
+costs one model call, a false hit serves a wrong answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+
+
+class GuardReason(str, Enum):
+    """Why a guard rejected a candidate (also the stats field suffix)."""
+
+    NUMBERS = "numbers"
+    NEGATIONS = "negations"
+    ENTITIES = "entities"
+    VERIFIER = "verifier"
+
+
+@dataclass(frozen=True)
+class Guards:
+    """Which lexical guards run on semantic candidates (all by default).
+
+    >>> Guards(entities=False)
+    Guards(numbers=True, negations=True, entities=False)
+    """
+
+    numbers: bool = True
+    negations: bool = True
+    entities: bool = True
+
+
+_SIGNED_NUMBER = re.compile(r"(?:(?<![\w).])-)?\d+(?:[.,]\d+)*")
+_GROUPED = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_TOKEN = re.compile(r"[^\W_](?:[\w\-]*[^\W_])?")
+_SENTENCE_OPENERS = frozenset(".!?:;\"'([{*#>-•")
+
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+}
+_NUMBER_WORDS.update(
+    {
+        word: str(10 * (i + 3))
+        for i, word in enumerate(
+            ["thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+        )
+    }
+)
+_NUMBER_WORDS.update(
+    {
+        "hundred": "100",
+        "thousand": "1000",
+        "million": "1000000",
+        "billion": "1000000000",
+        "half": "0.5",
+        "twice": "2",
+        "double": "2",
+        "triple": "3",
+    }
+)
+
+_NEGATION_WORDS = frozenset(
+    [
+        "not",
+        "no",
+        "never",
+        "none",
+        "nobody",
+        "nothing",
+        "nowhere",
+        "neither",
+        "nor",
+        "without",
+        "cannot",
+        "except",
+        "unless",
+        "excluding",
+        "lacks",
+        "lack",
+        "isnt",
+        "arent",
+        "wasnt",
+        "werent",
+        "dont",
+        "doesnt",
+        "didnt",
+        "cant",
+        "couldnt",
+        "wont",
+        "wouldnt",
+        "shouldnt",
+        "hasnt",
+        "havent",
+        "hadnt",
+        "mustnt",
+        "neednt",
+        "aint",
+    ]
+)
+
+# Opposite poles: every word maps to a pole label; "x+"/"x-" are opposites.
+_POLES: dict[str, str] = {}
+for _pole, _pole_words in {
+    "enable+": "enable enabled enables enabling activate activated activates activating "
+    "turn-on switch-on",
+    "enable-": "disable disabled disables disabling deactivate deactivated deactivates "
+    "deactivating off",
+    "allow+": "allow allowed allows allowing permit permitted permits accept accepted "
+    "accepts approve approved",
+    "allow-": "deny denied denies denying disallow disallowed forbid forbidden forbids "
+    "block blocked blocks reject rejected rejects ban banned",
+    "include+": "include included includes including inclusive",
+    "include-": "exclude excluded excludes exclusive",
+    "increase+": "increase increased increases increasing raise raised grow grows rise "
+    "rises rising gain gains",
+    "increase-": "decrease decreased decreases decreasing lower lowered reduce reduced "
+    "reduces shrink shrinks fall falls falling drop drops loss lose loses",
+    "add+": "add added adds adding insert inserted install installed installing create created",
+    "add-": "remove removed removes removing delete deleted deletes deleting uninstall "
+    "uninstalled uninstalling destroy",
+    "max+": "max maximum maximal maximize maximise largest biggest highest greatest "
+    "most longest oldest heaviest top",
+    "max-": "min minimum minimal minimize minimise smallest lowest least fewest shortest "
+    "youngest lightest bottom",
+    "more+": "more greater larger bigger higher above over exceed exceeds exceeding",
+    "more-": "less fewer smaller lower below under beneath",
+    "before+": "before earlier prior previous first start starts starting begin beginning",
+    "before-": "after later next last end ends ending finish",
+    "true+": "true correct right yes valid legal possible likely agree agrees pros "
+    "advantage advantages benefit benefits best better",
+    "true-": "false incorrect wrong invalid illegal impossible unlikely disagree "
+    "disagrees cons disadvantage disadvantages drawback drawbacks worst worse",
+    "lock+": "lock locked encrypt encrypted encryption subscribe subscribed import "
+    "imported upload uploaded buy bought push",
+    "lock-": "unlock unlocked decrypt decrypted decryption unsubscribe unsubscribed "
+    "export exported download downloaded sell sold pull",
+    "positive+": "positive plus",
+    "positive-": "negative minus",
+    "open+": "open opened opens opening",
+    "open-": "close closed closes closing shut",
+}.items():
+    for _word in _pole_words.split():
+        _POLES[_word] = _pole
+
+
+def numbers(text: str) -> tuple[str, ...]:
+    """The numbers of ``text`` in order, canonicalised.
+
+    >>> numbers("Is 1,000.50 more than -3 and twenty?")
+    ('1000.5', '-3', '20')
+    """
+    found: list[tuple[int, str]] = []
+    for match in _SIGNED_NUMBER.finditer(text):
+        raw = match.group(0)
+        sign = "-" if raw.startswith("-") else ""
+        digits = raw.lstrip("-")
+        if _GROUPED.match(digits):
+            digits = digits.replace(",", "")
+        try:
+            value = Decimal(digits)
+            canonical = format(value.normalize(), "f") if "." in digits else str(int(digits))
+        except (InvalidOperation, ValueError):
+            canonical = digits  # a version number, a date with dots, a list "1,2,3"
+        found.append((match.start(), sign + canonical))
+    for match in _WORD.finditer(text):
+        value_word = _NUMBER_WORDS.get(match.group(0).lower())
+        if value_word is not None:
+            found.append((match.start(), value_word))
+    return tuple(value for _, value in sorted(found))
+
+
+def _words(text: str) -> list[str]:
+    return [w.replace("'", "").replace("’", "") for w in _WORD.findall(text.lower())]
+
+
+def negation_count(text: str) -> int:
+    """How many negation markers ``text`` has ("n't" counts once).
+
+    >>> negation_count("Why doesn't it work without sudo?")
+    2
+    """
+    return sum(1 for w in _words(text) if w in _NEGATION_WORDS)
+
+
+def poles(text: str) -> frozenset[str]:
+    """The opposite-pole labels the words of ``text`` use.
+
+    >>> sorted(poles("How do I disable 2FA?"))
+    ['enable-']
+    """
+    words = _words(text)
+    found = {_POLES[w] for w in words if w in _POLES}
+    for first, second in itertools.pairwise(words):
+        pair = f"{first}-{second}"
+        if pair in _POLES:
+            found.add(_POLES[pair])
+    return frozenset(found)
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    i = start - 1
+    while i >= 0 and text[i] in " \t":
+        i -= 1
+    return i < 0 or text[i] in _SENTENCE_OPENERS or text[i] in "\r\n"
+
+
+def entities(text: str) -> frozenset[str]:
+    """Name-like tokens, lowercased: capitalised words that do not start a
+    sentence, all-caps or mixed-case tokens, and letter-digit codes. Single
+    letters (multiple-choice labels) are ignored.
+
+    >>> sorted(entities("How do I enable 2FA on my iPhone in France?"))
+    ['2fa', 'france', 'iphone']
+    """
+    found = set()
+    for match in _TOKEN.finditer(text):
+        token = match.group(0)
+        if len(token) < 2:
+            continue
+        has_digit = any(c.isdigit() for c in token)
+        has_alpha = any(c.isalpha() for c in token)
+        if (
+            (has_alpha and has_digit)
+            or any(c.isupper() for c in token[1:])
+            or (token[0].isupper() and not _starts_sentence(text, match.start()))
+        ):
+            found.add(token.lower())
+    return frozenset(found)
+
+
+def _all_entities_present(these: frozenset[str], other_text: str) -> bool:
+    if not these:
+        return True
+    words = set(_TOKEN.findall(other_text.lower()))
+    return these <= words
+
+
+def check(query: str, candidate: str, guards: Guards = Guards()) -> GuardReason | None:
+    """The first guard that rejects ``candidate`` as an answer to ``query``.
+
+    >>> check("How do I enable 2FA?", "How do I disable 2FA?")
+    <GuardReason.NEGATIONS: 'negations'>
+    >>> check("What is 15% of 80?", "what is 15 % of 80") is None
+    True
+    """
+    if guards.numbers and numbers(query) != numbers(candidate):
+        return GuardReason.NUMBERS
+    if guards.negations and (
+        negation_count(query) != negation_count(candidate) or poles(query) != poles(candidate)
+    ):
+        return GuardReason.NEGATIONS
+    if guards.entities and not (
+        _all_entities_present(entities(query), candidate)
+        and _all_entities_present(entities(candidate), query)
+    ):
+        return GuardReason.ENTITIES
+    return None
