@@ -62,6 +62,7 @@ fmt: setup ## Format Python and Rust sources
 
 bench: build ## Speed and memory benchmarks (results in bench/results/*.json)
 	$(PY) -m bench.bench_selection
+	$(PY) -m bench.bench_cache
 
 demo: build ## Route example prompts and show the saving against the frontier model
 	$(PY) -m learned_router demo

@@ -58,6 +58,20 @@ def test_guard_table(query: str, candidate: str, reason: GuardReason | None) -> 
     assert check(candidate, query) is reason, "guards are symmetric"
 
 
+def test_clipped_keys_must_match_word_for_word() -> None:
+    query = "Summarise: the red car overtook the van near the bridge."
+    candidate = "Summarise: the blue car overtook the van near the bridge."
+    assert check(query, candidate) is None, "no other guard sees a colour"
+    assert check(query, candidate, clipped=True) is R.LONG_TEXT
+    assert check(query, query.upper().replace(".", "!"), clipped=True) is None
+    assert check(query, candidate, Guards(long_texts=False), clipped=True) is None
+
+
+def test_repeated_names_and_poles_are_counted() -> None:
+    assert check("Is King Lear by King James?", "Is King Lear by Queen James?") is R.ENTITIES
+    assert check("True, False or True?", "True, False or False?") is R.NEGATIONS
+
+
 def test_entity_case_changes_are_not_entity_changes() -> None:
     assert check("what is the capital of france", "What is the capital of France?") is None
 
@@ -78,5 +92,5 @@ def test_each_guard_can_be_switched_off(query: str, candidate: str, disabled: Gu
 def test_extractors() -> None:
     assert guards.numbers("v1.2.3 costs $1,299.00 or twenty") == ("1.2.3", "1299", "20")
     assert guards.negation_count("No, I can't and won't") == 3
-    assert guards.poles("turn on the lights") == frozenset({"enable+"})
+    assert guards.poles("turn on the lights, then turn on the fan") == {"enable+": 2}
     assert guards.entities("The A) option. Ask NASA about Mars") == frozenset({"nasa", "mars"})

@@ -78,15 +78,25 @@ def test_a_prompt_made_only_of_answers_is_kept_whole() -> None:
     assert prompt_key("Answer: yes").text == "Answer: yes"
 
 
-def test_long_keys_keep_head_and_tail_within_max_chars() -> None:
+def test_long_keys_embed_head_and_tail_but_keep_the_whole_text() -> None:
     body = " ".join(f"word{i}" for i in range(500))
-    key = prompt_key(f"Summarise this: {body} Now answer: what is word499?", max_chars=200)
-    assert len(key.text) <= 200
-    assert key.text.startswith("Summarise this:")
-    assert key.text.endswith("what is word499?")
-    assert " … " in key.text
+    prompt = f"Summarise this: {body} Now answer: what is word499?"
+    key = prompt_key(prompt, max_chars=200)
+    assert key.clipped
+    assert key.text == prompt
+    assert len(key.embed_text) <= 200
+    assert key.embed_text.startswith("Summarise this:")
+    assert key.embed_text.endswith("what is word499?")
+    assert " … " in key.embed_text
+    short = prompt_key("What is DNS?", max_chars=200)
+    assert (short.clipped, short.embed_text) == (False, "What is DNS?")
     with pytest.raises(InvalidInputError, match="max_chars"):
         prompt_key("x", max_chars=3)
+
+
+def test_repeated_instruction_paragraphs_count_once() -> None:
+    prompt = "Reply with A or B.\n\nSky? A) blue B) red\nAnswer: A\n\nReply with A or B.\n\nGrass? A) green B) red\nAnswer:"
+    assert prompt_key(prompt).text == "Reply with A or B. Grass? A) green B) red Answer:"
 
 
 def test_expiry_and_ttl_validation() -> None:

@@ -7,12 +7,17 @@ key text with the candidate's and rejects the candidate when they differ:
 - ``numbers``: the numbers, in order (digits, decimals, signs, grouped
   thousands, and number words up to "billion"; "3.50" equals "3.5");
 - ``negations``: how many negation markers each text has ("not", "n't",
-  "no", "never", "without", "except", ...), and which opposite poles they use
-  ("enable"/"disable", "maximum"/"minimum", "before"/"after", "true"/"false",
-  ...; synonyms share a pole, so "largest" and "biggest" agree);
+  "no", "never", "without", "except", ...), and how often each uses every
+  opposite pole ("enable"/"disable", "maximum"/"minimum", "before"/"after",
+  "true"/"false", ...; synonyms share a pole, so "largest" and "biggest"
+  agree);
 - ``entities``: names (capitalised words not starting a sentence, all-caps and
   mixed-case tokens, letter-digit codes such as "2FA" or "GPT-4"): each one
-  must occur, in any case, in the other text.
+  must occur equally often, in any case, in both texts;
+- ``long_texts``: when either key text was clipped before embedding (longer
+  than the encoder's window), both must have the same words in the same
+  order (case and punctuation aside): the encoder never saw the middle, so
+  the similarity says nothing about it.
 
 They are deliberately one-sided towards rejecting: a rejected true repeat
 costs one model call, a false hit serves a wrong answer.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -33,6 +39,7 @@ class GuardReason(str, Enum):
     NUMBERS = "numbers"
     NEGATIONS = "negations"
     ENTITIES = "entities"
+    LONG_TEXT = "long_text"
     VERIFIER = "verifier"
 
 
@@ -41,12 +48,13 @@ class Guards:
     """Which lexical guards run on semantic candidates (all by default).
 
     >>> Guards(entities=False)
-    Guards(numbers=True, negations=True, entities=False)
+    Guards(numbers=True, negations=True, entities=False, long_texts=True)
     """
 
     numbers: bool = True
     negations: bool = True
     entities: bool = True
+    long_texts: bool = True
 
 
 _SIGNED_NUMBER = re.compile(r"(?:(?<![\w).])-)?\d+(?:[.,]\d+)*")
@@ -227,19 +235,18 @@ def negation_count(text: str) -> int:
     return sum(1 for w in _words(text) if w in _NEGATION_WORDS)
 
 
-def poles(text: str) -> frozenset[str]:
-    """The opposite-pole labels the words of ``text`` use.
+def poles(text: str) -> Counter[str]:
+    """How often ``text`` uses each opposite-pole label.
 
-    >>> sorted(poles("How do I disable 2FA?"))
-    ['enable-']
+    >>> poles("How do I disable 2FA?")
+    Counter({'enable-': 1})
     """
     words = _words(text)
-    found = {_POLES[w] for w in words if w in _POLES}
-    for first, second in itertools.pairwise(words):
-        pair = f"{first}-{second}"
-        if pair in _POLES:
-            found.add(_POLES[pair])
-    return frozenset(found)
+    found = Counter(_POLES[w] for w in words if w in _POLES)
+    found.update(
+        _POLES[pair] for pair in map("-".join, itertools.pairwise(words)) if pair in _POLES
+    )
+    return found
 
 
 def _starts_sentence(text: str, start: int) -> bool:
@@ -273,15 +280,25 @@ def entities(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def _all_entities_present(these: frozenset[str], other_text: str) -> bool:
-    if not these:
+def _same_entities(query: str, candidate: str) -> bool:
+    """Every name of either text occurs equally often (in any case) in both."""
+    names = entities(query) | entities(candidate)
+    if not names:
         return True
-    words = set(_TOKEN.findall(other_text.lower()))
-    return these <= words
+    in_query = Counter(_TOKEN.findall(query.lower()))
+    in_candidate = Counter(_TOKEN.findall(candidate.lower()))
+    return all(in_query[name] == in_candidate[name] for name in names)
 
 
-def check(query: str, candidate: str, guards: Guards = Guards()) -> GuardReason | None:
+def check(
+    query: str,
+    candidate: str,
+    guards: Guards = Guards(),
+    *,
+    clipped: bool = False,
+) -> GuardReason | None:
     """The first guard that rejects ``candidate`` as an answer to ``query``.
+    ``clipped``: the encoder saw only part of one of the two texts.
 
     >>> check("How do I enable 2FA?", "How do I disable 2FA?")
     <GuardReason.NEGATIONS: 'negations'>
@@ -294,9 +311,8 @@ def check(query: str, candidate: str, guards: Guards = Guards()) -> GuardReason 
         negation_count(query) != negation_count(candidate) or poles(query) != poles(candidate)
     ):
         return GuardReason.NEGATIONS
-    if guards.entities and not (
-        _all_entities_present(entities(query), candidate)
-        and _all_entities_present(entities(candidate), query)
-    ):
+    if guards.entities and not _same_entities(query, candidate):
         return GuardReason.ENTITIES
+    if guards.long_texts and clipped and _words(query) != _words(candidate):
+        return GuardReason.LONG_TEXT
     return None

@@ -8,12 +8,16 @@ an embedding without changing which question is asked:
 - registered static blocks (system prompts, guardrails, policies pasted into
   the prompt), matched whitespace-insensitively;
 - solved few-shot examples: paragraphs whose last line is an answer
-  (``Answer: B``, ``A: 42``, ``... the answer is (C).``). A sentence encoder
+  (``Answer: B``, ``A: 42``, ``... the answer is (C).``), and paragraphs
+  repeating an earlier one (an instruction restated before every shot). A sentence encoder
   reads only its first ~256 tokens, so on a 5-shot prompt it would embed the
   examples and never see the question: every prompt of a task would look the
   same (on the RouterBench prompts, all ARC questions share one embedding);
-- anything beyond ``max_chars``: the key keeps the head (the instruction) and
-  the tail (the question), cut at word boundaries.
+- for the encoder only, anything beyond ``max_chars``: the embedded text
+  keeps the head (the instruction) and the tail (the question), cut at word
+  boundaries. The guards still compare the whole key text, and a clipped key
+  must match its candidate word for word (what the encoder did not see may
+  not differ).
 
 Paragraphs are separated by a blank line, written either as real newlines or
 as the two characters ``\\n`` (prompts logged as escaped strings, as in
@@ -34,13 +38,17 @@ from learned_router.errors import InvalidInputError
 _NEWLINE = r"(?:\r?\n|\\n)"
 _PARAGRAPH_BREAK = re.compile(rf"{_NEWLINE}[ \t]*{_NEWLINE}(?:[ \t]*{_NEWLINE})*")
 _LINE_BREAK = re.compile(_NEWLINE)
-# The last line of a solved example: an answer label followed by a short
-# answer, or a chain of thought ending in "the answer is (X)".
-_SOLVED = re.compile(
-    r"^\s*(?:answer|a|output|label|solution|response)\s*[:：]\s*\S.{0,80}$"
-    r"|the answer is\s*\(?[A-Za-z0-9]{1,4}\)?\s*\.?\s*$",
+# The end of a solved example: an answer label and a short answer on one
+# line ("Answer: B", not "Answer:']" which closes an unanswered question), a
+# bare label followed by a short answer on the next line ("Answer:\nB"), or
+# a chain of thought ending in "the answer is (X)".
+_LABEL = r"(?:answer|a|output|label|solution|response)\s*[:：]"
+_SOLVED_INLINE = re.compile(
+    rf"^\s*{_LABEL}\s*[^\s'\"\])}}].{{0,80}}$|the answer is\s*\(?[A-Za-z0-9]{{1,4}}\)?\s*\.?\s*$",
     re.IGNORECASE,
 )
+_BARE_LABEL = re.compile(rf"{_LABEL}\s*$", re.IGNORECASE)
+_SHORT_ANSWER = re.compile(r"\(?[A-Za-z0-9]{1,3}\)?\.?")
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -68,7 +76,13 @@ class PromptKey:
     """How the semantic tier sees one prompt."""
 
     text: str
-    """The key text that is embedded and that guards compare."""
+    """The key text: the prompt without static blocks and solved examples,
+    whitespace collapsed. Guards compare it whole."""
+    embed_text: str
+    """What is embedded: ``text``, or its head and tail when it is longer than
+    ``max_chars`` (``clipped``)."""
+    clipped: bool
+    """True when the encoder does not see all of ``text``."""
     static_chars: int
     """Characters of the prompt that matched registered static blocks (the cost
     model prices those at cached-input rates)."""
@@ -96,7 +110,13 @@ class StaticBlocks:
         return self._blocks
 
     def add(self, block: str) -> None:
-        """Registers a block (a no-op for a block already registered)."""
+        """Registers a block (a no-op for a block already registered).
+
+        >>> blocks = StaticBlocks()
+        >>> blocks.add("Be brief.")
+        >>> blocks.blocks
+        ('Be brief.',)
+        """
         words = block.split()
         if not words:
             raise InvalidInputError(
@@ -112,7 +132,11 @@ class StaticBlocks:
         self._blocks = (*self._blocks, canonical)
 
     def remove_from(self, prompt: str) -> tuple[str, int]:
-        """The prompt without any registered block, and how many characters went."""
+        """The prompt without any registered block, and how many characters went.
+
+        >>> StaticBlocks(["Be brief."]).remove_from("Be  brief. Hi")
+        (' Hi', 10)
+        """
         if self._pattern is None:
             return prompt, 0
         removed = 0
@@ -126,20 +150,32 @@ class StaticBlocks:
 
 
 def split_paragraphs(text: str) -> list[str]:
-    """Non-empty paragraphs, split at blank lines (real or escaped ``\\n``)."""
+    """Non-empty paragraphs, split at blank lines (real or escaped ``\\n``).
+
+    >>> split_paragraphs("one\\n\\ntwo\\\\n\\\\nthree")
+    ['one', 'two', 'three']
+    """
     return [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
 
 
 def is_solved_example(paragraph: str) -> bool:
-    """True if the paragraph's last line is an answer (a solved example).
+    """True if the paragraph ends with an answer (a solved example).
 
-    >>> is_solved_example("2+2?\\nAnswer: 4")
-    True
-    >>> is_solved_example("3+5?\\nAnswer:")
-    False
+    >>> is_solved_example("2+2?\\nAnswer: 4"), is_solved_example("2+2?\\nAnswer:\\nD")
+    (True, True)
+    >>> is_solved_example("3+5?\\nAnswer:"), is_solved_example("3+5?\\nAnswer:']")
+    (False, False)
     """
-    lines = [line for line in _LINE_BREAK.split(paragraph) if line.strip()]
-    return bool(lines) and _SOLVED.search(lines[-1]) is not None
+    lines = [line.strip() for line in _LINE_BREAK.split(paragraph) if line.strip()]
+    if not lines:
+        return False
+    if _SOLVED_INLINE.search(lines[-1]):
+        return True
+    return (
+        len(lines) >= 2
+        and _SHORT_ANSWER.fullmatch(lines[-1]) is not None
+        and _BARE_LABEL.search(lines[-2]) is not None
+    )
 
 
 def _clip(text: str, max_chars: int) -> str:
@@ -161,7 +197,8 @@ def prompt_key(
     max_chars: int = 1000,
 ) -> PromptKey:
     """The semantic key of a prompt: static blocks and solved examples removed,
-    whitespace collapsed, clipped to ``max_chars`` (head and tail kept).
+    whitespace collapsed; the embedded text is clipped to ``max_chars`` (head
+    and tail kept).
 
     >>> prompt_key("Q: 1+1?\\nA: 2\\n\\nQ: 2+3?\\nA:").text
     'Q: 2+3? A:'
@@ -172,13 +209,25 @@ def prompt_key(
     example_chars = 0
     if strip_solved_examples:
         paragraphs = split_paragraphs(text)
-        kept = [p for p in paragraphs if not is_solved_example(p)]
+        kept, seen = [], set()
+        for paragraph in paragraphs:
+            canonical = " ".join(paragraph.split())
+            # A per-example instruction repeated before every shot says
+            # nothing new after its first occurrence.
+            if not is_solved_example(paragraph) and canonical not in seen:
+                kept.append(paragraph)
+                seen.add(canonical)
         if kept and len(kept) < len(paragraphs):
             example_chars = sum(len(p) for p in paragraphs) - sum(len(p) for p in kept)
             text = "\n\n".join(kept)
     words = _WHITESPACE.sub(" ", _LINE_BREAK.sub(" ", text)).strip()
+    embed_text = _clip(words, max_chars)
     return PromptKey(
-        text=_clip(words, max_chars), static_chars=static_chars, example_chars=example_chars
+        text=words,
+        embed_text=embed_text,
+        clipped=embed_text != words,
+        static_chars=static_chars,
+        example_chars=example_chars,
     )
 
 

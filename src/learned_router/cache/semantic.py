@@ -59,7 +59,7 @@ class CacheHit:
     entry_id: int
     """The entry's id (for :meth:`SemanticCache.invalidate_entry`)."""
     similarity: float
-    """Cosine similarity of the key texts (1.0 for exact hits)."""
+    """Cosine similarity of the embedded key texts (1.0 for exact hits)."""
     cost_avoided_usd: float
     """What producing the stored answer cost: the spend this hit avoided."""
     created_at: float
@@ -98,6 +98,8 @@ class CacheStats:
     """... because negations or opposite words differ."""
     rejected_entities: int
     """... because named entities differ."""
+    rejected_long_text: int
+    """... because a key too long for the encoder differs in its words."""
     rejected_verifier: int
     """... by the verifier hook."""
     cost_avoided_usd: float
@@ -124,11 +126,16 @@ class CacheStats:
             self.rejected_numbers
             + self.rejected_negations
             + self.rejected_entities
+            + self.rejected_long_text
             + self.rejected_verifier
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field plus ``hits``, ``hit_rate`` and ``guard_rejections``."""
+        """Every field plus ``hits``, ``hit_rate`` and ``guard_rejections``.
+
+        >>> SemanticCache().stats().to_dict()["hit_rate"]
+        0.0
+        """
         return {
             **asdict(self),
             "hits": self.hits,
@@ -202,7 +209,11 @@ class CacheConfig:
         object.__setattr__(self, "static_blocks", tuple(self.static_blocks))
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (the inverse of :meth:`from_dict`)."""
+        """A JSON-ready dict (the inverse of :meth:`from_dict`).
+
+        >>> CacheConfig(max_entries=5).to_dict()["max_entries"]
+        5
+        """
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values["guards"] = asdict(self.guards)
         values["namespace_ttl_s"] = dict(self.namespace_ttl_s)
@@ -211,7 +222,11 @@ class CacheConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> CacheConfig:
-        """Rebuilds a config from :meth:`to_dict` output."""
+        """Rebuilds a config from :meth:`to_dict` output.
+
+        >>> CacheConfig.from_dict(CacheConfig(nprobe=8).to_dict()).nprobe
+        8
+        """
         values = dict(values)
         values["guards"] = Guards(**values.get("guards", {}))
         values["static_blocks"] = tuple(values.get("static_blocks", ()))
@@ -310,7 +325,7 @@ class SemanticCache:
         ``model`` is the model or routing tier the request asks for (None when
         the router picks); ``params`` are generation parameters (temperature,
         max_tokens, ...). ``embedding`` may carry a precomputed embedding of
-        :meth:`key_for` ``(prompt).text`` to skip the ``embed`` call.
+        :meth:`key_for` ``(prompt).embed_text`` to skip the ``embed`` call.
 
         >>> cache = SemanticCache()
         >>> _ = cache.store("2+2?", "4", tenant="t", params={"temperature": 0})
@@ -335,8 +350,9 @@ class SemanticCache:
         if index is None or (self._embed is None and embedding is None):
             self._count(misses=1)
             return None
-        key = self.key_for(prompt).text
-        query = self._vectors([key], embedding)
+        query_key = self.key_for(prompt)
+        key = query_key.text
+        query = self._vectors([query_key.embed_text], embedding)
         similarities, ids = index.search(query, self.config.candidates)
         for similarity, entry_id in zip(similarities.tolist(), ids.tolist(), strict=True):
             if similarity < self.config.min_similarity:
@@ -345,7 +361,8 @@ class SemanticCache:
             if candidate is None:  # expired or removed since it was indexed
                 continue
             cached_key, cached_response = candidate
-            reason = guards_module.check(key, cached_key, self.config.guards)
+            clipped = query_key.clipped or len(cached_key) > self.config.key_max_chars
+            reason = guards_module.check(key, cached_key, self.config.guards, clipped=clipped)
             if reason is None and self._verifier is not None:
                 verdict = self._verifier(
                     CacheCandidate(key, cached_key, cached_response, similarity, tenant)
@@ -433,10 +450,11 @@ class SemanticCache:
         if ttl_s is None:
             ttl_s = self.config.namespace_ttl_s.get(namespace, self.config.default_ttl_s)
         params_json = canonical_params(params)
-        keys = [self.key_for(p).text for p in prompts]
+        prompt_keys = [self.key_for(p) for p in prompts]
+        keys = [k.text for k in prompt_keys]
         vectors = None
         if embeddings is not None or self._embed is not None:
-            vectors = self._vectors(keys, embeddings)
+            vectors = self._vectors([k.embed_text for k in prompt_keys], embeddings)
         now = self._clock()
         expires_at = expiry(now, ttl_s)
         context = _core.context_digest(namespace, model, system_prompt, params_json)
@@ -478,13 +496,26 @@ class SemanticCache:
     def purge_expired(self) -> int:
         """Removes every expired entry now; returns how many went. (Expired
         entries are never served; stores purge as they go, this reclaims
-        memory in a cache that only reads.)"""
+        memory in a cache that only reads.)
+
+        >>> clock = iter([0.0, 120.0]).__next__
+        >>> cache = SemanticCache(config=CacheConfig(default_ttl_s=60), clock=clock)
+        >>> _ = cache.store("q", "a", tenant="t")
+        >>> cache.purge_expired()
+        1
+        """
         ids, scopes, _ = self._exact.purge_expired(self._clock())
         self._drop(ids, scopes)
         return len(ids)
 
     def invalidate_entry(self, entry_id: int) -> int:
-        """Removes one entry by id (from :attr:`CacheHit.entry_id`)."""
+        """Removes one entry by id (from :attr:`CacheHit.entry_id`), e.g. an
+        answer a user flagged as wrong.
+
+        >>> cache = SemanticCache()
+        >>> cache.invalidate_entry(cache.store("q", "a", tenant="t"))
+        1
+        """
         ids, scopes, _ = self._exact.remove(entry_id)
         self._drop(ids, scopes)
         return len(ids)
@@ -499,7 +530,13 @@ class SemanticCache:
         params: Mapping[str, Any] | None = None,
         namespace: str = DEFAULT_NAMESPACE,
     ) -> int:
-        """Removes the entry stored under exactly this key (0 or 1 removed)."""
+        """Removes the entry stored under exactly this key (0 or 1 removed).
+
+        >>> cache = SemanticCache()
+        >>> _ = cache.store("What is DNS?", "a", tenant="t", model="m")
+        >>> cache.invalidate_prompt("what is dns", tenant="t", model="m")
+        1
+        """
         _check_tenant(tenant)
         context = _core.context_digest(namespace, model, system_prompt, canonical_params(params))
         scope = self._exact.find_scope(tenant, context)
@@ -534,7 +571,13 @@ class SemanticCache:
         return len(ids)
 
     def clear(self) -> int:
-        """Removes every entry; returns how many went."""
+        """Removes every entry; returns how many went.
+
+        >>> cache = SemanticCache()
+        >>> _ = cache.store_many(["a", "b"], ["1", "2"], tenant="t")
+        >>> cache.clear()
+        2
+        """
         ids, scopes, _ = self._exact.remove_matching(None, None, None)
         self._drop(ids, scopes)
         return len(ids)
@@ -564,7 +607,16 @@ class SemanticCache:
 
     def save(self, path: str | Path) -> None:
         """Writes the cache to ``path`` atomically (a crash mid-write leaves
-        the previous file intact). Safe while other threads use the cache."""
+        the previous file intact). Safe while other threads use the cache.
+
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "cache.lrc"
+        >>> cache = SemanticCache()
+        >>> _ = cache.store("q", "a", tenant="t")
+        >>> cache.save(path)
+        >>> SemanticCache.load(path).lookup("q", tenant="t").response
+        'a'
+        """
         from learned_router.cache import persist
 
         with self._save_lock:
@@ -583,7 +635,13 @@ class SemanticCache:
     ) -> SemanticCache:
         """Reads a cache written by :meth:`save`. Without ``config`` the saved
         settings are used. Raises :class:`~learned_router.errors.CacheFileError`
-        for a missing, damaged or incompatible file."""
+        for a missing, damaged or incompatible file.
+
+        >>> SemanticCache.load("/nonexistent/cache.lrc")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        learned_router.errors.CacheFileError: /nonexistent/cache.lrc: cannot read the cache file: ...
+        """
         from learned_router.cache import persist
 
         path = Path(path)
