@@ -41,6 +41,7 @@ import numpy.typing as npt
 from learned_router import _core
 from learned_router.cache import CacheConfig, HashingEmbedder, SemanticCache, guards
 from learned_router.cache.keys import is_solved_example
+from learned_router.cache.semantic import DEFAULT_MIN_SIMILARITY
 
 Encoder = Callable[[Sequence[str]], npt.NDArray[np.float32]]
 
@@ -469,6 +470,10 @@ class EmbeddingStore:
             self.embedded += len(chunk)
             for text, vector in zip(chunk, vectors, strict=True):
                 self.vectors[self._key(text)] = vector
+            if len(missing) > 256:
+                done = min(start + 256, len(missing))
+                print(f"  embedded {done}/{len(missing)} ({self.seconds:.0f} s)", flush=True)
+                self.save()  # a long run can be resumed
         if not texts:
             return np.empty((0, 0), dtype=np.float32)
         return np.stack([self.vectors[self._key(t)] for t in texts])
@@ -696,14 +701,14 @@ def evaluate(
         "chosen_threshold": threshold,
         "test": {
             "system (exact + semantic + guards)": system.summary(),
+            f"system at the default threshold {DEFAULT_MIN_SIMILARITY}": rates(
+                (q, decide(c, DEFAULT_MIN_SIMILARITY, use_guards=True)) for q, c in test
+            ).summary(),
             f"same key, threshold {threshold}, no guards": rates(
                 (q, decide(c, threshold, use_guards=False)) for q, c in test
             ).summary(),
-            f"same key, threshold {threshold_no_guards} calibrated without guards": rates(
-                (q, decide(c, threshold_no_guards, use_guards=False)) for q, c in test
-            ).summary(),
-            f"same key + guards, threshold {BASELINE_THRESHOLD}": rates(
-                (q, decide(c, BASELINE_THRESHOLD, use_guards=True)) for q, c in test
+            f"same key, no guards, own calibration ({threshold_no_guards}; inf = exact only)": (
+                rates((q, decide(c, threshold_no_guards, use_guards=False)) for q, c in test)
             ).summary(),
             f"baseline: whole prompt, cosine >= {BASELINE_THRESHOLD}, no guards": (
                 baseline_test.summary()
@@ -719,11 +724,11 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"encoder {report['encoder']}: {report['evalset']['cached']} cached prompts, "
         f"{report['evalset']['queries']} queries, chosen threshold {report['chosen_threshold']}",
-        f"{'setting (test half)':62} {'hit rate':>9} {'false hits':>10} {'wrong entry':>11}",
+        f"{'setting (test half)':70} {'hit rate':>9} {'false hits':>10} {'wrong entry':>11}",
     ]
     for name, s in report["test"].items():
         lines.append(
-            f"{name:62} {100 * s['hit_rate']:8.1f}% {100 * s['false_hit_rate']:9.2f}% "
+            f"{name:70} {100 * s['hit_rate']:8.1f}% {100 * s['false_hit_rate']:9.2f}% "
             f"{100 * s['wrong_entry_rate']:10.2f}%"
         )
     system = next(iter(report["test"].values()))

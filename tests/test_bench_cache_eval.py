@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from bench import cache_eval
 from bench.cache_eval import (
     NEGATIVE_KINDS,
@@ -18,6 +17,7 @@ from bench.cache_eval import (
     load_evalset,
     save_evalset,
 )
+
 from learned_router import _core
 from learned_router.cache import HashingEmbedder, SemanticCache, guards
 

@@ -65,6 +65,15 @@ def test_clipped_keys_must_match_word_for_word() -> None:
     assert check(query, candidate, clipped=True) is R.LONG_TEXT
     assert check(query, query.upper().replace(".", "!"), clipped=True) is None
     assert check(query, candidate, Guards(long_texts=False), clipped=True) is None
+    reordered = "Be brief. Use English. Summarise: the red car overtook the van."
+    assert (
+        check(
+            reordered,
+            "Use English. Be brief. Summarise: the red car overtook the van.",
+            clipped=True,
+        )
+        is None
+    )
 
 
 def test_repeated_names_and_poles_are_counted() -> None:

@@ -78,6 +78,13 @@ def test_a_prompt_made_only_of_answers_is_kept_whole() -> None:
     assert prompt_key("Answer: yes").text == "Answer: yes"
 
 
+def test_the_last_paragraph_is_never_dropped() -> None:
+    # Looks solved ("Answer: ...") but is the question being asked: a key
+    # without it would be shared by every question behind the same preamble.
+    prompt = "Be brief.\n\nQ: 1+1?\nAnswer: 2\n\nWhat is 3+4? Answer: think first"
+    assert prompt_key(prompt).text == "Be brief. What is 3+4? Answer: think first"
+
+
 def test_long_keys_embed_head_and_tail_but_keep_the_whole_text() -> None:
     body = " ".join(f"word{i}" for i in range(500))
     prompt = f"Summarise this: {body} Now answer: what is word499?"
@@ -95,7 +102,10 @@ def test_long_keys_embed_head_and_tail_but_keep_the_whole_text() -> None:
 
 
 def test_repeated_instruction_paragraphs_count_once() -> None:
-    prompt = "Reply with A or B.\n\nSky? A) blue B) red\nAnswer: A\n\nReply with A or B.\n\nGrass? A) green B) red\nAnswer:"
+    prompt = (
+        "Reply with A or B.\n\nSky? A) blue B) red\nAnswer: A\n\n"
+        "Reply with A or B.\n\nGrass? A) green B) red\nAnswer:"
+    )
     assert prompt_key(prompt).text == "Reply with A or B. Grass? A) green B) red Answer:"
 
 

@@ -15,9 +15,10 @@ key text with the candidate's and rejects the candidate when they differ:
   mixed-case tokens, letter-digit codes such as "2FA" or "GPT-4"): each one
   must occur equally often, in any case, in both texts;
 - ``long_texts``: when either key text was clipped before embedding (longer
-  than the encoder's window), both must have the same words in the same
-  order (case and punctuation aside): the encoder never saw the middle, so
-  the similarity says nothing about it.
+  than the encoder's window), both must consist of the same sentences, word
+  for word (case and punctuation aside; sentence order may differ, so
+  reordered boilerplate passes): the encoder never saw the middle, so the
+  similarity says nothing about it.
 
 They are deliberately one-sided towards rejecting: a rejected true repeat
 costs one model call, a false hit serves a wrong answer.
@@ -290,6 +291,18 @@ def _same_entities(query: str, candidate: str) -> bool:
     return all(in_query[name] == in_candidate[name] for name in names)
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?;:。！？；])\s+|\n+")
+
+
+def sentences(text: str) -> Counter[tuple[str, ...]]:
+    """The sentences of ``text`` as lowercase word tuples, counted.
+
+    >>> sentences("Be brief. Is it ON?") == sentences("is it on! be brief")
+    True
+    """
+    return Counter(tuple(words) for part in _SENTENCE_BREAK.split(text) if (words := _words(part)))
+
+
 def check(
     query: str,
     candidate: str,
@@ -313,6 +326,6 @@ def check(
         return GuardReason.NEGATIONS
     if guards.entities and not _same_entities(query, candidate):
         return GuardReason.ENTITIES
-    if guards.long_texts and clipped and _words(query) != _words(candidate):
+    if guards.long_texts and clipped and sentences(query) != sentences(candidate):
         return GuardReason.LONG_TEXT
     return None

@@ -39,12 +39,14 @@ _NEWLINE = r"(?:\r?\n|\\n)"
 _PARAGRAPH_BREAK = re.compile(rf"{_NEWLINE}[ \t]*{_NEWLINE}(?:[ \t]*{_NEWLINE})*")
 _LINE_BREAK = re.compile(_NEWLINE)
 # The end of a solved example: an answer label and a short answer on one
-# line ("Answer: B", not "Answer:']" which closes an unanswered question), a
+# line ("Answer: B"; not "Answer:']" or "Answer:?", which close an unanswered
+# question), a
 # bare label followed by a short answer on the next line ("Answer:\nB"), or
 # a chain of thought ending in "the answer is (X)".
 _LABEL = r"(?:answer|a|output|label|solution|response)\s*[:：]"
 _SOLVED_INLINE = re.compile(
-    rf"^\s*{_LABEL}\s*[^\s'\"\])}}].{{0,80}}$|the answer is\s*\(?[A-Za-z0-9]{{1,4}}\)?\s*\.?\s*$",
+    rf"^\s*{_LABEL}\s*(?=\W{{0,2}}\w).{{1,80}}$"
+    r"|the answer is\s*\(?[A-Za-z0-9]{1,4}\)?\s*\.?\s*$",
     re.IGNORECASE,
 )
 _BARE_LABEL = re.compile(rf"{_LABEL}\s*$", re.IGNORECASE)
@@ -165,6 +167,8 @@ def is_solved_example(paragraph: str) -> bool:
     (True, True)
     >>> is_solved_example("3+5?\\nAnswer:"), is_solved_example("3+5?\\nAnswer:']")
     (False, False)
+    >>> is_solved_example("3+5?\\nAnswer:?"), is_solved_example("3+5?\\nAnswer: (C)")
+    (False, True)
     """
     lines = [line.strip() for line in _LINE_BREAK.split(paragraph) if line.strip()]
     if not lines:
@@ -210,11 +214,14 @@ def prompt_key(
     if strip_solved_examples:
         paragraphs = split_paragraphs(text)
         kept, seen = [], set()
-        for paragraph in paragraphs:
+        for i, paragraph in enumerate(paragraphs):
             canonical = " ".join(paragraph.split())
+            # The last paragraph is the question and always stays: dropping
+            # it by mistake would leave a key that different questions share.
             # A per-example instruction repeated before every shot says
             # nothing new after its first occurrence.
-            if not is_solved_example(paragraph) and canonical not in seen:
+            last = i == len(paragraphs) - 1
+            if last or (not is_solved_example(paragraph) and canonical not in seen):
                 kept.append(paragraph)
                 seen.add(canonical)
         if kept and len(kept) < len(paragraphs):
