@@ -182,7 +182,11 @@ def main() -> dict[str, Any]:
     rng = np.random.default_rng(0)
     console = Console()
     sizes = [int(s) for s in os.environ.get("BENCH_CACHE_SIZES", "10000,100000,1000000").split(",")]
-    results: dict[str, Any] = {"dimension": DIM, "sizes": {}}
+    results: dict[str, Any] = {
+        "dimension": DIM,
+        "sizes": {},
+        "load_average_at_start": os.getloadavg(),
+    }
 
     switch = bench_switch_point(rng)
     results["switch_point"] = switch
@@ -232,6 +236,7 @@ def main() -> dict[str, Any]:
         console.print(f"{n:,} entries done")
     console.print(table)
 
+    results["load_average_after_latency_runs"] = os.getloadavg()
     encoder = os.environ.get("BENCH_CACHE_ENCODER", "teacher")
     if encoder != "none":
         from bench import cache_eval

@@ -42,7 +42,7 @@ def test_exact_search_matches_brute_force_and_removal_swaps_rows() -> None:
     assert 100 not in found.tolist()
     # Re-adding an id replaces its vector.
     index.add(np.array([101], dtype=np.int64), vectors[5:6])
-    assert index.search(vectors[5][None, :], 2)[1].tolist() == [101, 105]
+    assert sorted(index.search(vectors[5][None, :], 2)[1].tolist()) == [101, 105]  # a tie
     assert len(index) == 125
 
 

@@ -1,7 +1,8 @@
 """The vectors of one cache scope: exact search while small, IVF beyond.
 
-Small scopes use exact inner-product search over a numpy matrix (perfect
-recall; deletion swaps the last row into the hole). Once a scope holds more
+Small scopes use exact inner-product search (faiss's brute-force scan over a
+numpy matrix we own: perfect recall; deletion swaps the last row into the
+hole). Once a scope holds more
 than ``exact_max_entries`` vectors it switches to a faiss ``IndexIVFFlat``
 (inner product) with a hash-table direct map, which removes ids in place, so
 TTL expiry, LRU eviction and invalidation need no tombstones. The IVF is
@@ -12,8 +13,8 @@ one thread; docs/cache.md has the full table): at 100k entries IVF (1024
 lists, nprobe 16) answers in 0.21 ms p50 / 0.31 ms p99 with near-duplicate
 recall@1 0.996; HNSW (M=32, efSearch=64) takes 0.67 / 1.05 ms at recall 0.94,
 cannot delete, and builds at ~3k vectors/s against IVF's ~130k/s, which
-matters for retraining and tombstone compaction. ``faiss`` is imported only
-when a scope first switches to IVF.
+matters for retraining. ``faiss`` is imported on the first vector search,
+never at package import.
 
 Thread safety: each index has its own lock; faiss and numpy release the GIL
 while searching, so scopes are searched in parallel. A retrain copies the
@@ -38,10 +39,23 @@ _POINTS_PER_LIST = 64
 _GROWTH = 4
 
 
-def _faiss() -> Any:
-    import faiss
+_IP = 0  # faiss.METRIC_INNER_PRODUCT, without importing faiss here
 
-    return faiss
+
+def _faiss() -> Any:
+    """faiss, imported on first use, set to one OpenMP thread: single queries
+    run 2-4x faster than with the default thread pool (measured on 2 cores)."""
+    global _faiss_module
+    if _faiss_module is None:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+        assert faiss.METRIC_INNER_PRODUCT == _IP
+        _faiss_module = faiss
+    return _faiss_module
+
+
+_faiss_module: Any = None
 
 
 def _nlist_for(n: int) -> int:
@@ -93,11 +107,13 @@ class ScopeIndex:
             n = self._n
             if n == 0:
                 return np.empty(0, dtype=np.float32), np.empty(0, dtype=np.int64)
-            scores = self._vectors[:n] @ query[0]
-            ids_now = self._ids[:n].copy()
-        top = np.argpartition(-scores, k - 1)[:k] if n > k else np.arange(n)
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return scores[top], ids_now[top]
+            # faiss's brute-force scan on one thread, not numpy's matvec:
+            # OpenBLAS spreads a matvec over every core and, on a busy host,
+            # waits for them (8k entries, load 7 on 2 cores: p90 12 ms with
+            # numpy, 0.7 ms with faiss.knn; docs/cache.md).
+            sims, rows = _faiss().knn(query, self._vectors[:n], min(k, n), metric=_IP)
+            found = rows[0] >= 0
+            return sims[0][found], self._ids[rows[0][found]]
 
     # -- updates ----------------------------------------------------------
 
@@ -287,7 +303,6 @@ class ScopeIndex:
         if ivf.d != dim or ivf.ntotal != n:
             raise ValueError(f"IVF index has d={ivf.d}, n={ivf.ntotal}; expected d={dim}, n={n}")
         ivf.nprobe = min(nprobe, ivf.nlist)
-        faiss.omp_set_num_threads(1)
         index._ivf = ivf
         index._ivf_trained_at = int(meta.get("trained_at", n))
         return index
