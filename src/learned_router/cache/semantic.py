@@ -183,8 +183,10 @@ class CacheConfig:
     key_max_chars: int = 1000
     """Longest key text; longer ones keep their head and tail. ~1000 characters
     fill the 256-token window of MiniLM-sized encoders."""
-    exact_search_max_entries: int = 8192
-    """Scopes up to this size are searched exactly; larger ones use IVF."""
+    exact_search_max_entries: int = 4096
+    """Scopes up to this size are searched exactly; larger ones use IVF
+    (exact scan 0.15 ms p50 at 4k entries, 0.36 ms at 8k; IVF 0.06-0.10 ms
+    with recall@1 1.0 on near duplicates; docs/cache.md)."""
     nprobe: int = 16
     """IVF lists visited per query (recall against speed)."""
     encoder_name: str | None = None
