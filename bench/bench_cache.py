@@ -11,11 +11,11 @@ Run: ``make bench`` or ``python -m bench.bench_cache``. Environment knobs:
 
 Each latency is reported twice: thread CPU time (what a call costs when it
 has a core) and wall-clock time (which on a shared host also counts the
-time other processes held the core). Latencies exclude embedding: lookups pass a precomputed vector, as the
-router does with the embedding it already computed for routing. Vectors are
-random unit vectors of dimension 384 (all-MiniLM-L6-v2's): the worst case for
-approximate search; semantic-hit queries are stored vectors plus noise
-(cosine ~0.93 to their source).
+time other processes held the core). Latencies exclude embedding: lookups
+pass a precomputed vector, as the router does with the embedding it already
+computed for routing. Vectors are random unit vectors of dimension 384
+(all-MiniLM-L6-v2's): the worst case for approximate search; semantic-hit
+queries are stored vectors plus noise (cosine ~0.93 to their source).
 """
 
 from __future__ import annotations
