@@ -103,3 +103,15 @@ def test_extractors() -> None:
     assert guards.negation_count("No, I can't and won't") == 3
     assert guards.poles("turn on the lights, then turn on the fan") == {"enable+": 2}
     assert guards.entities("The A) option. Ask NASA about Mars") == frozenset({"nasa", "mars"})
+
+
+@pytest.mark.parametrize(
+    ("query", "candidate"),
+    [
+        ('"We must act." —President Harry S. Truman', '"We must act." —Aardvark Harry S. Truman'),
+        ("The resistance is 0.35 \\Omega here", "The resistance is 0.35 \\Apple here"),
+        ("Ask (NASA) about it", "Ask (ESA) about it"),
+    ],
+)
+def test_names_glued_to_punctuation_are_still_names(query: str, candidate: str) -> None:
+    assert check(query, candidate) is R.ENTITIES

@@ -289,8 +289,7 @@ class TextFeatures:
 
 
 _UPPER = "A-ZÀ-ÖØ-ÞΑ-ΩА-Я"
-_OPENERS = re.escape("".join(sorted(_SENTENCE_OPENERS)))
-_MID_SENTENCE_CAPITAL = re.compile(rf"(?<=[^\s{_OPENERS}])[ \t]+([{_UPPER}][\w\-]*[^\W_])")
+_CAPITALISED = re.compile(rf"(?<![\w\-])[{_UPPER}][\w\-]*[^\W_]")
 _DIGITS = re.compile(r"-?\d+(?:[.,]\d+)*")
 _APOSTROPHES = str.maketrans("", "", "'’")
 
@@ -343,7 +342,11 @@ def features(text: str) -> TextFeatures:
         elif token[0] != lowered[0]:
             capitalised.add(token)  # a name only inside a sentence
     if capitalised:
-        names.update(t.lower() for t in _MID_SENTENCE_CAPITAL.findall(stripped) if t in capitalised)
+        names.update(
+            m.group(0).lower()
+            for m in _CAPITALISED.finditer(stripped)
+            if m.group(0) in capitalised and not _starts_sentence(stripped, m.start())
+        )
     return TextFeatures(
         numbers=tuple(value for _, value in found),
         negations=sum(counts[w] for w in _NEGATION_WORDS & counts.keys()),
