@@ -9,11 +9,12 @@ TTL expiry, LRU eviction and invalidation need no tombstones. The IVF is
 retrained (more lists) each time the scope grows 4x past its last training.
 
 Why IVF and not HNSW (bench/bench_cache.py, 2-core x86 VM, d=384, one query,
-one thread; docs/cache.md has the full table): at 100k entries IVF (1024
-lists, nprobe 16) answers in 0.21 ms p50 / 0.31 ms p99 with near-duplicate
-recall@1 0.996; HNSW (M=32, efSearch=64) takes 0.67 / 1.05 ms at recall 0.94,
-cannot delete, and builds at ~3k vectors/s against IVF's ~130k/s, which
-matters for retraining. ``faiss`` is imported on the first vector search,
+one thread, CPU time; docs/cache.md has the tables): at 100k entries IVF
+(1024 lists, nprobe 16) answers in 0.26 ms p50 / 0.39 ms p99 with
+near-duplicate recall@1 0.98-1.00; HNSW (M=32) takes 0.72 / 1.13 ms at
+recall 0.93 (efSearch 64) or finds only 65% (efSearch 16), cannot delete,
+and builds at ~1.7k vectors/s against IVF's ~130k/s, which matters for
+retraining. ``faiss`` is imported on the first vector search,
 never at package import.
 
 Thread safety: each index has its own lock; faiss and numpy release the GIL

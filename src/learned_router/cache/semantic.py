@@ -185,8 +185,8 @@ class CacheConfig:
     fill the 256-token window of MiniLM-sized encoders."""
     exact_search_max_entries: int = 4096
     """Scopes up to this size are searched exactly; larger ones use IVF
-    (exact scan 0.15 ms p50 at 4k entries, 0.36 ms at 8k; IVF 0.06-0.10 ms
-    with recall@1 1.0 on near duplicates; docs/cache.md)."""
+    (exact scan 0.20 ms p50 / 0.30 p99 at 4k entries, 0.42 / 1.09 ms at 8k;
+    IVF 0.09-0.12 ms with recall@1 1.0 on near duplicates; docs/cache.md)."""
     nprobe: int = 16
     """IVF lists visited per query (recall against speed)."""
     encoder_name: str | None = None
