@@ -66,6 +66,7 @@ bench: build ## Speed and memory benchmarks (results in bench/results/*.json)
 	$(PY) -m bench.bench_encoder
 	$(PY) -m bench.bench_route
 	$(PY) -m bench.bench_routing_infra
+	$(PY) -m bench.bench_cache
 
 # The development data (outside the repository; never committed).
 DEV_DATA ?= ../shared/data

@@ -109,3 +109,66 @@ class CapacityReference:
         if burst is not None:
             self.tokens[j] = min(burst, self.tokens[j] + unused)
         return True
+# --- the answer cache's exact tier (rust/src/cache.rs) -----------------------
+
+
+def normalise_prompt(prompt: str) -> str:
+    """Whitespace runs -> one space, trimmed, lowercased, final ?!. stripped."""
+    return " ".join(prompt.split()).lower().rstrip("?!. ")
+
+
+class ExactCacheModel:
+    """The exact tier's documented rules over plain dicts: entries keyed by
+    (scope, key); LRU order; TTL; on overflow expired entries go first (by
+    deadline, then id), then the least recently used. Reasons: 0 replaced,
+    1 evicted, 2 expired, 3 invalidated."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.next_id = 1
+        # id -> (scope, key, expires_at), in LRU order (oldest first).
+        self.entries: dict[int, tuple[int, bytes, float]] = {}
+        self.by_key: dict[tuple[int, bytes], int] = {}
+
+    def _remove(self, entry_id: int, reason: int) -> tuple[int, int, int]:
+        scope, key, _ = self.entries.pop(entry_id)
+        del self.by_key[(scope, key)]
+        return entry_id, scope, reason
+
+    def get(self, scope: int, key: bytes, now: float) -> int | None:
+        entry_id = self.by_key.get((scope, key))
+        if entry_id is None or now >= self.entries[entry_id][2]:
+            return None
+        self.entries[entry_id] = self.entries.pop(entry_id)  # most recent
+        return entry_id
+
+    def purge_expired(self, now: float) -> list[tuple[int, int, int]]:
+        expired = sorted(
+            (expires, entry_id)
+            for entry_id, (_, _, expires) in self.entries.items()
+            if expires <= now
+        )
+        return [self._remove(entry_id, 2) for _, entry_id in expired]
+
+    def insert(
+        self, scope: int, key: bytes, expires_at: float, now: float
+    ) -> tuple[int, list[tuple[int, int, int]]]:
+        removed = []
+        if (scope, key) in self.by_key:
+            removed.append(self._remove(self.by_key[(scope, key)], 0))
+        entry_id = self.next_id
+        self.next_id += 1
+        self.entries[entry_id] = (scope, key, expires_at)
+        self.by_key[(scope, key)] = entry_id
+        if len(self.entries) > self.max_entries:
+            removed += self.purge_expired(now)
+        while len(self.entries) > self.max_entries:
+            removed.append(self._remove(next(iter(self.entries)), 1))
+        return entry_id, removed
+
+    def remove_key(self, scope: int, key: bytes) -> list[tuple[int, int, int]]:
+        entry_id = self.by_key.get((scope, key))
+        return [] if entry_id is None else [self._remove(entry_id, 3)]
+
+    def lru_order(self) -> list[int]:
+        return list(self.entries)

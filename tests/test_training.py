@@ -172,9 +172,10 @@ def test_promotion_gates_promote_a_good_version_and_refuse_a_worse_one(
 ) -> None:
     import shutil
 
+    from training.promote import promote
+
     from learned_router.bundle import write_manifest
     from learned_router.registry import client, mlflow_module
-    from training.promote import promote
 
     root, result = trained
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlflow.db")

@@ -4,6 +4,7 @@
 //! The PyO3 binding lives in `py.rs` behind the `python` cargo feature and is
 //! exposed to Python as the private module `learned_router._core`.
 
+pub mod cache;
 pub mod capacity;
 pub mod error;
 pub mod select;

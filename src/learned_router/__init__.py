@@ -9,14 +9,20 @@ The public API is what this module exports; everything else is internal.
 """
 
 from learned_router._core import __version__
-from learned_router.errors import InvalidInputError, LearnedRouterError
+from learned_router.cache import CacheConfig, CacheHit, CacheStats, SemanticCache
+from learned_router.errors import CacheFileError, InvalidInputError, LearnedRouterError
 from learned_router.selection import Outcome, Selection, select_models
 
 __all__ = [
+    "CacheConfig",
+    "CacheFileError",
+    "CacheHit",
+    "CacheStats",
     "InvalidInputError",
     "LearnedRouterError",
     "Outcome",
     "Selection",
+    "SemanticCache",
     "__version__",
     "select_models",
 ]

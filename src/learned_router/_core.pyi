@@ -1,13 +1,21 @@
 # Type stub for the private Rust extension `learned_router._core`.
 # Checked against the built binary by `make lint` (python -m mypy.stubtest).
-# Users never import this module; they call learned_router.selection and
-# learned_router.capacity.
+# Users never import this module; they call learned_router.selection,
+# learned_router.capacity and learned_router.cache.
 from typing import Final, final
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CapacityTracker", "__version__", "select"]
+__all__ = [
+    "CapacityTracker",
+    "ExactCache",
+    "__version__",
+    "context_digest",
+    "normalise_prompt",
+    "prompt_digest",
+    "select",
+]
 
 __version__: Final[str]
 
@@ -52,3 +60,104 @@ class CapacityTracker:
         self, now_s: float
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         """(bucket level, requests in flight, down) per model at `now_s`."""
+# --- the answer cache's exact tier (rust/src/cache.rs) ----------------------
+
+_Ids = npt.NDArray[np.int64]
+# (ids, scopes, reasons) of entries that left the cache; reasons: 0 replaced,
+# 1 evicted, 2 expired, 3 invalidated.
+_Removed = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint8]]
+# (id, response, cost_usd, created_at)
+_Hit = tuple[int, str, float, float]
+# (tenant, namespace, model, context digest)
+_Scope = tuple[str, str, str | None, bytes]
+_Export = tuple[
+    int,
+    list[_Scope],
+    _Ids,
+    _Ids,
+    bytes,
+    list[str],
+    list[str],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]
+
+def normalise_prompt(prompt: str) -> str:
+    """Collapse whitespace, lowercase and strip final ?!. (the exact tier's key)."""
+
+def prompt_digest(prompt: str) -> bytes:
+    """SHA-256 of the normalised prompt."""
+
+def context_digest(
+    namespace: str, model: str | None, system_prompt: str | None, params: str
+) -> bytes:
+    """SHA-256 of (namespace, model, system prompt, canonical params JSON)."""
+
+@final
+class ExactCache:
+    """The exact tier: entries by (scope, prompt digest) with TTL and LRU."""
+
+    def __new__(cls, max_entries: int) -> ExactCache: ...
+    @property
+    def max_entries(self) -> int: ...
+    def __len__(self) -> int: ...
+    def scope(self, tenant: str, namespace: str, model: str | None, context: bytes) -> int:
+        """The scope id of (tenant, context), created on first use."""
+    def find_scope(self, tenant: str, context: bytes) -> int | None:
+        """The scope id of (tenant, context), or None if it was never used."""
+    def get(self, scope: int, prompt: bytes, now: float) -> _Hit | None:
+        """(id, response, cost_usd, created_at) of the live entry under this key."""
+    def contains(self, ids: _Ids) -> npt.NDArray[np.bool_]:
+        """For each id, whether an entry with it is stored (live or not yet purged)."""
+    def peek(self, id: int, scope: int, now: float) -> tuple[str, str] | None:
+        """(key_text, response) of a live entry of this scope, without marking
+        it used."""
+    def hit(self, id: int, scope: int, now: float) -> _Hit | None:
+        """Like get() but by id: marks the entry used and returns it."""
+    def insert(
+        self,
+        scope: int,
+        prompt: bytes,
+        key_text: str,
+        response: str,
+        cost_usd: float,
+        created_at: float,
+        expires_at: float,
+        now: float,
+    ) -> tuple[int, _Removed]:
+        """Stores an entry; returns its id and the entries that left the cache."""
+    def remove(self, id: int) -> _Removed:
+        """Removes one entry by id."""
+    def remove_key(self, scope: int, prompt: bytes) -> _Removed:
+        """Removes the entry under this key."""
+    def remove_matching(
+        self, tenant: str | None = None, model: str | None = None, namespace: str | None = None
+    ) -> _Removed:
+        """Removes every entry whose scope matches all the given fields."""
+    def purge_expired(self, now: float) -> _Removed:
+        """Removes every entry whose TTL ran out by `now`."""
+    def counters(self) -> dict[str, int]:
+        """Event counts: inserts, replaced, evicted, expired, invalidated."""
+    def scopes(self) -> list[_Scope]:
+        """Scopes as (tenant, namespace, model, context digest) tuples, by id."""
+    def lru_order(self) -> _Ids:
+        """Entry ids in LRU order, least recently used first."""
+    def export(self) -> _Export:
+        """Everything needed by restore(), entries least recently used first."""
+    @staticmethod
+    def restore(
+        max_entries: int,
+        next_id: int,
+        scopes: list[_Scope],
+        ids: _Ids,
+        entry_scopes: _Ids,
+        prompts: bytes,
+        key_texts: list[str],
+        responses: list[str],
+        cost_usd: npt.NDArray[np.float64],
+        created_at: npt.NDArray[np.float64],
+        expires_at: npt.NDArray[np.float64],
+    ) -> tuple[ExactCache, _Removed]:
+        """Rebuilds a cache from export()'s parts; returns it and the entries
+        dropped to fit `max_entries`. Inconsistent parts are rejected."""

@@ -57,3 +57,19 @@ class BenchmarkError(LearnedRouterError):
 
 class DatasetNotUsableError(BenchmarkError):
     """A dataset cannot be benchmarked (too few models, or an empty split); it is skipped."""
+
+
+class CacheFileError(LearnedRouterError):
+    """A saved cache file cannot be loaded: it is missing, truncated, damaged,
+    from an unknown format version, or was built with a different encoder.
+
+    The message names the file and the check that failed. A crash while saving
+    never produces this for the file being replaced (saves write a temporary
+    file and rename it into place); a damaged file means the disk or another
+    program changed it. Delete it to start with an empty cache.
+
+    >>> raise CacheFileError("cache.lrc: checksum of section 'entries' does not match")
+    Traceback (most recent call last):
+    ...
+    learned_router.errors.CacheFileError: cache.lrc: checksum of section 'entries' does not match
+    """
