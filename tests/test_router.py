@@ -352,3 +352,27 @@ def test_bundle_is_verified_on_load(tiny_bundle: Path, tmp_path: Path) -> None:
     (copy / "heads.npz").unlink()
     with pytest.raises(BundleError, match=r"heads\.npz is missing"):
         Router.load(copy)
+
+
+def test_the_cache_answers_repeats_per_tenant_and_stores_only_good_answers(tiny_bundle: Path) -> None:
+    from learned_router.cache import SemanticCache
+
+    cache = SemanticCache()  # exact tier only
+    router = Router.load(tiny_bundle, cache=cache, cache_min_quality=0.8)
+    first = router.route(HARD, tenant="acme")
+    assert first.cached is None
+    router.record_outcome(first.decision_id, quality=1.0, cost_usd=0.004, response="The clause shifts risk.")
+    again = router.route("  analyse the indemnification clause of this CONTRACT ", tenant="acme")
+    assert again.cached is not None
+    assert again.cached.response == "The clause shifts risk."
+    assert again.cached.cost_avoided_usd == pytest.approx(0.004)
+    assert again.model == "cache"
+    assert again.expected_cost_usd == 0.0
+    assert router.route(HARD, tenant="other").cached is None  # never across tenants
+    bad = router.route(EASY, tenant="acme")
+    router.record_outcome(bad.decision_id, quality=0.2, response="nonsense")
+    assert router.route(EASY, tenant="acme").cached is None  # a poor answer is not served again
+    batch = router.route_batch([EASY, HARD, PROMPTS[2]], tenant="acme")
+    assert [d.cached is not None for d in batch] == [False, True, False]
+    assert batch[0].model == router.route(EASY, tenant="acme").model
+    assert cache.stats().cost_avoided_usd == pytest.approx(0.008)

@@ -39,6 +39,7 @@ class EncoderConfig:
     distill_batch_size: int = 32
     distill_learning_rate: float = 1e-4
     distill_max_prompts: int = 0
+    projection_prompts: int = 8000
     int8: bool = True
     parity_max_abs_diff: float = 0.08
     parity_max_auc_drop: float = 0.01

@@ -63,10 +63,15 @@ def render_model_card(
         "## Method",
         "",
         f"- Encoder: a {len(encoder['student_layers'])}-layer student (teacher layers "
-        f"{encoder['student_layers']}) of `{encoder['teacher']}`, distilled for "
-        f"{config.encoder.distill_epochs} epoch(s) on the training prompts to the teacher's "
-        "embeddings (cosine loss, least-squares projection start), exported to ONNX "
-        f"({encoder['quantization']}).",
+        f"{encoder['student_layers']}) of `{encoder['teacher']}`, distilled to the teacher's "
+        f"embeddings: a projection fitted in closed form (least squares) on "
+        f"{config.encoder.projection_prompts} training prompts"
+        + (
+            f", then {config.encoder.distill_epochs} epoch(s) of cosine distillation"
+            if config.encoder.distill_epochs
+            else ""
+        )
+        + f"; exported to ONNX ({encoder['quantization']}).",
         f"- Token budget: {trunc['max_tokens']} tokens; long prompts keep the first "
         f"{trunc['head_tokens']} tokens and the last "
         f"{trunc['max_tokens'] - 2 - trunc['head_tokens']} "

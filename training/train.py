@@ -207,12 +207,14 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
         console.print("[bold]2/6[/] teacher embeddings (cached)")
         train = data.parts["train"]
         texts = train.texts
-        if config.encoder.distill_max_prompts and len(texts) > config.encoder.distill_max_prompts:
+        # Gradient distillation needs the teacher on every prompt it trains on;
+        # the closed-form projection alone needs only its own sample.
+        limit = config.encoder.distill_max_prompts
+        if config.encoder.distill_epochs == 0:
+            limit = config.encoder.projection_prompts
+        if limit and len(texts) > limit:
             rng = np.random.default_rng(config.seed)
-            texts = [
-                texts[i]
-                for i in rng.choice(len(texts), config.encoder.distill_max_prompts, replace=False)
-            ]
+            texts = [texts[i] for i in sorted(rng.choice(len(texts), limit, replace=False))]
         teacher_onnx = cache / "teacher.fp32.onnx"
         if not teacher_onnx.exists():
             export_fp32(teacher_encoder(), teacher_onnx)
@@ -240,6 +242,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
             targets,
             truncation,
             epochs=config.encoder.distill_epochs,
+            init_rows=config.encoder.projection_prompts,
             batch_size=config.encoder.distill_batch_size,
             learning_rate=config.encoder.distill_learning_rate,
             seed=config.seed,

@@ -60,6 +60,7 @@ class CapacityTracker:
         self, now_s: float
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         """(bucket level, requests in flight, down) per model at `now_s`."""
+
 # --- the answer cache's exact tier (rust/src/cache.rs) ----------------------
 
 _Ids = npt.NDArray[np.int64]

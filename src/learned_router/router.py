@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from learned_router.bundle import DEFAULT_BUNDLE, Bundle
+from learned_router.cache import CacheHit, SemanticCache
 from learned_router.calibration import Calibration
 from learned_router.capacity import CapacityTracker
 from learned_router.catalog import Catalog
@@ -91,6 +92,9 @@ class RouteDecision:
     input_tokens: int
     priority: Priority
     tenant: str | None = None
+    cached: CacheHit | None = None
+    """The cached answer, when the cache answered: call no model, use
+    ``cached.response`` (``model`` is then ``"cache"``)."""
 
     def candidate(self, model: str) -> CandidateEstimate:
         for estimate in self.candidates:
@@ -116,6 +120,7 @@ class _Memory:
     input_tokens: int
     claimed_tokens: float
     claimed: bool
+    cost_usd: float
 
 
 def _policy(
@@ -195,7 +200,11 @@ class Router:
     catalog file to watch (default: the catalog in the bundle). ``policy`` is
     the default when a call names none (e.g. ``{"min_quality": 0.8}``); a saved
     :class:`~learned_router.calibration.Calibration` (``learned-router
-    calibrate``) can supply it instead.
+    calibrate``) can supply it instead. With a ``cache``
+    (:class:`~learned_router.cache.SemanticCache`), a prompt the tenant asked
+    before is answered from it (``decision.cached``; the decision costs
+    nothing), and :meth:`record_outcome` stores answers whose quality reaches
+    ``cache_min_quality``.
     """
 
     def __init__(
@@ -211,6 +220,8 @@ class Router:
         fallback_order: Sequence[str] = (),
         on_high_tier: Callable[[str], None] | None = None,
         latency_critical_tenants: Collection[str] = (),
+        cache: SemanticCache | None = None,
+        cache_min_quality: float = 0.8,
         threads: int | None = None,
         decision_memory: int = 100_000,
     ) -> None:
@@ -264,6 +275,8 @@ class Router:
         self.on_high_tier = on_high_tier
         self.latency_critical_tenants = frozenset(latency_critical_tenants)
         self.encoder = bundle.encoder(threads=threads)
+        self.cache = cache
+        self.cache_min_quality = cache_min_quality
         self._static: dict[str, int] = {}
         self._memory: OrderedDict[str, _Memory] = OrderedDict()
         self._memory_size = decision_memory
@@ -387,6 +400,7 @@ class Router:
         priority: Priority = "interactive",
         tenant: str | None = None,
         candidates: Sequence[str] | None = None,
+        _skip_cache: bool = False,
     ) -> list[RouteDecision]:
         """:meth:`route` for many prompts: one encoder call, one kernel call."""
         if isinstance(prompts, str):
@@ -407,6 +421,40 @@ class Router:
         )
         if not prompts:
             return []
+        hits: dict[int, CacheHit] = {}
+        if self.cache is not None and not _skip_cache:
+            for i, prompt in enumerate(prompts):
+                hit = self.cache.lookup(prompt, tenant=tenant or "default")
+                if hit is not None:
+                    hits[i] = hit
+            if len(hits) == len(prompts):
+                return [
+                    self._cached_decision(hits[i], prompt, tenant, priority)
+                    for i, prompt in enumerate(prompts)
+                ]
+        if hits:
+            # Route only the prompts the cache did not answer, keep the order.
+            misses = [p for i, p in enumerate(prompts) if i not in hits]
+            routed = iter(
+                self.route_batch(
+                    misses,
+                    min_quality=min_quality,
+                    max_cost_usd=max_cost_usd,
+                    cost_weight=cost_weight,
+                    quality_fraction=quality_fraction,
+                    max_latency_ms=max_latency_ms,
+                    priority=priority,
+                    tenant=tenant,
+                    candidates=candidates,
+                    _skip_cache=True,
+                )
+            )
+            return [
+                self._cached_decision(hits[i], prompt, tenant, priority)
+                if i in hits
+                else next(routed)
+                for i, prompt in enumerate(prompts)
+            ]
         columns = self._candidate_columns(candidates)
         models = [self.models[j] for j in columns]
         n, m = len(prompts), len(columns)
@@ -595,10 +643,36 @@ class Router:
                 int(input_tokens),
                 claimed_tokens,
                 claimed,
+                float(cost[i, index]),
             )
             while len(self._memory) > self._memory_size:
                 self._memory.popitem(last=False)
         return decision
+
+    def _cached_decision(
+        self, hit: CacheHit, prompt: str, tenant: str | None, priority: Priority
+    ) -> RouteDecision:
+        return RouteDecision(
+            decision_id=uuid.uuid4().hex,
+            timestamp=datetime.now(timezone.utc),
+            model="cache",
+            p_success=1.0,
+            expected_cost_usd=0.0,
+            expected_latency_ms=0.0,
+            policy="min_quality",
+            policy_value=self.cache_min_quality,
+            outcome=Outcome.MET,
+            decided_by=f"cache hit ({hit.tier}, similarity {hit.similarity:.3f}); "
+            f"{hit.cost_avoided_usd:.6f} USD avoided",
+            tier="low",
+            candidates=(),
+            price_version=self.catalog.version,
+            router_version=self.version,
+            input_tokens=0,
+            priority=priority,
+            tenant=tenant,
+            cached=hit,
+        )
 
     def _fallback(
         self, models: list[str], budget: float | None, cost: npt.NDArray[np.float64]
@@ -654,6 +728,14 @@ class Router:
                 used = self.capacity.request_tokens([float(memory.input_tokens)], outputs)
                 unused = memory.claimed_tokens - float(used[0, memory.model_index])
             self.capacity.release(memory.model_index, unused_tokens=unused)
+        if self.cache is not None and response is not None and quality >= self.cache_min_quality:
+            # Only answers known to be good are served again.
+            self.cache.store(
+                memory.prompt,
+                response,
+                tenant=memory.tenant or "default",
+                cost_usd=cost_usd if cost_usd is not None else memory.cost_usd,
+            )
         if self.outcome_store is None:
             return -1
         record = OutcomeRecord(
