@@ -109,6 +109,8 @@ class CapacityReference:
         if burst is not None:
             self.tokens[j] = min(burst, self.tokens[j] + unused)
         return True
+
+
 # --- the answer cache's exact tier (rust/src/cache.rs) -----------------------
 
 

@@ -9,7 +9,18 @@ from pathlib import Path
 
 import learned_router
 
-HEAVY = ("torch", "transformers", "sentence_transformers", "mlflow", "onnxruntime", "faiss")
+HEAVY = (
+    "torch",
+    "transformers",
+    "sentence_transformers",
+    "mlflow",
+    "onnxruntime",
+    "faiss",
+    "pyarrow",
+    "sklearn",
+    "matplotlib",
+    "pandas",
+)
 
 
 def test_public_api_is_the_documented_few_names() -> None:

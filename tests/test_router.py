@@ -354,14 +354,18 @@ def test_bundle_is_verified_on_load(tiny_bundle: Path, tmp_path: Path) -> None:
         Router.load(copy)
 
 
-def test_the_cache_answers_repeats_per_tenant_and_stores_only_good_answers(tiny_bundle: Path) -> None:
+def test_the_cache_answers_repeats_per_tenant_and_stores_only_good_answers(
+    tiny_bundle: Path,
+) -> None:
     from learned_router.cache import SemanticCache
 
     cache = SemanticCache()  # exact tier only
     router = Router.load(tiny_bundle, cache=cache, cache_min_quality=0.8)
     first = router.route(HARD, tenant="acme")
     assert first.cached is None
-    router.record_outcome(first.decision_id, quality=1.0, cost_usd=0.004, response="The clause shifts risk.")
+    router.record_outcome(
+        first.decision_id, quality=1.0, cost_usd=0.004, response="The clause shifts risk."
+    )
     again = router.route("  analyse the indemnification clause of this CONTRACT ", tenant="acme")
     assert again.cached is not None
     assert again.cached.response == "The clause shifts risk."

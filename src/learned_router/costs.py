@@ -14,15 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from learned_router.catalog import Catalog
-from learned_router.data.log import OutcomeMatrix
 from learned_router.errors import InvalidInputError
 from learned_router.tokens import OutputLengthModel, TokenCounter
+
+if TYPE_CHECKING:
+    from learned_router.data.log import OutcomeMatrix
 
 Priority = Literal["interactive", "batch"]
 COST_METHOD = (

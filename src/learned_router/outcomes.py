@@ -33,13 +33,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from learned_router.data.loaders import STORE_SUFFIXES
-from learned_router.data.schema import FIELDS
 from learned_router.errors import InvalidInputError, LearnedRouterError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: File names an outcome store may have (``learned_router.data.load`` reads them).
+STORE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
 # Marks a sqlite file as a learned-router outcome store ("LRos"), so a foreign
 # database is refused instead of written into.
@@ -373,6 +375,11 @@ def read_store(path: str | os.PathLike[str], *, since_id: int = 0) -> pa.Table:
         connection.close()
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(_NAMES) + 1)]
     by_name = dict(zip(("id", *_NAMES), columns, strict=True))
+    # pyarrow only here: routing and recording outcomes do not need it.
+    import pyarrow as pa
+
+    from learned_router.data.schema import FIELDS
+
     arrays: dict[str, pa.Array] = {"id": pa.array(by_name["id"], pa.int64())}
     for spec in FIELDS:
         if spec.name == "timestamp":

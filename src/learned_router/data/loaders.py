@@ -58,7 +58,8 @@ from learned_router.errors import DataValidationError, InvalidInputError
 Format = Literal["canonical", "split", "routerbench", "pairwise", "store"]
 FORMATS: tuple[Format, ...] = ("canonical", "split", "routerbench", "pairwise", "store")
 #: File suffixes of the outcome store (sqlite), kept in step with learned_router.outcomes.
-STORE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+from learned_router.outcomes import STORE_SUFFIXES  # noqa: E402  (one definition)
+
 SUFFIXES = {
     ".parquet": "parquet",
     ".pq": "parquet",
