@@ -10,6 +10,7 @@ Each figure is the median of 50 single-prompt calls after 5 warm-ups.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from rich.console import Console
@@ -59,10 +60,16 @@ def encoders() -> list[tuple[str, Path, Truncation]]:
             )
         )
     for folder in sorted((CACHE / "study").glob("*")) if (CACHE / "study").exists() else []:
+        # Folder names carry the budget: "student_2L_64_tokens_(head_16_+_tail)_...".
+        budget = re.search(r"_(\d+)_tokens", folder.name)
+        head = re.search(r"head_(\d+)", folder.name)
+        truncation = Truncation(
+            int(budget.group(1)) if budget else 128, int(head.group(1)) if head else 32
+        )
         for precision in ("fp32", "int8"):
             path = folder / f"encoder.{precision}.onnx"
             if path.exists():
-                found.append((f"study: {folder.name} {precision}", path, Truncation(128, 32)))
+                found.append((f"study: {folder.name} {precision}", path, truncation))
     return found
 
 

@@ -736,6 +736,15 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def default_student() -> Encoder:
+    """The shipped router's student encoder (``models/default``), for
+    ``--encoder bench.cache_eval:default_student``."""
+    from learned_router.bundle import Bundle
+
+    encoder = Bundle.load(os.environ.get("LEARNED_ROUTER_BUNDLE", "models/default")).encoder()
+    return encoder.embed
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--encoder", default="teacher", help="teacher | hashing | module:factory")

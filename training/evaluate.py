@@ -72,6 +72,7 @@ def fit_and_measure(
     n_scales: int,
     config: HeadConfig,
     *,
+    offset_scales: list[bool] | None = None,
     on_epoch: object = None,
 ) -> Evaluation:
     """Trains heads on ``embeddings['train']``, calibrates on val, measures on test.
@@ -85,6 +86,7 @@ def fit_and_measure(
         head_data(val, embeddings["val"]),
         n_scales,
         config,
+        offset_scales=offset_scales,
         on_epoch=on_epoch,  # type: ignore[arg-type]
     )
     val_logits = logits_of(heads, embeddings["val"], val.scale_index)

@@ -7,17 +7,21 @@ A new model is added by fitting only its ``(v, c)`` on the frozen trunk's
 features (:func:`fit_new_model`): a logistic regression, a few hundred
 labels suffice, and neither the encoder nor the other heads change.
 
-Mixed label scales. Datasets grade on different scales: 0/1 correctness, a
-judge's probability of beating a reference, a win rate with ties. Two things
-handle that explicitly:
+Mixed label scales. Datasets grade on different scales: 0/1 correctness,
+task scores, a judge's probability of beating a reference model, a win rate
+with ties. Two things handle that explicitly:
 - the loss is binary cross-entropy against the label as a soft target, valid
   for any label in [0, 1];
-- conditioning: each (quality scale, model) pair gets a learned offset added
-  to the logit during training, L2-penalised so it only absorbs what differs
-  between a model's scales. A model graded on several scales (Llama-3-8B is
-  graded by MMLU-Pro correctness and by AlpacaEval's judge) then keeps one
-  prompt-dependent score while each scale keeps its own base rate. Serving
-  uses no offset; an evaluation on one dataset may add that dataset's.
+- conditioning on comparative scales: a scale that grades a model *against
+  another model* (a judge's win rate, pairwise battles: its name mentions
+  "win", "judge", "pairwise" or " vs ") gets a learned offset per (scale,
+  model) added to the logit in training, lightly L2-penalised. Absolute scales
+  (correctness, pass rates, task scores) get none: they define what P(success)
+  means when serving, which uses no offset. A model graded both ways (GPT-4
+  is graded by RouterBench's correctness and is AlpacaEval 2's reference,
+  where its win rate against itself is 0.5 by construction) keeps its
+  correctness-scale base rate; the judge's scale moves only its offset. A model
+  graded only on a comparative scale is predicted on that scale.
 
 Labels are weighted per dataset by ``rows_d ** -dataset_balance`` so that the
 largest dataset (MMLU-Pro, half of all labels) does not shape the shared trunk
@@ -54,15 +58,29 @@ class HeadConfig:
     batch_size: int = 512
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
-    scale_offset_l2: float = 1e-2
+    scale_offset_l2: float = 1e-3
+    comparative_scale_words: tuple[str, ...] = ("win", "judge", "pairwise", " vs ")
     dataset_balance: float = 0.5
     patience: int = 4
     seed: int = 0
 
 
 class QualityHeads(nn.Module):
-    def __init__(self, dim: int, n_models: int, n_scales: int, hidden: int, dropout: float) -> None:
+    def __init__(
+        self,
+        dim: int,
+        n_models: int,
+        n_scales: int,
+        hidden: int,
+        dropout: float,
+        offset_scales: Sequence[bool] | None = None,
+    ) -> None:
         super().__init__()
+        mask = [True] * n_scales if offset_scales is None else list(offset_scales)
+        if len(mask) != n_scales:
+            raise ValueError(f"offset_scales has {len(mask)} entries for {n_scales} scales")
+        # 1 for scales with a learned offset, 0 for absolute scales (fixed at 0).
+        self.register_buffer("offset_mask", torch.tensor(mask, dtype=torch.float32)[:, None])
         self.trunk = nn.Sequential(
             nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Dropout(dropout)
         )
@@ -78,8 +96,11 @@ class QualityHeads(nn.Module):
     ) -> torch.Tensor:
         logits = self.features(embeddings) @ self.model_vectors.T + self.model_bias
         if scale_index is not None:
-            logits = logits + self.scale_offsets[scale_index]
+            logits = logits + self.offsets()[scale_index]
         return logits
+
+    def offsets(self) -> torch.Tensor:
+        return self.scale_offsets * self.offset_mask
 
     def to_arrays(self) -> dict[str, npt.NDArray[np.float32]]:
         """The weights the runtime reads (``heads.npz``)."""
@@ -90,7 +111,7 @@ class QualityHeads(nn.Module):
             "trunk_bias": linear.bias.detach().numpy().copy(),
             "model_vectors": self.model_vectors.detach().numpy().copy(),  # [m, hidden]
             "model_bias": self.model_bias.detach().numpy().copy(),
-            "scale_offsets": self.scale_offsets.detach().numpy().copy(),  # [s, m]
+            "scale_offsets": self.offsets().detach().numpy().copy(),  # [s, m]
         }
 
 
@@ -113,7 +134,7 @@ def _loss(
     target = torch.where(known, labels, torch.zeros_like(labels))
     loss = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
     weighted = (loss * known * data["w"][rows, None]).sum() / known.sum().clamp(min=1)
-    return weighted + l2 * heads.scale_offsets.pow(2).mean()
+    return weighted + l2 * heads.offsets().pow(2).mean()
 
 
 def _tensors(data: HeadData, balance: float) -> dict[str, torch.Tensor]:
@@ -131,13 +152,14 @@ def train_heads(
     n_scales: int,
     config: HeadConfig,
     *,
+    offset_scales: Sequence[bool] | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
 ) -> tuple[QualityHeads, list[dict[str, float]]]:
     """Trains the heads with early stopping on the validation loss."""
     torch.manual_seed(config.seed)
     n_models = train.labels.shape[1]
     heads = QualityHeads(
-        train.embeddings.shape[1], n_models, n_scales, config.hidden, config.dropout
+        train.embeddings.shape[1], n_models, n_scales, config.hidden, config.dropout, offset_scales
     )
     with torch.no_grad():
         base = np.nanmean(np.where(np.isnan(train.labels), np.nan, train.labels), axis=0)
@@ -181,6 +203,15 @@ def train_heads(
     heads.load_state_dict(best_state)
     heads.eval()
     return heads, history
+
+
+def comparative(scales: Sequence[str], words: Sequence[str]) -> list[bool]:
+    """Which scales grade against another model (and so get learned offsets).
+
+    >>> comparative(["correct(0/1)", "P(win vs gpt4), judge x"], ("win", "judge"))
+    [False, True]
+    """
+    return [any(word in scale.lower() for word in words) for scale in scales]
 
 
 def logits_of(

@@ -44,7 +44,7 @@ from training.dataset import prepare
 from training.distill import EmbeddingCache, _padded, distill, embed_with_onnx
 from training.encoder_model import TEACHER_NAME, PromptEncoder, student_encoder, teacher_encoder
 from training.evaluate import Evaluation, fit_and_measure
-from training.heads import QualityHeads, logits_of
+from training.heads import QualityHeads, comparative, logits_of
 from training.model_card import render_model_card
 from training.onnx_export import export_encoder, export_fp32
 from training.tracking import Tracker, temporary_folder
@@ -256,6 +256,14 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
         lap("distillation_and_export")
 
         console.print("[bold]4/6[/] quality heads on the student's embeddings")
+        offset_scales = comparative(data.scales, config.heads.comparative_scale_words)
+        tracker.params(
+            {
+                "comparative_scales": [
+                    s for s, c in zip(data.scales, offset_scales, strict=True) if c
+                ]
+            }
+        )
         task = progress.add_task("student embeddings", total=len(data.parts))
         embeddings = {}
         for name, part in data.parts.items():
@@ -274,6 +282,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
             data.models,
             len(data.scales),
             config.heads,
+            offset_scales=offset_scales,
             on_epoch=lambda epoch, tr, va: tracker.metrics(
                 {"heads_train_loss": tr, "heads_val_loss": va}, step=epoch
             ),
@@ -326,6 +335,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
                 data.models,
                 len(data.scales),
                 config.heads,
+                offset_scales=offset_scales,
             )
             metrics.update({f"teacher_{k}": v for k, v in teacher_eval.summary.items()})
             teacher_metrics = {m.model: m for m in teacher_eval.after}

@@ -284,6 +284,7 @@ class Router:
         # record_outcome(); an OrderedDict is not safe to mutate concurrently.
         self._lock = threading.Lock()
         self._output_tokens = bundle.output_lengths.expected(self.models, [None])[0]
+        self._latency_tables: dict[tuple[str, tuple[str, ...]], LatencyTable] = {}
 
     # --- construction ----------------------------------------------------------------------
 
@@ -476,7 +477,7 @@ class Router:
             priority=priority,
             cached_input_tokens=cached,
         )
-        latency = LatencyTable.from_catalog(priced.catalog, models)
+        latency = self._latency_table(priced.catalog, models)
         latency_ms = latency.expected_ms(output_tokens)
 
         excluded = np.full((n, m), None, dtype=object)
@@ -530,6 +531,19 @@ class Router:
                 )
             )
         return decisions
+
+    def _latency_table(self, catalog: Catalog, models: list[str]) -> LatencyTable:
+        """The latency profiles of ``models`` under ``catalog``, built once per price
+        table (0.3 ms a decision for 147 models otherwise)."""
+        key = (catalog.version, tuple(models))
+        table = self._latency_tables.get(key)
+        if table is None:
+            table = LatencyTable.from_catalog(catalog, models)
+            with self._lock:
+                if len(self._latency_tables) > 64:
+                    self._latency_tables.clear()
+                self._latency_tables[key] = table
+        return table
 
     def _candidate_columns(self, candidates: Sequence[str] | None) -> npt.NDArray[np.intp]:
         if candidates is None:

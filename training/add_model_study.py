@@ -1,0 +1,112 @@
+"""Held-out model experiment: is a head fitted on a few hundred labels, with the
+encoder and trunk frozen, as good as training the model jointly?
+
+For each chosen model X: train the heads on the training split without X's
+labels; then fit X's head alone on ``--labels`` random training labels of X
+(``training.heads.fit_new_model``, what ``learned-router add-model`` does);
+compare X's test AUC with the heads trained jointly with all of X's labels.
+
+Run: ``python -m training.add_model_study --data ../shared/data --bundle models/default``.
+Writes ``docs/results/add_model_study.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from learned_router.bundle import Bundle
+from learned_router.catalog import Catalog
+from training.calibration import auc
+from training.config import load_config
+from training.dataset import SplitArrays, prepare
+from training.evaluate import head_data
+from training.heads import features_of, fit_new_model, logits_of, train_heads
+
+
+def _without(part: SplitArrays, column: int) -> SplitArrays:
+    labels = part.labels.copy()
+    labels[:, column] = np.nan
+    return replace(part, labels=labels)
+
+
+def run(
+    data_paths: list[str], bundle_dir: Path, models: list[str], labels: int, out: Path
+) -> list[dict[str, object]]:
+    config = load_config("training/configs/default.toml")
+    bundle = Bundle.load(bundle_dir)
+    data = prepare(
+        data_paths,
+        Catalog.load(),
+        fractions=dict(config.data.fractions),
+        seed=config.data.split_seed,
+        rejects=Path(config.output.cache_dir) / "rejects.jsonl",
+    )
+    encoder = bundle.encoder()
+    embeddings = {name: encoder.embed(part.texts) for name, part in data.parts.items()}
+    train, val, test = data.parts["train"], data.parts["val"], data.parts["test"]
+    n_scales = len(data.scales)
+    joint, _ = train_heads(
+        head_data(train, embeddings["train"]),
+        head_data(val, embeddings["val"]),
+        n_scales,
+        config.heads,
+    )
+    joint_logits = logits_of(joint, embeddings["test"])
+    results = []
+    rng = np.random.default_rng(0)
+    for model in models:
+        j = data.models.index(Catalog.load().resolve(model))
+        held, _ = train_heads(
+            head_data(_without(train, j), embeddings["train"]),
+            head_data(_without(val, j), embeddings["val"]),
+            n_scales,
+            config.heads,
+        )
+        known = np.flatnonzero(~np.isnan(train.labels[:, j]))
+        chosen = rng.choice(known, size=min(labels, known.size), replace=False)
+        features = features_of(held, embeddings["train"][chosen])
+        vector, bias = fit_new_model(features, train.labels[chosen, j].astype(np.float64))
+        test_rows = ~np.isnan(test.labels[:, j])
+        y = test.labels[test_rows, j].astype(np.float64)
+        added = features_of(held, embeddings["test"][test_rows]) @ vector + bias
+        everything = features_of(held, embeddings["train"][known])
+        v_all, b_all = fit_new_model(everything, train.labels[known, j].astype(np.float64))
+        all_labels = features_of(held, embeddings["test"][test_rows]) @ v_all + b_all
+        row = {
+            "model": data.models[j],
+            "train_labels_available": int(known.size),
+            "labels_used": int(chosen.size),
+            "test_labels": int(test_rows.sum()),
+            "auc_joint": auc(joint_logits[test_rows, j], y),
+            "auc_added_from_few_labels": auc(added, y),
+            "auc_added_from_all_labels": auc(all_labels, y),
+        }
+        results.append(row)
+        print(json.dumps(row), flush=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"bundle": bundle.version, "results": results}, indent=1) + "\n")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+", default=["../shared/data"])
+    parser.add_argument("--bundle", type=Path, default=Path("models/default"))
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["gpt-3.5-turbo-1106", "gemini-1.5-pro-002", "Qwen1.5-72B-Chat"],
+    )
+    parser.add_argument("--labels", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=Path("docs/results/add_model_study.json"))
+    args = parser.parse_args(argv)
+    run(args.data, args.bundle, args.models, args.labels, args.out)
+
+
+if __name__ == "__main__":
+    main()
