@@ -58,3 +58,25 @@ def test_a_bundle_predicts_and_records_its_training_prompts(tiny_bundle: Path) -
     assert p.shape == (2, 2)
     assert p[1, 0] < p[0, 0]  # the tiny bundle's "contract" signal
     assert predictor.embed(["x"]).shape == (1, 8)  # type: ignore[attr-defined]
+
+
+def test_the_bench_tells_a_bundle_which_scale_grades_the_dataset(tiny_bundle: Path) -> None:
+    from learned_router.bench.learned import PredictorRouter
+    from learned_router.bench.routers import RouterInputs
+
+    calls: list[object] = []
+
+    class Recording:
+        def predict_quality(self, prompts, models, *, quality_scale=None):  # type: ignore[no-untyped-def]
+            calls.append(quality_scale)
+            return np.full((len(prompts), len(models)), 0.5)
+
+    inputs = RouterInputs(
+        ("a",), np.zeros((1, 2), np.float32), ("x", "y"), np.ones((1, 2)), "judge z"
+    )
+    PredictorRouter(Recording()).predict_quality(inputs)
+    assert calls == ["judge z"]
+    bundle = load_learned_predictor(tiny_bundle)
+    known = bundle.predict_quality(["hi"], ["small"], quality_scale="correct(0/1)")  # type: ignore[call-arg]
+    unknown = bundle.predict_quality(["hi"], ["small"], quality_scale="never seen")  # type: ignore[call-arg]
+    np.testing.assert_allclose(known, unknown)

@@ -380,3 +380,11 @@ def test_the_cache_answers_repeats_per_tenant_and_stores_only_good_answers(
     assert [d.cached is not None for d in batch] == [False, True, False]
     assert batch[0].model == router.route(EASY, tenant="acme").model
     assert cache.stats().cost_avoided_usd == pytest.approx(0.008)
+
+
+def test_quality_scale_must_be_one_the_bundle_learned(tiny_bundle: Path) -> None:
+    with pytest.raises(InvalidInputError, match="unknown quality_scale"):
+        Router.load(tiny_bundle, quality_scale="P(win vs nobody)")
+    router = Router.load(tiny_bundle, quality_scale="correct(0/1)")
+    # The tiny bundle's offsets are zero, so its correctness scale is the default.
+    np.testing.assert_allclose(router.predict([EASY]), Router.load(tiny_bundle).predict([EASY]))

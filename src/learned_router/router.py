@@ -204,7 +204,9 @@ class Router:
     (:class:`~learned_router.cache.SemanticCache`), a prompt the tenant asked
     before is answered from it (``decision.cached``; the decision costs
     nothing), and :meth:`record_outcome` stores answers whose quality reaches
-    ``cache_min_quality``.
+    ``cache_min_quality``. ``quality_scale`` states P(success) on one of the
+    scales the bundle learned (e.g. a judge's win rate; ``bundle.scales``)
+    instead of the absolute (correctness) scale.
     """
 
     def __init__(
@@ -222,6 +224,7 @@ class Router:
         latency_critical_tenants: Collection[str] = (),
         cache: SemanticCache | None = None,
         cache_min_quality: float = 0.8,
+        quality_scale: str | None = None,
         threads: int | None = None,
         decision_memory: int = 100_000,
     ) -> None:
@@ -277,6 +280,11 @@ class Router:
         self.encoder = bundle.encoder(threads=threads)
         self.cache = cache
         self.cache_min_quality = cache_min_quality
+        if quality_scale is not None and quality_scale not in bundle.scales:
+            raise InvalidInputError(
+                f"unknown quality_scale {quality_scale!r}; the bundle learned {list(bundle.scales)}"
+            )
+        self.quality_scale = quality_scale
         self._static: dict[str, int] = {}
         self._memory: OrderedDict[str, _Memory] = OrderedDict()
         self._memory_size = decision_memory
@@ -344,7 +352,9 @@ class Router:
     ) -> npt.NDArray[np.float64]:
         """``[n, m]`` calibrated P(success) of ``models`` (default: the router's) per prompt."""
         embeddings = self.encoder.embed(list(prompts))
-        return self.predictor.p_success(embeddings, models=models or self.models)
+        return self.predictor.p_success(
+            embeddings, models=models or self.models, scale=self.quality_scale
+        )
 
     # --- routing ---------------------------------------------------------------------------
 
@@ -462,7 +472,9 @@ class Router:
 
         ids, input_tokens = self.encoder.token_ids_and_counts(list(prompts))
         embeddings = self.encoder.embed_ids(ids)
-        p = self.predictor.p_success(embeddings)[:, self._columns[columns]]
+        p = self.predictor.p_success(embeddings, scale=self.quality_scale)[
+            :, self._columns[columns]
+        ]
 
         priced = self.catalog.priced(models)
         output_tokens = np.broadcast_to(self._output_tokens[columns], (n, m))

@@ -249,12 +249,14 @@ def _training_set(
     columns: npt.NDArray[np.int64],
     embeddings: npt.NDArray[np.float32],
     expected_cost: FloatArray,
+    quality_scale: str | None = None,
 ) -> TrainingSet:
     inputs = RouterInputs(
         prompts=tuple(matrix.prompts[i] for i in rows),
         embeddings=np.ascontiguousarray(embeddings[rows]),
         models=models,
         expected_cost_usd=np.ascontiguousarray(expected_cost[np.ix_(rows, columns)]),
+        quality_scale=quality_scale,
     )
     return TrainingSet(inputs=inputs, quality=matrix.quality[np.ix_(rows, columns)])
 
@@ -327,12 +329,14 @@ def prepare_dataset(
     embeddings = np.zeros((len(matrix.prompts), vectors.shape[1]), dtype=np.float32)
     embeddings[used] = vectors
 
+    scales = sorted({matrix.quality_scales[i] for i in held_rows})
+    single_scale = scales[0] if len(scales) == 1 and scales[0] else None
+
     def subset(r: npt.NDArray[np.int64]) -> TrainingSet:
-        return _training_set(matrix, r, models, columns, embeddings, expected)
+        return _training_set(matrix, r, models, columns, embeddings, expected, single_scale)
 
     realised_held = realised.cost_usd[np.ix_(held_rows, columns)]
     real_share = float(realised.is_real[np.ix_(held_rows, columns)].mean())
-    scales = sorted({matrix.quality_scales[i] for i in held_rows})
     return PreparedDataset(
         name=name,
         train=subset(train_rows),

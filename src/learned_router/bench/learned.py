@@ -19,6 +19,7 @@ split: ``split_prompts(log, seed=config.seed, fractions=config.fractions)``
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -74,9 +75,18 @@ class PredictorRouter(QualityScorer):
         """Nothing to fit: the predictor arrives trained (on the same training split)."""
 
     def predict_quality(self, inputs: RouterInputs) -> FloatArray:
-        p = np.asarray(
-            self.predictor.predict_quality(inputs.prompts, inputs.models), dtype=np.float64
+        # A predictor that takes ``quality_scale`` is told which judge grades the
+        # dataset (the learned router conditions on it); others are called plainly.
+        accepts_scale = (
+            "quality_scale" in inspect.signature(self.predictor.predict_quality).parameters
         )
+        if accepts_scale:
+            raw = self.predictor.predict_quality(  # type: ignore[call-arg]
+                inputs.prompts, inputs.models, quality_scale=inputs.quality_scale
+            )
+        else:
+            raw = self.predictor.predict_quality(inputs.prompts, inputs.models)
+        p = np.asarray(raw, dtype=np.float64)
         expected = (len(inputs.prompts), len(inputs.models))
         if p.shape != expected:
             raise InvalidInputError(
@@ -130,7 +140,9 @@ class BundlePredictor:
         return self._encoder.embed(list(texts))
 
     def predict_quality(
-        self, prompts: Sequence[str], models: Sequence[str]
+        self, prompts: Sequence[str], models: Sequence[str], *, quality_scale: str | None = None
     ) -> npt.NDArray[np.floating]:
+        """P(success); on ``quality_scale`` when the bundle learned that scale."""
         ids = [self._catalog.resolve(m) if self._catalog.knows(m) else m for m in models]
-        return self._predictor.p_success(self.embed(prompts), models=ids)
+        scale = quality_scale if quality_scale in self.bundle.scales else None
+        return self._predictor.p_success(self.embed(prompts), models=ids, scale=scale)

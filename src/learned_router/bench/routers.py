@@ -46,6 +46,9 @@ class RouterInputs:
     """``[n, m]``: the cost each model is expected to have on each prompt, known
     before calling it (catalog prices x counted input tokens x expected output
     tokens fitted on the training split)."""
+    quality_scale: str | None = None
+    """The scale the outcomes are graded on (e.g. a judge's win rate), when the
+    dataset has one: a deployment knows which judge grades its traffic."""
 
     def __post_init__(self) -> None:
         n, m = len(self.prompts), len(self.models)
