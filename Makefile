@@ -47,7 +47,7 @@ test-rust: ## Rust unit and doc tests, without libpython
 test-python: build ## pytest (strict: warnings are errors)
 	$(PY) -m pytest
 
-lint: build ## ruff, ruff format --check, mypy, cargo fmt --check, clippy -D warnings, stubtest
+lint: build ## ruff, ruff format --check, mypy (src + training), cargo fmt --check, clippy -D warnings, stubtest
 	$(PY) -m ruff check src tests training bench data
 	$(PY) -m ruff format --check src tests training bench data
 	$(PY) -m mypy

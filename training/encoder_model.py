@@ -21,6 +21,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -39,7 +40,13 @@ def teacher_path() -> Path:
     return Path(get_model_path())
 
 
-def load_teacher_bert() -> nn.Module:
+# transformers' BertModel is walked by attribute (``bert.encoder.layer[i]``);
+# torch types ``Module.__getattr__`` as ``Tensor | Module``, so the BERT
+# objects are typed ``Any`` here rather than cast at every access.
+BertModule = Any
+
+
+def load_teacher_bert() -> BertModule:
     """all-MiniLM-L6-v2's BertModel, loaded offline from site-packages."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -51,7 +58,7 @@ def load_teacher_bert() -> nn.Module:
 class PromptEncoder(nn.Module):
     """BERT layers + mean pooling + L2 normalisation -> ``[batch, hidden]``."""
 
-    def __init__(self, bert: nn.Module, layers: Sequence[int]) -> None:
+    def __init__(self, bert: BertModule, layers: Sequence[int]) -> None:
         super().__init__()
         config = bert.config
         self.num_heads = int(config.num_attention_heads)
@@ -69,7 +76,7 @@ class PromptEncoder(nn.Module):
             self.projection.weight.copy_(torch.eye(self.hidden))
             self.projection.bias.zero_()
 
-    def _attention(self, layer: nn.Module, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _attention(self, layer: BertModule, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         attn = layer.attention.self
         batch, seq = h.size(0), h.size(1)
 
@@ -99,6 +106,7 @@ class PromptEncoder(nn.Module):
         # Additive mask: 0 where attended, -10000 on padding (the value BERT's
         # ONNX fusion patterns expect).
         mask = (1.0 - attention_mask[:, None, None, :].to(h.dtype)) * -10000.0
+        layer: BertModule
         for layer in self.layers:
             context = self._attention(layer, h, mask)
             a = layer.attention.output.LayerNorm(layer.attention.output.dense(context) + h)

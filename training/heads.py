@@ -66,6 +66,8 @@ class HeadConfig:
 
 
 class QualityHeads(nn.Module):
+    offset_mask: torch.Tensor  # a registered buffer: [n_scales, 1]
+
     def __init__(
         self,
         dim: int,
@@ -89,7 +91,8 @@ class QualityHeads(nn.Module):
         self.scale_offsets = nn.Parameter(torch.zeros(n_scales, n_models))
 
     def features(self, embeddings: torch.Tensor) -> torch.Tensor:
-        return self.trunk(embeddings)
+        out: torch.Tensor = self.trunk(embeddings)
+        return out
 
     def forward(
         self, embeddings: torch.Tensor, scale_index: torch.Tensor | None = None
@@ -120,8 +123,8 @@ def _weights(data: HeadData, balance: float) -> npt.NDArray[np.float32]:
     per_dataset = np.where(counts > 0, counts, 1.0) ** -balance
     per_row = per_dataset[data.dataset_index]
     labelled = (~np.isnan(data.labels)).sum()
-    return (per_row / (per_row * (~np.isnan(data.labels)).sum(1)).sum() * labelled).astype(
-        np.float32
+    return np.asarray(
+        per_row / (per_row * (~np.isnan(data.labels)).sum(1)).sum() * labelled, dtype=np.float32
     )
 
 
@@ -182,7 +185,7 @@ def train_heads(
                 heads, tr, order[start : start + config.batch_size], config.scale_offset_l2
             )
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # untyped in torch's stubs
             optimiser.step()
             total += float(loss.detach())
             batches += 1
@@ -226,7 +229,7 @@ def logits_of(
             if scale_index is None
             else torch.from_numpy(np.asarray(scale_index, dtype=np.int64))
         )
-        return heads(x, scale).double().numpy()
+        return np.asarray(heads(x, scale).numpy(), dtype=np.float64)
 
 
 def features_of(

@@ -42,7 +42,10 @@ def export_fp32(encoder: PromptEncoder, path: str | os.PathLike[str]) -> Path:
         # about Python-side shapes. Expected here, and only here.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings(
+            "ignore",
+            category=torch.jit.TracerWarning,  # type: ignore[attr-defined]  # not in torch.jit.__all__
+        )
         raw = Path(tmp) / "raw.onnx"
         torch.onnx.export(
             encoder,

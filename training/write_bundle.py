@@ -45,10 +45,8 @@ def write_bundle(
     staging.mkdir(parents=True)
     shutil.copyfile(encoder_onnx, staging / "encoder.onnx")
     shutil.copyfile(TOKENIZER_PATH, staging / "tokenizer.json")
-    np.savez(
-        staging / "heads.npz",
-        **{k: np.asarray(v, dtype=np.float32) for k, v in head_arrays.items()},
-    )
+    arrays: dict[str, Any] = {k: np.asarray(v, dtype=np.float32) for k, v in head_arrays.items()}
+    np.savez(staging / "heads.npz", allow_pickle=False, **arrays)
     (staging / "models.json").write_text(
         json.dumps({"models": list(models), "scales": list(scales)}, indent=1) + "\n"
     )
