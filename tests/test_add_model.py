@@ -60,3 +60,42 @@ def test_add_model_refuses_what_it_cannot_do(tmp_path: Path) -> None:
         add_model(base, [str(_log(tmp_path / "more.jsonl"))], "mid", tmp_path / "out")
     with pytest.raises(InvalidInputError, match="not in the bundle's catalog"):
         add_model(base, [str(log)], "gpt-99", tmp_path / "out")
+
+
+def test_fit_new_model_shrinks_towards_the_prior() -> None:
+    from training.heads import fit_new_model
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 4))
+    y = (x[:, 0] + 0.5 * rng.normal(size=60) > 0).astype(float)
+    prior = np.array([0.0, 2.0, 0.0, 0.0])
+    strong, _ = fit_new_model(x, y, l2=1e6, prior=prior)
+    np.testing.assert_allclose(strong, prior, atol=1e-3)  # all prior, no data
+    weak, _ = fit_new_model(x, y, l2=1e-3, prior=prior)
+    assert weak[0] > 1.0 and abs(weak[1]) < abs(weak[0])  # the data win
+    chosen, _ = fit_new_model(x, y, prior=prior)  # l2 by cross-validation
+    assert np.all(np.isfinite(chosen)) and chosen[0] > 0
+    with pytest.raises(ValueError, match="prior has shape"):
+        fit_new_model(x, y, prior=np.zeros(3))
+
+
+def test_fit_new_model_cross_validation_prefers_a_useful_prior() -> None:
+    """With few, noisy labels and a prior pointing the right way, CV keeps the
+    prior's direction rather than fitting noise."""
+    from training.heads import fit_new_model
+
+    rng = np.random.default_rng(2)
+    truth = rng.normal(size=32)
+    x = rng.normal(size=(2000, 32))
+    p = 1 / (1 + np.exp(-(x @ truth) / 3))
+    y = (rng.random(2000) < p).astype(float)
+    few = slice(0, 40)
+    with_prior, c1 = fit_new_model(x[few], y[few], prior=truth / 3)
+    without, c2 = fit_new_model(x[few], y[few], l2=1.0)
+    test = slice(1000, 2000)
+
+    def logloss(v: np.ndarray, c: float) -> float:
+        q = np.clip(1 / (1 + np.exp(-(x[test] @ v + c))), 1e-7, 1 - 1e-7)
+        return float(-np.mean(y[test] * np.log(q) + (1 - y[test]) * np.log(1 - q)))
+
+    assert logloss(with_prior, c1) < logloss(without, c2)

@@ -2,7 +2,8 @@
 
 The encoder and every existing head stay as they are: the new model's head
 ``(v, c)`` is a logistic regression on the frozen trunk's features of the
-prompts it was graded on (``training.heads.fit_new_model``). Its calibration
+prompts it was graded on (``training.heads.fit_new_model``), shrunk towards
+the mean of the existing models' vectors with a cross-validated strength. Its calibration
 is the identity (a = 1, b = 0): the regression is fitted on probabilities
 directly.
 
@@ -46,7 +47,7 @@ def add_model(
     model: str,
     out_dir: str | os.PathLike[str],
     *,
-    l2: float = 1.0,
+    l2: float | None = None,
 ) -> AddedModel:
     """Writes a copy of ``bundle_dir`` with a head for ``model`` learned from ``log_paths``."""
     bundle = Bundle.load(bundle_dir)
@@ -69,7 +70,10 @@ def add_model(
     matrix = own.matrix([model_id])
     labels = matrix.quality[:, 0]
     features = trunk_features(bundle, list(matrix.prompts))
-    vector, bias = fit_new_model(features, labels, l2=l2)
+    # Shrink towards the average existing model; l2 by cross-validation
+    # unless given (docs/training.md, "Adding a model").
+    prior = bundle.heads.model_vectors.mean(axis=0).astype(np.float64)
+    vector, bias = fit_new_model(features, labels, l2=l2, prior=prior)
 
     out = Path(out_dir)
     if out.resolve() == Path(bundle_dir).resolve():

@@ -3,8 +3,10 @@ encoder and trunk frozen, as good as training the model jointly?
 
 For each chosen model X: train the heads on the training split without X's
 labels; then fit X's head alone on ``--labels`` random training labels of X
-(``training.heads.fit_new_model``, what ``learned-router add-model`` does);
-compare X's test AUC with the heads trained jointly with all of X's labels.
+(``training.heads.fit_new_model``, what ``learned-router add-model`` does:
+shrunk towards the other models' mean vector, l2 by cross-validation), and,
+for comparison, without the prior at a fixed l2 = 1; compare X's test AUC
+with the heads trained jointly with all of X's labels.
 
 Run: ``python -m training.add_model_study --data ../shared/data --bundle models/default``.
 Writes ``docs/results/add_model_study.json``.
@@ -35,7 +37,7 @@ def _without(part: SplitArrays, column: int) -> SplitArrays:
 
 
 def run(
-    data_paths: list[str], bundle_dir: Path, models: list[str], labels: int, out: Path
+    data_paths: list[str], bundle_dir: Path, models: list[str], labels: list[int], out: Path
 ) -> list[dict[str, object]]:
     config = load_config("training/configs/default.toml")
     bundle = Bundle.load(bundle_dir)
@@ -68,24 +70,28 @@ def run(
             config.heads,
         )
         known = np.flatnonzero(~np.isnan(train.labels[:, j]))
-        chosen = rng.choice(known, size=min(labels, known.size), replace=False)
-        features = features_of(held, embeddings["train"][chosen])
-        vector, bias = fit_new_model(features, train.labels[chosen, j].astype(np.float64))
         test_rows = ~np.isnan(test.labels[:, j])
         y = test.labels[test_rows, j].astype(np.float64)
-        added = features_of(held, embeddings["test"][test_rows]) @ vector + bias
-        everything = features_of(held, embeddings["train"][known])
-        v_all, b_all = fit_new_model(everything, train.labels[known, j].astype(np.float64))
-        all_labels = features_of(held, embeddings["test"][test_rows]) @ v_all + b_all
-        row = {
+        test_features = features_of(held, embeddings["test"][test_rows])
+        # The new model's prior: the mean of the other models' vectors.
+        others = np.delete(held.model_vectors.detach().numpy(), j, axis=0)
+        prior = others.mean(axis=0).astype(np.float64)
+        row: dict[str, object] = {
             "model": data.models[j],
             "train_labels_available": int(known.size),
-            "labels_used": int(chosen.size),
             "test_labels": int(test_rows.sum()),
             "auc_joint": auc(joint_logits[test_rows, j], y),
-            "auc_added_from_few_labels": auc(added, y),
-            "auc_added_from_all_labels": auc(all_labels, y),
+            "auc_prior_only": auc(test_features @ prior, y),
         }
+        for count in [*labels, known.size]:
+            chosen = rng.choice(known, size=min(count, known.size), replace=False)
+            y_few = train.labels[chosen, j].astype(np.float64)
+            features = features_of(held, embeddings["train"][chosen])
+            tag = "all" if count == known.size else str(count)
+            vector, bias = fit_new_model(features, y_few, prior=prior)
+            row[f"auc_added_{tag}_labels"] = auc(test_features @ vector + bias, y)
+            vector, bias = fit_new_model(features, y_few, l2=1.0)
+            row[f"auc_added_{tag}_labels_no_prior_l2_1"] = auc(test_features @ vector + bias, y)
         results.append(row)
         print(json.dumps(row), flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         default=["gpt-3.5-turbo-1106", "gemini-1.5-pro-002", "Qwen1.5-72B-Chat"],
     )
-    parser.add_argument("--labels", type=int, default=300)
+    parser.add_argument("--labels", type=int, nargs="+", default=[100, 300, 1000])
     parser.add_argument("--out", type=Path, default=Path("docs/results/add_model_study.json"))
     args = parser.parse_args(argv)
     run(args.data, args.bundle, args.models, args.labels, args.out)

@@ -243,12 +243,45 @@ def features_of(
         )
 
 
+L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+
+
+def _newton_logistic(
+    x: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.float64],
+    penalty: npt.NDArray[np.float64],
+    prior: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """argmin of soft-label log loss + 1/2 sum(penalty * (w - prior)^2)."""
+    w = prior.copy()
+    for _ in range(50):
+        p = 0.5 * (1.0 + np.tanh(0.5 * (x @ w)))  # the sigmoid, without overflow
+        gradient = x.T @ (p - labels) + penalty * (w - prior)
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return np.asarray(w, dtype=np.float64)
+
+
 def fit_new_model(
-    features: npt.NDArray[np.float64], labels: npt.NDArray[np.float64], *, l2: float = 1.0
+    features: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.float64],
+    *,
+    l2: float | None = None,
+    prior: npt.NDArray[np.float64] | None = None,
+    folds: int = 5,
 ) -> tuple[npt.NDArray[np.float64], float]:
-    """A new model's head ``(v, c)`` on frozen trunk features: L2 logistic
-    regression with soft labels, by Newton's method (it is convex; 20 steps
-    converge to machine precision on a few hundred rows).
+    """A new model's head ``(v, c)`` on frozen trunk features: logistic
+    regression with soft labels, by Newton's method (it is convex; a few
+    steps converge on a few hundred rows).
+
+    ``prior`` is the vector ``v`` is shrunk towards (zero when absent; the
+    callers pass the mean of the bundle's existing model vectors: "a new model
+    ranks prompts like the average model until its labels say otherwise").
+    ``l2`` is the shrinkage strength; ``None`` picks it from ``L2_GRID`` by
+    ``folds``-fold cross-validated log loss (deterministic folds).
 
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(400, 3))
@@ -258,17 +291,33 @@ def fit_new_model(
     True
     """
     x = np.hstack([features, np.ones((len(features), 1))])
-    penalty = np.full(x.shape[1], l2)
-    penalty[-1] = 1e-6  # do not shrink the bias
-    w = np.zeros(x.shape[1])
-    for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(x @ w)))
-        gradient = x.T @ (p - labels) + penalty * w
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty)
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.abs(step).max() < 1e-10:
-            break
+    centre = np.zeros(x.shape[1])
+    if prior is not None:
+        if prior.shape != (features.shape[1],):
+            raise ValueError(f"prior has shape {prior.shape}; expected ({features.shape[1]},)")
+        centre[:-1] = prior
+
+    def penalty(strength: float) -> npt.NDArray[np.float64]:
+        out = np.full(x.shape[1], strength)
+        out[-1] = 1e-6  # do not shrink the bias
+        return out
+
+    if l2 is None:
+        fold = np.random.default_rng(0).permutation(len(x)) % folds
+        best, best_loss = L2_GRID[0], np.inf
+        for strength in L2_GRID:
+            loss = 0.0
+            for k in range(folds):
+                held = fold == k
+                w = _newton_logistic(x[~held], labels[~held], penalty(strength), centre)
+                z = x[held] @ w
+                y = labels[held]
+                # log loss, stably: -log sigmoid(z) = logaddexp(0, -z)
+                loss += float(np.sum(y * np.logaddexp(0, -z) + (1 - y) * np.logaddexp(0, z)))
+            if loss < best_loss:
+                best, best_loss = strength, loss
+        l2 = best
+    w = _newton_logistic(x, labels, penalty(l2), centre)
     return w[:-1], float(w[-1])
 
 
