@@ -19,7 +19,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup build test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default
+.PHONY: help setup build test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ demo: build ## Route example enterprise prompts with the shipped model (models/d
 
 train-default: build ## Train models/default on the development data (DEV_DATA=../shared/data)
 	$(PY) -m learned_router train --data $(DEV_DATA) --config training/configs/default.toml --bundle-dir models/default
+
+cache-encoder: build ## Export the semantic cache's encoder (int8 teacher) to models/cache-encoder
+	$(PY) -m learned_router cache export-encoder --out models/cache-encoder
 
 wheel: setup ## Build the abi3 wheel into dist/
 	$(VENV)/bin/maturin build --release --out dist

@@ -44,6 +44,9 @@ def encoders() -> list[tuple[str, Path, Truncation]]:
             ("teacher 6L fp32, 512-token budget", teacher, full),
             ("teacher 6L int8, 512-token budget", teacher_int8, full),
             ("teacher 6L int8, 128-token budget", teacher_int8, Truncation(128, 32)),
+            # What keys the semantic cache (models/cache-encoder): key texts
+            # of up to 1,000 characters, about 250 tokens.
+            ("teacher 6L int8, 256-token budget (cache key)", teacher_int8, Truncation(256, 254)),
         ]
     manifest = BUNDLE / "manifest.json"
     if manifest.exists():

@@ -745,6 +745,15 @@ def default_student() -> Encoder:
     return encoder.embed
 
 
+def exported_teacher() -> Encoder:
+    """The int8 ONNX teacher written by ``learned-router cache export-encoder``
+    (``models/cache-encoder``, or ``$LEARNED_ROUTER_CACHE_ENCODER``), for
+    ``--encoder bench.cache_eval:exported_teacher``: what services load."""
+    from learned_router.cache.encoder import CacheEncoder
+
+    return CacheEncoder.load(os.environ.get("LEARNED_ROUTER_CACHE_ENCODER", "models/cache-encoder"))
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--encoder", default="teacher", help="teacher | hashing | module:factory")

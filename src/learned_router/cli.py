@@ -496,7 +496,7 @@ def bench(
 
 cache_app = typer.Typer(
     name="cache",
-    help="Inspect a saved answer cache (see SemanticCache.save).",
+    help="Inspect a saved answer cache; export the encoder that keys it.",
     no_args_is_help=True,
 )
 app.add_typer(cache_app)
@@ -549,6 +549,23 @@ def cache_stats(
             shown = str(value)
         table.add_row(key, shown)
     Console().print(table)
+
+
+@cache_app.command("export-encoder")
+def cache_export_encoder(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write.")] = Path(
+        "models/cache-encoder"
+    ),
+) -> None:
+    """Export all-MiniLM-L6-v2 (int8 ONNX) to key the semantic cache (train extra)."""
+    _training()
+    from training.cache_encoder import export_cache_encoder
+
+    folder = export_cache_encoder(out)
+    typer.echo(
+        f"wrote {folder}; use it with SemanticCache(embed=CacheEncoder.load({str(folder)!r}), "
+        "config=encoder.cache_config())"
+    )
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ True
 """
 
 from learned_router.cache.embedding import HashingEmbedder
+from learned_router.cache.encoder import CacheEncoder
 from learned_router.cache.guards import GuardReason, Guards
 from learned_router.cache.keys import PromptKey
 from learned_router.cache.semantic import (
@@ -32,6 +33,7 @@ from learned_router.cache.semantic import (
 __all__ = [
     "CacheCandidate",
     "CacheConfig",
+    "CacheEncoder",
     "CacheHit",
     "CacheStats",
     "Embed",

@@ -1,10 +1,12 @@
 """A lexical stand-in for a sentence encoder, for tests and examples.
 
-Real deployments pass the router's encoder (or any sentence encoder) to
-:class:`~learned_router.cache.SemanticCache`. This one needs no model: it
-hashes word unigrams and bigrams into ``dim`` signed buckets and L2-normalises
-the result, so texts with the same words land close together. It knows
-nothing about meaning: use it to exercise the cache, not to serve it.
+Real deployments pass a sentence encoder to
+:class:`~learned_router.cache.SemanticCache`: the measured choice is
+:class:`~learned_router.cache.CacheEncoder` (all-MiniLM-L6-v2, int8 ONNX).
+This one needs no model: it hashes word unigrams and bigrams into ``dim``
+signed buckets and L2-normalises the result, so texts with the same words
+land close together. It knows nothing about meaning: use it to exercise the
+cache, not to serve it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,139 @@
+"""The sentence encoder that keys the semantic tier, loaded without torch.
+
+The cache evaluation (``docs/cache.md``) measured both candidates on the same
+false-hit set: the teacher, all-MiniLM-L6-v2 (a similarity model), reaches
+100% hits on true repeats with 0.00% false hits at its threshold 0.85; the
+router's distilled student (trained to predict answer quality, not
+similarity) needs 0.96 and then still serves 1.0% of near misses while
+missing 1.8% of repeats. The teacher keys the cache.
+
+``learned-router cache export-encoder --out models/cache-encoder`` (train
+extra) writes the teacher as an int8 ONNX folder:
+
+``encoder.onnx``     all-MiniLM-L6-v2, mean pooling, L2 normalisation, int8
+``tokenizer.json``   its WordPiece tokenizer
+``manifest.json``    format, sha256 and size of both files, the token budget,
+                     the calibrated ``min_similarity``, parity with torch
+
+:class:`CacheEncoder` verifies that folder and embeds with onnxruntime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from learned_router.cache.semantic import CacheConfig
+from learned_router.encoder import Encoder, Truncation
+from learned_router.errors import BundleError
+from learned_router.tokens import load_tokenizer
+
+FORMAT = "learned-router-cache-encoder"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+FILES = ("encoder.onnx", "tokenizer.json")
+
+
+def _sha256(path: Path) -> str:
+    # Imported lazily: learned_router.bundle pulls in the predictor and catalog.
+    from learned_router.bundle import sha256_of
+
+    return sha256_of(path)
+
+
+def write_cache_encoder_manifest(folder: str | os.PathLike[str], fields: dict[str, Any]) -> Path:
+    """Writes ``manifest.json`` for a cache-encoder folder (export side)."""
+    folder = Path(folder)
+    files = {}
+    for name in FILES:
+        path = folder / name
+        if not path.is_file():
+            raise BundleError(f"{folder}: cannot write a manifest, {name} is missing")
+        files[name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **fields, "files": files}
+    tmp = folder / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, folder / MANIFEST)
+    return folder / MANIFEST
+
+
+def verify_cache_encoder(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The folder's manifest, after checking every file's checksum.
+
+    Raises :class:`~learned_router.errors.BundleError` naming the file at fault.
+    """
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise BundleError(
+            f"{folder}: no cache encoder here ({MANIFEST} not found). Write one with "
+            "`learned-router cache export-encoder --out PATH` (needs the train extra)."
+        )
+    try:
+        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as error:
+        raise BundleError(f"{manifest_path}: not valid JSON ({error}); re-export it") from error
+    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+        raise BundleError(
+            f"{manifest_path}: format {manifest.get('format')!r} version "
+            f"{manifest.get('format_version')!r}; expected {FORMAT!r} version {FORMAT_VERSION}"
+        )
+    for name in FILES:
+        expected = manifest.get("files", {}).get(name)
+        path = folder / name
+        if expected is None or not path.is_file():
+            raise BundleError(f"{folder}: {name} is missing; the cache encoder is incomplete")
+        if path.stat().st_size != expected.get("bytes") or _sha256(path) != expected.get("sha256"):
+            raise BundleError(
+                f"{path}: checksum mismatch with {MANIFEST}; the file changed after export. "
+                "Re-export it (`learned-router cache export-encoder`)."
+            )
+    return manifest
+
+
+class CacheEncoder:
+    """``embed(texts) -> float32 [n, d]`` for :class:`~learned_router.cache.SemanticCache`.
+
+    >>> encoder = CacheEncoder.load("models/cache-encoder")  # doctest: +SKIP
+    >>> cache = SemanticCache(embed=encoder, config=encoder.cache_config(max_entries=50_000))
+    ... # doctest: +SKIP
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], *, threads: int | None = None) -> None:
+        self.path = Path(folder)
+        self.manifest = verify_cache_encoder(self.path)
+        truncation = self.manifest.get("truncation", {})
+        self._encoder = Encoder(
+            self.path / "encoder.onnx",
+            load_tokenizer(self.path / "tokenizer.json"),
+            Truncation(
+                max_tokens=int(truncation.get("max_tokens", 256)),
+                head_tokens=int(truncation.get("head_tokens", 254)),
+            ),
+            threads=threads,
+        )
+        self.name = str(self.manifest.get("name", "cache-encoder"))
+        self.min_similarity = float(self.manifest.get("min_similarity", 0.85))
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str], *, threads: int | None = None) -> CacheEncoder:
+        return cls(folder, threads=threads)
+
+    @property
+    def dim(self) -> int:
+        return self._encoder.dim
+
+    def __call__(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return self._encoder.embed(list(texts))
+
+    def cache_config(self, **settings: Any) -> CacheConfig:
+        """A :class:`CacheConfig` with this encoder's calibrated threshold and name."""
+        settings.setdefault("min_similarity", self.min_similarity)
+        settings.setdefault("encoder_name", self.name)
+        return CacheConfig(**settings)
