@@ -3,7 +3,8 @@
 The encoder and every existing head stay as they are: the new model's head
 ``(v, c)`` is a logistic regression on the frozen trunk's features of the
 prompts it was graded on (``training.heads.fit_new_model``), shrunk towards
-the mean of the existing models' vectors with a cross-validated strength. Its calibration
+zero, the mean existing model or the mean of the five existing models most
+like it, whichever (with the strength) cross-validates best. Its calibration
 is the identity (a = 1, b = 0): the regression is fitted on probabilities
 directly.
 
@@ -70,10 +71,10 @@ def add_model(
     matrix = own.matrix([model_id])
     labels = matrix.quality[:, 0]
     features = trunk_features(bundle, list(matrix.prompts))
-    # Shrink towards the average existing model; l2 by cross-validation
-    # unless given (docs/training.md, "Adding a model").
-    prior = bundle.heads.model_vectors.mean(axis=0).astype(np.float64)
-    vector, bias = fit_new_model(features, labels, l2=l2, prior=prior)
+    # Shrunk towards no model, the average model or the models most like it,
+    # whichever cross-validates best (docs/training.md, "Adding a model").
+    existing = bundle.heads.model_vectors.astype(np.float64)
+    vector, bias = fit_new_model(features, labels, l2=l2, existing=existing)
 
     out = Path(out_dir)
     if out.resolve() == Path(bundle_dir).resolve():

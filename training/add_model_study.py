@@ -2,11 +2,12 @@
 encoder and trunk frozen, as good as training the model jointly?
 
 For each chosen model X: train the heads on the training split without X's
-labels; then fit X's head alone on ``--labels`` random training labels of X
-(``training.heads.fit_new_model``, what ``learned-router add-model`` does:
-shrunk towards the other models' mean vector, l2 by cross-validation), and,
-for comparison, without the prior at a fixed l2 = 1; compare X's test AUC
-with the heads trained jointly with all of X's labels.
+labels; then fit X's head alone on 100, 300, 1000 and all of X's training
+labels (``training.heads.fit_new_model``, what ``learned-router add-model``
+does), three ways: a fixed l2 = 1; l2 by cross-validation; prior (none, the
+mean model, the five most similar models) and l2 by cross-validation. Each
+count is drawn ``--draws`` times and the mean test AUC reported, next to X's
+test AUC with the heads trained jointly on all of X's labels.
 
 Run: ``python -m training.add_model_study --data ../shared/data --bundle models/default``.
 Writes ``docs/results/add_model_study.json``.
@@ -16,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from learned_router.bundle import Bundle
 from learned_router.catalog import Catalog
@@ -37,7 +41,12 @@ def _without(part: SplitArrays, column: int) -> SplitArrays:
 
 
 def run(
-    data_paths: list[str], bundle_dir: Path, models: list[str], labels: list[int], out: Path
+    data_paths: list[str],
+    bundle_dir: Path,
+    models: list[str],
+    labels: list[int],
+    out: Path,
+    draws: int = 3,
 ) -> list[dict[str, object]]:
     config = load_config("training/configs/default.toml")
     bundle = Bundle.load(bundle_dir)
@@ -73,25 +82,34 @@ def run(
         test_rows = ~np.isnan(test.labels[:, j])
         y = test.labels[test_rows, j].astype(np.float64)
         test_features = features_of(held, embeddings["test"][test_rows])
-        # The new model's prior: the mean of the other models' vectors.
-        others = np.delete(held.model_vectors.detach().numpy(), j, axis=0)
-        prior = others.mean(axis=0).astype(np.float64)
+        # The other models' vectors: the candidates for the new one's prior.
+        others = np.delete(held.model_vectors.detach().numpy(), j, axis=0).astype(np.float64)
         row: dict[str, object] = {
             "model": data.models[j],
             "train_labels_available": int(known.size),
             "test_labels": int(test_rows.sum()),
             "auc_joint": auc(joint_logits[test_rows, j], y),
-            "auc_prior_only": auc(test_features @ prior, y),
+            "auc_mean_model_only": auc(test_features @ others.mean(axis=0), y),
+        }
+        # Three ways to fit the new head, each on the same `draws` random label
+        # subsets (the mean AUC over draws is reported; one draw is noisy).
+        methods: dict[str, Callable[..., tuple[npt.NDArray[np.float64], float]]] = {
+            "l2_1": partial(fit_new_model, l2=1.0),
+            "cv_l2": fit_new_model,
+            "cv_prior_l2": partial(fit_new_model, existing=others),
         }
         for count in [*labels, known.size]:
-            chosen = rng.choice(known, size=min(count, known.size), replace=False)
-            y_few = train.labels[chosen, j].astype(np.float64)
-            features = features_of(held, embeddings["train"][chosen])
             tag = "all" if count == known.size else str(count)
-            vector, bias = fit_new_model(features, y_few, prior=prior)
-            row[f"auc_added_{tag}_labels"] = auc(test_features @ vector + bias, y)
-            vector, bias = fit_new_model(features, y_few, l2=1.0)
-            row[f"auc_added_{tag}_labels_no_prior_l2_1"] = auc(test_features @ vector + bias, y)
+            scores: dict[str, list[float]] = {name: [] for name in methods}
+            for _ in range(1 if tag == "all" else draws):
+                chosen = rng.choice(known, size=min(count, known.size), replace=False)
+                y_few = train.labels[chosen, j].astype(np.float64)
+                features = features_of(held, embeddings["train"][chosen])
+                for name, fit in methods.items():
+                    vector, bias = fit(features, y_few)
+                    scores[name].append(auc(test_features @ vector + bias, y))
+            for name, values in scores.items():
+                row[f"auc_added_{tag}_labels_{name}"] = float(np.mean(values))
         results.append(row)
         print(json.dumps(row), flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -109,9 +127,10 @@ def main(argv: list[str] | None = None) -> None:
         default=["gpt-3.5-turbo-1106", "gemini-1.5-pro-002", "Qwen1.5-72B-Chat"],
     )
     parser.add_argument("--labels", type=int, nargs="+", default=[100, 300, 1000])
+    parser.add_argument("--draws", type=int, default=3, help="label subsets per count")
     parser.add_argument("--out", type=Path, default=Path("docs/results/add_model_study.json"))
     args = parser.parse_args(argv)
-    run(args.data, args.bundle, args.models, args.labels, args.out)
+    run(args.data, args.bundle, args.models, args.labels, args.out, args.draws)
 
 
 if __name__ == "__main__":

@@ -165,8 +165,10 @@ def train_heads(
         train.embeddings.shape[1], n_models, n_scales, config.hidden, config.dropout, offset_scales
     )
     with torch.no_grad():
-        base = np.nanmean(np.where(np.isnan(train.labels), np.nan, train.labels), axis=0)
-        base = np.clip(np.nan_to_num(base, nan=0.5), 0.02, 0.98)
+        # Each model's label mean (0.5 for a model without training labels).
+        counts = (~np.isnan(train.labels)).sum(axis=0)
+        means = np.nansum(train.labels, axis=0) / np.maximum(counts, 1)
+        base = np.clip(np.where(counts > 0, means, 0.5), 0.02, 0.98)
         heads.model_bias.copy_(torch.from_numpy(np.log(base / (1 - base)).astype(np.float32)))
     tr, va = _tensors(train, config.dataset_balance), _tensors(val, config.dataset_balance)
     optimiser = torch.optim.AdamW(
@@ -265,23 +267,50 @@ def _newton_logistic(
     return np.asarray(w, dtype=np.float64)
 
 
+def prior_candidates(
+    features: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.float64],
+    existing: npt.NDArray[np.float64],
+    *,
+    top: int = 5,
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Vectors a new model's head may be shrunk towards: none (zero), the mean
+    of the ``existing`` model vectors, and the mean of the ``top`` existing
+    models whose scores on these prompts correlate best with the labels ("a
+    new model ranks prompts like the models most like it")."""
+    scores = features @ existing.T
+    centred = scores - scores.mean(axis=0)
+    y = labels - labels.mean()
+    norms = np.linalg.norm(centred, axis=0) * max(float(np.linalg.norm(y)), 1e-12)
+    correlation = np.divide(centred.T @ y, norms, out=np.zeros(len(existing)), where=norms > 0)
+    nearest = np.argsort(-correlation, kind="stable")[:top]
+    return {
+        "none": np.zeros(features.shape[1]),
+        "mean": existing.mean(axis=0),
+        f"top{top}": existing[nearest].mean(axis=0),
+    }
+
+
 def fit_new_model(
     features: npt.NDArray[np.float64],
     labels: npt.NDArray[np.float64],
     *,
     l2: float | None = None,
     prior: npt.NDArray[np.float64] | None = None,
+    existing: npt.NDArray[np.float64] | None = None,
     folds: int = 5,
 ) -> tuple[npt.NDArray[np.float64], float]:
     """A new model's head ``(v, c)`` on frozen trunk features: logistic
     regression with soft labels, by Newton's method (it is convex; a few
     steps converge on a few hundred rows).
 
-    ``prior`` is the vector ``v`` is shrunk towards (zero when absent; the
-    callers pass the mean of the bundle's existing model vectors: "a new model
-    ranks prompts like the average model until its labels say otherwise").
-    ``l2`` is the shrinkage strength; ``None`` picks it from ``L2_GRID`` by
-    ``folds``-fold cross-validated log loss (deterministic folds).
+    ``v`` is shrunk towards ``prior`` (zero when absent) with strength ``l2``.
+    With ``existing`` (the bundle's model vectors, ``[k, d]``) the prior is
+    chosen among :func:`prior_candidates`; whatever of the prior and ``l2`` is
+    not given is chosen by ``folds``-fold cross-validated log loss
+    (deterministic folds; ``l2`` from ``L2_GRID``). The candidate ranking
+    itself sees all the labels, a mild optimism the cross-validation does not
+    remove.
 
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=(400, 3))
@@ -290,34 +319,44 @@ def fit_new_model(
     >>> bool(v[0] > 5 * abs(v[1]))
     True
     """
+    d = features.shape[1]
     x = np.hstack([features, np.ones((len(features), 1))])
-    centre = np.zeros(x.shape[1])
+    if prior is not None and existing is not None:
+        raise ValueError("give a fixed prior or the existing vectors to choose one from, not both")
     if prior is not None:
-        if prior.shape != (features.shape[1],):
-            raise ValueError(f"prior has shape {prior.shape}; expected ({features.shape[1]},)")
-        centre[:-1] = prior
+        if prior.shape != (d,):
+            raise ValueError(f"prior has shape {prior.shape}; expected ({d},)")
+        priors = {"given": prior}
+    elif existing is not None:
+        if existing.ndim != 2 or existing.shape[1] != d:
+            raise ValueError(f"existing has shape {existing.shape}; expected (k, {d})")
+        priors = prior_candidates(features, labels, existing)
+    else:
+        priors = {"none": np.zeros(d)}
+    centres = {name: np.append(vector, 0.0) for name, vector in priors.items()}
 
     def penalty(strength: float) -> npt.NDArray[np.float64]:
         out = np.full(x.shape[1], strength)
         out[-1] = 1e-6  # do not shrink the bias
         return out
 
-    if l2 is None:
+    grid = [(name, strength) for name in centres for strength in ((l2,) if l2 else L2_GRID)]
+    if len(grid) > 1:
         fold = np.random.default_rng(0).permutation(len(x)) % folds
-        best, best_loss = L2_GRID[0], np.inf
-        for strength in L2_GRID:
+        losses = []
+        for name, strength in grid:
             loss = 0.0
             for k in range(folds):
                 held = fold == k
-                w = _newton_logistic(x[~held], labels[~held], penalty(strength), centre)
+                w = _newton_logistic(x[~held], labels[~held], penalty(strength), centres[name])
                 z = x[held] @ w
                 y = labels[held]
                 # log loss, stably: -log sigmoid(z) = logaddexp(0, -z)
                 loss += float(np.sum(y * np.logaddexp(0, -z) + (1 - y) * np.logaddexp(0, z)))
-            if loss < best_loss:
-                best, best_loss = strength, loss
-        l2 = best
-    w = _newton_logistic(x, labels, penalty(l2), centre)
+            losses.append(loss)
+        grid = [grid[int(np.argmin(losses))]]
+    name, strength = grid[0]
+    w = _newton_logistic(x, labels, penalty(strength), centres[name])
     return w[:-1], float(w[-1])
 
 

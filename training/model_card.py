@@ -57,8 +57,10 @@ def render_model_card(
         f"{data.get('train_prompts')} / {data.get('val_prompts')} / "
         f"{data.get('test_prompts')} prompts.",
         "- Labels are each dataset's own quality in [0, 1] (0/1 correctness, a judge's "
-        "win probability, task scores); each (scale, model) pair has a learned offset in "
-        "training, and serving uses none (see training/heads.py).",
+        "win probability, task scores); each comparative scale (judge win rates, pairwise "
+        "preferences) has a learned per-model offset on the logit; absolute scales share "
+        "the plain logit, which serving uses unless `Router(quality_scale=...)` names a "
+        'scale (docs/training.md, "Mixed label scales").',
         "",
         "## Method",
         "",
