@@ -2,9 +2,8 @@
 
 The encoder and every existing head stay as they are: the new model's head
 ``(v, c)`` is a logistic regression on the frozen trunk's features of the
-prompts it was graded on (``training.heads.fit_new_model``), shrunk towards
-zero, the mean existing model or the mean of the five existing models most
-like it, whichever (with the strength) cross-validates best. Its calibration
+prompts it was graded on (``training.heads.fit_new_model``), with its L2
+strength chosen by cross-validation. Its calibration
 is the identity (a = 1, b = 0): the regression is fitted on probabilities
 directly.
 
@@ -71,10 +70,10 @@ def add_model(
     matrix = own.matrix([model_id])
     labels = matrix.quality[:, 0]
     features = trunk_features(bundle, list(matrix.prompts))
-    # Shrunk towards no model, the average model or the models most like it,
-    # whichever cross-validates best (docs/training.md, "Adding a model").
-    existing = bundle.heads.model_vectors.astype(np.float64)
-    vector, bias = fit_new_model(features, labels, l2=l2, existing=existing)
+    # L2 strength by cross-validation. Shrinking towards similar existing
+    # models (``existing=``) was measured and did not help on average
+    # (docs/training.md, "Adding a model").
+    vector, bias = fit_new_model(features, labels, l2=l2)
 
     out = Path(out_dir)
     if out.resolve() == Path(bundle_dir).resolve():
