@@ -100,9 +100,10 @@ def verify_cache_encoder(folder: str | os.PathLike[str]) -> dict[str, Any]:
 class CacheEncoder:
     """``embed(texts) -> float32 [n, d]`` for :class:`~learned_router.cache.SemanticCache`.
 
-    >>> encoder = CacheEncoder.load("models/cache-encoder")  # doctest: +SKIP
-    >>> cache = SemanticCache(embed=encoder, config=encoder.cache_config(max_entries=50_000))
-    ... # doctest: +SKIP
+    Usage (after ``learned-router cache export-encoder``)::
+
+        encoder = CacheEncoder.load("models/cache-encoder")
+        cache = SemanticCache(embed=encoder, config=encoder.cache_config(max_entries=50_000))
     """
 
     def __init__(self, folder: str | os.PathLike[str], *, threads: int | None = None) -> None:
