@@ -36,12 +36,18 @@ import numpy as np
 from learned_router.catalog import Catalog
 from learned_router.encoder import Encoder, Truncation
 from learned_router.errors import BundleError
+from learned_router.manifest import (
+    MANIFEST,
+    check_files,
+    file_records,
+    read_manifest,
+    write_manifest_json,
+)
 from learned_router.predictor import HeadWeights, PlattCalibration
 from learned_router.tokens import OutputLengthModel, load_tokenizer
 
 FORMAT = "learned-router-bundle"
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 REQUIRED_FILES = (
     "encoder.onnx",
     "tokenizer.json",
@@ -56,31 +62,13 @@ OPTIONAL_FILES = ("train_prompt_groups.npy",)
 DEFAULT_BUNDLE = Path("models") / "default"
 
 
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_manifest(folder: str | os.PathLike[str], fields: Mapping[str, Any]) -> Path:
     """Writes ``manifest.json`` with checksums of the required files (training side)."""
     folder = Path(folder)
-    files = {}
-    for name in REQUIRED_FILES + OPTIONAL_FILES:
-        path = folder / name
-        if not path.is_file():
-            if name in OPTIONAL_FILES:
-                continue
-            raise BundleError(f"{folder}: cannot write a manifest, {name} is missing")
-        files[name] = {"sha256": sha256_of(path), "bytes": path.stat().st_size}
+    present = [name for name in OPTIONAL_FILES if (folder / name).is_file()]
+    files = file_records(folder, [*REQUIRED_FILES, *present])
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **fields, "files": files}
-    target = folder / MANIFEST
-    tmp = folder / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, target)
-    return target
+    return write_manifest_json(folder, manifest)
 
 
 def verify_bundle(folder: str | os.PathLike[str]) -> dict[str, Any]:
@@ -94,15 +82,8 @@ def verify_bundle(folder: str | os.PathLike[str]) -> dict[str, Any]:
             f"{folder}: no such bundle folder; train one (`learned-router train`) or pass "
             "the path of an existing bundle"
         )
+    manifest = read_manifest(folder, missing="not a bundle", damaged="the bundle is damaged")
     manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        raise BundleError(f"{folder}: not a bundle, {MANIFEST} is missing")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as error:
-        raise BundleError(
-            f"{manifest_path}: not valid JSON ({error}); the bundle is damaged"
-        ) from error
     if manifest.get("format") != FORMAT:
         raise BundleError(f"{manifest_path}: format {manifest.get('format')!r} is not {FORMAT!r}")
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -112,23 +93,14 @@ def verify_bundle(folder: str | os.PathLike[str]) -> dict[str, Any]:
             "that wrote it."
         )
     files = manifest.get("files", {})
-    for name in REQUIRED_FILES + tuple(n for n in OPTIONAL_FILES if n in files):
-        if name not in files:
-            raise BundleError(
-                f"{manifest_path}: lists no checksum for {name}; the bundle is incomplete"
-            )
-        path = folder / name
-        if not path.is_file():
-            raise BundleError(f"{folder}: {name} is missing; the bundle is incomplete")
-        expected = files[name]
-        if path.stat().st_size != expected.get("bytes") or sha256_of(path) != expected.get(
-            "sha256"
-        ):
-            raise BundleError(
-                f"{path}: checksum mismatch with {MANIFEST}; the file was changed after "
-                "training (or is corrupt). Restore the bundle from its source (e.g. the MLflow "
-                "artifact) instead of editing it."
-            )
+    check_files(
+        folder,
+        files,
+        [*REQUIRED_FILES, *(name for name in OPTIONAL_FILES if name in files)],
+        what="bundle",
+        remedy="the file was changed after training (or is corrupt). Restore the bundle from "
+        "its source (e.g. the MLflow artifact) instead of editing it.",
+    )
     return dict(manifest)
 
 

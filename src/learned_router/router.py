@@ -411,7 +411,6 @@ class Router:
         priority: Priority = "interactive",
         tenant: str | None = None,
         candidates: Sequence[str] | None = None,
-        _skip_cache: bool = False,
     ) -> list[RouteDecision]:
         """:meth:`route` for many prompts: one encoder call, one kernel call."""
         if isinstance(prompts, str):
@@ -433,39 +432,37 @@ class Router:
         if not prompts:
             return []
         hits: dict[int, CacheHit] = {}
-        if self.cache is not None and not _skip_cache:
+        if self.cache is not None:
             for i, prompt in enumerate(prompts):
                 hit = self.cache.lookup(prompt, tenant=tenant or "default")
                 if hit is not None:
                     hits[i] = hit
-            if len(hits) == len(prompts):
-                return [
-                    self._cached_decision(hits[i], prompt, tenant, priority)
-                    for i, prompt in enumerate(prompts)
-                ]
-        if hits:
-            # Route only the prompts the cache did not answer, keep the order.
-            misses = [p for i, p in enumerate(prompts) if i not in hits]
-            routed = iter(
-                self.route_batch(
-                    misses,
-                    min_quality=min_quality,
-                    max_cost_usd=max_cost_usd,
-                    cost_weight=cost_weight,
-                    quality_fraction=quality_fraction,
-                    max_latency_ms=max_latency_ms,
-                    priority=priority,
-                    tenant=tenant,
-                    candidates=candidates,
-                    _skip_cache=True,
-                )
+        # Route only the prompts the cache did not answer, keep the order.
+        misses = [prompt for i, prompt in enumerate(prompts) if i not in hits]
+        routed = iter(
+            self._route_uncached(
+                misses, policy, value, budget, max_latency_ms, priority, tenant, candidates
             )
-            return [
-                self._cached_decision(hits[i], prompt, tenant, priority)
-                if i in hits
-                else next(routed)
-                for i, prompt in enumerate(prompts)
-            ]
+            if misses
+            else []
+        )
+        return [
+            self._cached_decision(hits[i], prompt, tenant, priority) if i in hits else next(routed)
+            for i, prompt in enumerate(prompts)
+        ]
+
+    def _route_uncached(
+        self,
+        prompts: Sequence[str],
+        policy: PolicyName,
+        value: float,
+        budget: float | None,
+        max_latency_ms: float | None,
+        priority: Priority,
+        tenant: str | None,
+        candidates: Sequence[str] | None,
+    ) -> list[RouteDecision]:
+        """Decisions for validated prompts the cache did not answer."""
         columns = self._candidate_columns(candidates)
         models = [self.models[j] for j in columns]
         n, m = len(prompts), len(columns)

@@ -20,7 +20,6 @@ extra) writes the teacher as an int8 ONNX folder:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,35 +31,30 @@ import numpy.typing as npt
 from learned_router.cache.semantic import CacheConfig
 from learned_router.encoder import Encoder, Truncation
 from learned_router.errors import BundleError
+from learned_router.manifest import (
+    MANIFEST,
+    check_files,
+    file_records,
+    read_manifest,
+    write_manifest_json,
+)
 from learned_router.tokens import load_tokenizer
 
 FORMAT = "learned-router-cache-encoder"
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 FILES = ("encoder.onnx", "tokenizer.json")
-
-
-def _sha256(path: Path) -> str:
-    # Imported lazily: learned_router.bundle pulls in the predictor and catalog.
-    from learned_router.bundle import sha256_of
-
-    return sha256_of(path)
 
 
 def write_cache_encoder_manifest(folder: str | os.PathLike[str], fields: dict[str, Any]) -> Path:
     """Writes ``manifest.json`` for a cache-encoder folder (export side)."""
     folder = Path(folder)
-    files = {}
-    for name in FILES:
-        path = folder / name
-        if not path.is_file():
-            raise BundleError(f"{folder}: cannot write a manifest, {name} is missing")
-        files[name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
-    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **fields, "files": files}
-    tmp = folder / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, folder / MANIFEST)
-    return folder / MANIFEST
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        **fields,
+        "files": file_records(folder, FILES),
+    }
+    return write_manifest_json(folder, manifest)
 
 
 def verify_cache_encoder(folder: str | os.PathLike[str]) -> dict[str, Any]:
@@ -69,31 +63,25 @@ def verify_cache_encoder(folder: str | os.PathLike[str]) -> dict[str, Any]:
     Raises :class:`~learned_router.errors.BundleError` naming the file at fault.
     """
     folder = Path(folder)
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        raise BundleError(
-            f"{folder}: no cache encoder here ({MANIFEST} not found). Write one with "
-            "`learned-router cache export-encoder --out PATH` (needs the train extra)."
-        )
-    try:
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as error:
-        raise BundleError(f"{manifest_path}: not valid JSON ({error}); re-export it") from error
+    manifest = read_manifest(
+        folder,
+        missing="no cache encoder here; write one with `learned-router cache export-encoder "
+        "--out PATH`, which needs the train extra",
+        damaged="re-export it",
+    )
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
         raise BundleError(
-            f"{manifest_path}: format {manifest.get('format')!r} version "
+            f"{folder / MANIFEST}: format {manifest.get('format')!r} version "
             f"{manifest.get('format_version')!r}; expected {FORMAT!r} version {FORMAT_VERSION}"
         )
-    for name in FILES:
-        expected = manifest.get("files", {}).get(name)
-        path = folder / name
-        if expected is None or not path.is_file():
-            raise BundleError(f"{folder}: {name} is missing; the cache encoder is incomplete")
-        if path.stat().st_size != expected.get("bytes") or _sha256(path) != expected.get("sha256"):
-            raise BundleError(
-                f"{path}: checksum mismatch with {MANIFEST}; the file changed after export. "
-                "Re-export it (`learned-router cache export-encoder`)."
-            )
+    check_files(
+        folder,
+        manifest.get("files", {}),
+        FILES,
+        what="cache encoder",
+        remedy="the file changed after export. Re-export it "
+        "(`learned-router cache export-encoder`).",
+    )
     return manifest
 
 
