@@ -13,10 +13,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
-from bench.common import summarise, time_calls, write_results
+from bench.common import report_timings, summarise, time_calls
 from learned_router.calibration import calibrate
 from learned_router.capacity import CapacityTracker, ModelCapacity
 from learned_router.catalog import Catalog
@@ -93,15 +91,7 @@ def main() -> dict[str, dict[str, float]]:
         time_calls(lambda: calibrate(p, q, cost, quality_of_best=0.95), repeats=3, warmup=1)
     )
 
-    view = Table(title="Serving infrastructure, per call")
-    for column in ("case", "median ms", "p99 ms", "runs"):
-        view.add_column(column)
-    for case, stats in results.items():
-        view.add_row(
-            case, f"{stats['median_ms']:.4f}", f"{stats['p99_ms']:.4f}", str(stats["runs"])
-        )
-    Console().print(view)
-    Console().print(f"written {write_results('routing_infra', results)}")
+    report_timings("routing_infra", "Serving infrastructure, per call", results)
     return results
 
 

@@ -6,10 +6,8 @@ Run: ``make bench`` (or ``python -m bench.bench_selection``).
 from __future__ import annotations
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
-from bench.common import summarise, time_calls, write_results
+from bench.common import report_timings, summarise, time_calls
 from learned_router import select_models
 
 POLICIES = {
@@ -36,16 +34,7 @@ def main() -> dict[str, dict[str, float]]:
                 repeats=repeats,
             )
             results[f"{policy} {n_prompts}x{n_models}"] = summarise(samples)
-    table = Table(title="select_models (Python wrapper + Rust kernel), per call")
-    for column in ("case", "median ms", "p99 ms", "runs"):
-        table.add_column(column)
-    for case, stats in results.items():
-        table.add_row(
-            case, f"{stats['median_ms']:.4f}", f"{stats['p99_ms']:.4f}", str(stats["runs"])
-        )
-    Console().print(table)
-    path = write_results("selection", results)
-    Console().print(f"written {path}")
+    report_timings("selection", "select_models (Python wrapper + Rust kernel), per call", results)
     return results
 
 

@@ -30,6 +30,7 @@ from learned_router.bench import (
     run_benchmark,
 )
 from learned_router.bench.baselines import KNNRouter, MLPRouter
+from learned_router.bench.embeddings import cache_name_for
 from learned_router.bench.learned import BundlePredictor
 from learned_router.bench.routers import FloatArray
 
@@ -60,12 +61,12 @@ class Blend(QualityScorer):
 
 def main(bundle: str = "models/default", data_dir: str = "../shared/data") -> None:
     predictor = BundlePredictor(bundle)
-    version = predictor.bundle.version
-    # The same cache name as `learned-router bench --router models/default`.
-    name = "".join(
-        ch if ch.isalnum() or ch in "-_." else "-" for ch in f"learned-router-encoder-{version}"
+    # The same cache as `learned-router bench --router models/default`.
+    embed = EmbeddingCache(
+        predictor.embed,
+        name=cache_name_for(predictor.embedder_name),
+        cache_dir=Path(".cache/embeddings"),
     )
-    embed = EmbeddingCache(predictor.embed, name=name, cache_dir=Path(".cache/embeddings"))
     log = data.load(data_dir, rejects=".cache/bench/rejects.jsonl")
 
     def routers() -> list[Router]:

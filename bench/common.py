@@ -11,6 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 RESULTS_DIR = Path(os.environ.get("BENCH_OUT", "bench/results"))
 
 
@@ -63,4 +66,21 @@ def write_results(name: str, results: dict[str, Any]) -> Path:
     path = RESULTS_DIR / f"{name}.json"
     payload = {"benchmark": name, "machine": machine(), "results": results}
     path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+def report_timings(name: str, title: str, results: dict[str, dict[str, float]]) -> Path:
+    """Prints ``results`` (case -> :func:`summarise` stats) as a table and writes
+    them with :func:`write_results`."""
+    table = Table(title=title)
+    for column in ("case", "median ms", "p99 ms", "runs"):
+        table.add_column(column)
+    for case, stats in results.items():
+        table.add_row(
+            case, f"{stats['median_ms']:.4f}", f"{stats['p99_ms']:.4f}", str(stats["runs"])
+        )
+    console = Console()
+    console.print(table)
+    path = write_results(name, results)
+    console.print(f"written {path}")
     return path

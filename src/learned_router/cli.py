@@ -440,6 +440,8 @@ def bench(
         summary_table,
         write_report,
     )
+    from learned_router.bench.embeddings import cache_name_for
+    from learned_router.bench.learned import BundlePredictor
 
     started = time.perf_counter()
     try:
@@ -451,17 +453,11 @@ def bench(
             console.print(f"no bundle at {DEFAULT_ROUTER}: benchmarking the baselines only")
         if embedder is not None:
             embed, embedder_name = _load_embedder(embedder), embedder
-        elif predictor is not None and callable(getattr(predictor, "embed", None)):
-            embed = getattr(predictor, "embed")  # noqa: B009 - optional, not in the protocol
-            # The bundle's version names the cache: a retrained encoder never
-            # reuses the embeddings of the previous one.
-            version = getattr(getattr(predictor, "bundle", None), "version", str(bundle))
-            embedder_name = f"learned-router-encoder-{version}"
+        elif isinstance(predictor, BundlePredictor):
+            embed, embedder_name = predictor.embed, predictor.embedder_name
         else:
             embed, embedder_name = _load_embedder(DEFAULT_EMBEDDER), DEFAULT_EMBEDDER
-        cache_name = getattr(embed, "cache_name", None) or "".join(
-            ch if ch.isalnum() or ch in "-_." else "-" for ch in embedder_name
-        )
+        cache_name = getattr(embed, "cache_name", None) or cache_name_for(embedder_name)
         cached = EmbeddingCache(embed, name=cache_name, cache_dir=cache_dir)
         rejects.parent.mkdir(parents=True, exist_ok=True)
         log = data_module.load(data, rejects=rejects)

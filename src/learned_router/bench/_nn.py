@@ -106,7 +106,50 @@ def train_adam(
     return best
 
 
-class MLPNet:
+class _AdamNet:
+    """A numpy network trained by :func:`train_adam`: subclasses give the
+    initial parameters, the forward pass and its gradient."""
+
+    config: TrainConfig
+    params: Params
+
+    def _init_params(self, rng: np.random.Generator, x: FloatArray, y: FloatArray) -> Params:
+        raise NotImplementedError
+
+    @classmethod
+    def _predict(cls, params: Params, x: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
+    @classmethod
+    def _gradient(cls, params: Params, x: FloatArray, y: FloatArray) -> tuple[float, Params]:
+        raise NotImplementedError
+
+    def fit(
+        self,
+        x: FloatArray,
+        y: FloatArray,
+        *,
+        x_val: FloatArray | None = None,
+        y_val: FloatArray | None = None,
+    ) -> _AdamNet:
+        params = self._init_params(np.random.default_rng(self.config.seed), x, y)
+        self.params = train_adam(
+            params,
+            self._gradient,
+            self._predict,
+            x,
+            y,
+            x_val=x_val,
+            y_val=y_val,
+            config=self.config,
+        )
+        return self
+
+    def predict(self, x: FloatArray) -> FloatArray:
+        return self._predict(self.params, x)
+
+
+class MLPNet(_AdamNet):
     """Embedding -> hidden ReLU layers -> one sigmoid output per model."""
 
     def __init__(self, *, hidden: tuple[int, ...] = (128, 128), config: TrainConfig) -> None:
@@ -143,38 +186,17 @@ class MLPNet:
                 delta = (delta @ params[f"W{i}"].T) * (activations[i] > 0)
         return bce(p, y), grads
 
-    def fit(
-        self,
-        x: FloatArray,
-        y: FloatArray,
-        *,
-        x_val: FloatArray | None = None,
-        y_val: FloatArray | None = None,
-    ) -> MLPNet:
-        rng = np.random.default_rng(self.config.seed)
+    def _init_params(self, rng: np.random.Generator, x: FloatArray, y: FloatArray) -> Params:
         sizes = [x.shape[1], *self.hidden, y.shape[1]]
         params: Params = {}
         for i, (a, b) in enumerate(itertools.pairwise(sizes)):
             params[f"W{i}"] = rng.normal(0.0, math.sqrt(2.0 / a), size=(a, b))
             params[f"b{i}"] = np.zeros(b)
         params[f"b{len(sizes) - 2}"] = logit(y.mean(axis=0))
-        self.params = train_adam(
-            params,
-            self._gradient,
-            self._predict,
-            x,
-            y,
-            x_val=x_val,
-            y_val=y_val,
-            config=self.config,
-        )
-        return self
-
-    def predict(self, x: FloatArray) -> FloatArray:
-        return self._predict(self.params, x)
+        return params
 
 
-class MFNet:
+class MFNet(_AdamNet):
     """RouteLLM's matrix factorisation, pointwise: one logit per (prompt, model).
 
     ``logit[q, m] = w . (v_m / |v_m| * (P^T x_q)) + b_m``: the prompt embedding
@@ -218,33 +240,11 @@ class MFNet:
         }
         return bce(p, y), grads
 
-    def fit(
-        self,
-        x: FloatArray,
-        y: FloatArray,
-        *,
-        x_val: FloatArray | None = None,
-        y_val: FloatArray | None = None,
-    ) -> MFNet:
-        rng = np.random.default_rng(self.config.seed)
+    def _init_params(self, rng: np.random.Generator, x: FloatArray, y: FloatArray) -> Params:
         d, m = x.shape[1], y.shape[1]
-        params: Params = {
+        return {
             "W_proj": rng.normal(0.0, 1.0 / math.sqrt(d), size=(d, self.dim)),
             "W_models": rng.normal(0.0, 1.0, size=(m, self.dim)),
             "w_out": rng.uniform(-1.0, 1.0, size=self.dim) / math.sqrt(self.dim),
             "b_models": logit(y.mean(axis=0)),
         }
-        self.params = train_adam(
-            params,
-            self._gradient,
-            self._predict,
-            x,
-            y,
-            x_val=x_val,
-            y_val=y_val,
-            config=self.config,
-        )
-        return self
-
-    def predict(self, x: FloatArray) -> FloatArray:
-        return self._predict(self.params, x)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from learned_router.bench._nn import MFNet, MLPNet, TrainConfig
+from learned_router.bench._nn import MFNet, MLPNet, TrainConfig, _AdamNet
 from learned_router.bench.routers import FloatArray, QualityScorer, RouterInputs, TrainingSet
 from learned_router.errors import InvalidInputError
 
@@ -93,7 +93,30 @@ class KNNRouter(QualityScorer):
         return self._neighbour_means(_unit_rows(inputs.embeddings), (self.k,))[self.k]
 
 
-class MLPRouter(QualityScorer):
+class _NetRouter(QualityScorer):
+    """A numpy network from the prompt embedding to each model's quality."""
+
+    net: _AdamNet
+
+    def __init__(self, net: _AdamNet) -> None:
+        self.net = net
+        self._fitted = False
+
+    def fit(self, train: TrainingSet, *, validation: TrainingSet | None = None) -> None:
+        self.net.fit(
+            np.asarray(train.inputs.embeddings, dtype=np.float64),
+            train.quality,
+            x_val=None if validation is None else np.asarray(validation.inputs.embeddings, float),
+            y_val=None if validation is None else validation.quality,
+        )
+        self._fitted = True
+
+    def predict_quality(self, inputs: RouterInputs) -> FloatArray:
+        _require_fitted(self, self._fitted)
+        return self.net.predict(np.asarray(inputs.embeddings, dtype=np.float64))
+
+
+class MLPRouter(_NetRouter):
     """An MLP from the prompt embedding to each model's probability of a good answer."""
 
     name = "mlp"
@@ -101,44 +124,16 @@ class MLPRouter(QualityScorer):
     def __init__(
         self, *, hidden: tuple[int, ...] = (128, 128), config: TrainConfig | None = None
     ) -> None:
-        self.net = MLPNet(hidden=hidden, config=config or TrainConfig())
-        self._fitted = False
-
-    def fit(self, train: TrainingSet, *, validation: TrainingSet | None = None) -> None:
-        self.net.fit(
-            np.asarray(train.inputs.embeddings, dtype=np.float64),
-            train.quality,
-            x_val=None if validation is None else np.asarray(validation.inputs.embeddings, float),
-            y_val=None if validation is None else validation.quality,
-        )
-        self._fitted = True
-
-    def predict_quality(self, inputs: RouterInputs) -> FloatArray:
-        _require_fitted(self, self._fitted)
-        return self.net.predict(np.asarray(inputs.embeddings, dtype=np.float64))
+        super().__init__(MLPNet(hidden=hidden, config=config or TrainConfig()))
 
 
-class MatrixFactorizationRouter(QualityScorer):
+class MatrixFactorizationRouter(_NetRouter):
     """RouteLLM's matrix factorisation of prompt and model embeddings, for many models."""
 
     name = "matrix-factorisation"
 
     def __init__(self, *, dim: int = 128, config: TrainConfig | None = None) -> None:
-        self.net = MFNet(dim=dim, config=config or TrainConfig(learning_rate=3e-3))
-        self._fitted = False
-
-    def fit(self, train: TrainingSet, *, validation: TrainingSet | None = None) -> None:
-        self.net.fit(
-            np.asarray(train.inputs.embeddings, dtype=np.float64),
-            train.quality,
-            x_val=None if validation is None else np.asarray(validation.inputs.embeddings, float),
-            y_val=None if validation is None else validation.quality,
-        )
-        self._fitted = True
-
-    def predict_quality(self, inputs: RouterInputs) -> FloatArray:
-        _require_fitted(self, self._fitted)
-        return self.net.predict(np.asarray(inputs.embeddings, dtype=np.float64))
+        super().__init__(MFNet(dim=dim, config=config or TrainConfig(learning_rate=3e-3)))
 
 
 class TfidfLogisticRouter(QualityScorer):

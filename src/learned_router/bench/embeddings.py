@@ -37,6 +37,15 @@ def text_key(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
+def cache_name_for(name: str) -> str:
+    """``name`` made a valid :class:`EmbeddingCache` name (other characters -> ``-``).
+
+    >>> cache_name_for("learned-router-encoder-default@bdb70e0f35f3")
+    'learned-router-encoder-default-bdb70e0f35f3'
+    """
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", name)
+
+
 class EmbeddingCache:
     """Wraps an :data:`Embed` callable with an on-disk cache keyed by text hash.
 

@@ -136,6 +136,12 @@ class BundlePredictor:
     def name(self) -> str:
         return f"learned-router ({self.bundle.version})"
 
+    @property
+    def embedder_name(self) -> str:
+        """Names the bundle's encoder (its version: a retrained encoder never
+        reuses the embeddings cached for the previous one)."""
+        return f"learned-router-encoder-{self.bundle.version}"
+
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         return self._encoder.embed(list(texts))
 
