@@ -244,12 +244,19 @@ class Router:
         current = self.catalog.current
         if models is None:
             models = [m for m in bundle.models if current.knows(m)]
-        self.models: tuple[str, ...] = tuple(current.resolve(m) for m in models)
+        # One column per canonical id, even where the bundle has heads under two spellings.
+        self.models: tuple[str, ...] = tuple(dict.fromkeys(current.resolve(m) for m in models))
         if not self.models:
             raise InvalidInputError(
                 "the router has no models: none of the bundle's models is in the catalog"
             )
-        self._columns = self.predictor.columns(self.models)
+        # Heads are keyed by the bundle's model names, which may be aliases of the
+        # catalog's canonical ids (a bundle trained before the ids were canonical).
+        head: dict[str, str] = {}
+        for m in bundle.models:
+            if current.knows(m):
+                head.setdefault(current.resolve(m), m)
+        self._columns = self.predictor.columns([head.get(m, m) for m in self.models])
         self._column_of = {m: j for j, m in enumerate(self.models)}
         if calibration is not None:
             if policy is not None:
