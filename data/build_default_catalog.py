@@ -331,9 +331,13 @@ def build(data: Path) -> Catalog:
                 latency=latency,
                 batch_discount=batch,
                 context_window_tokens=context_for(entry.id, params),
-                aliases=tuple(sorted(set(entry.spellings) - {entry.id}, key=str.lower)),
+                aliases=tuple(sorted(set(entry.spellings) - {entry.id}, key=lambda n: (n.lower(), n))),
                 base=entry.base,
-                price_as_of=row.as_of,
+                price_as_of=(
+                    row.as_of
+                    if re.search(r"\d{4}", row.as_of)
+                    else f"{row.as_of} (size-tier rows: {rules[0].as_of})".strip()
+                ),
                 price_source=source,
                 price_confidence="low" if estimate else row.confidence,
                 notes="; ".join(notes),
@@ -342,19 +346,34 @@ def build(data: Path) -> Catalog:
     catalog = Catalog(
         models=tuple(specs), version="2025-list-prices.1", source=str(DEFAULT_CATALOG)
     )
-    unresolved = []
-    for dataset, models in dataset_models(data).items():
+    check_resolves(catalog, dataset_models(data))
+    return catalog
+
+
+def check_resolves(catalog: Catalog, models_by_dataset: dict[str, list[str]]) -> None:
+    """Fails, naming each one, on model names that resolve to no catalog id, and on two
+    names of one dataset that resolve to the same id (their labels would be merged)."""
+    problems = []
+    for dataset, models in models_by_dataset.items():
+        seen: dict[str, str] = {}
         for model in models:
             try:
-                catalog.resolve(model)
+                model_id = catalog.resolve(model)
             except CatalogError as error:
-                unresolved.append(f"{dataset}: {error}")
-    if unresolved:
+                problems.append(f"{dataset}: {error}")
+                continue
+            if model_id in seen:
+                problems.append(
+                    f"{dataset}: {seen[model_id]!r} and {model!r} both resolve to {model_id!r}; "
+                    "one dataset's spellings must stay distinct models or deployments"
+                )
+            seen[model_id] = model
+    if problems:
         raise SystemExit(
-            "model names in the outcome logs that resolve to no catalog id (add them to the "
-            "spellings of their model in data/model_ids.csv):\n  " + "\n  ".join(unresolved)
+            "model names in the outcome logs that do not resolve to one catalog id each (add "
+            "them to the spellings of their model in data/model_ids.csv):\n  "
+            + "\n  ".join(problems)
         )
-    return catalog
 
 
 def main(argv: Iterable[str] | None = None) -> None:

@@ -256,7 +256,9 @@ class Router:
         for m in bundle.models:
             if current.knows(m):
                 head.setdefault(current.resolve(m), m)
-        self._columns = self.predictor.columns([head.get(m, m) for m in self.models])
+        head_names = [head.get(m, m) for m in self.models]
+        self._columns = self.predictor.columns(head_names)
+        self._head_of = dict(zip(self.models, head_names, strict=True))
         self._column_of = {m: j for j, m in enumerate(self.models)}
         if calibration is not None:
             if policy is not None:
@@ -298,7 +300,7 @@ class Router:
         # The decision memory is shared by all threads calling route() and
         # record_outcome(); an OrderedDict is not safe to mutate concurrently.
         self._lock = threading.Lock()
-        self._output_tokens = bundle.output_lengths.expected(self.models, [None])[0]
+        self._output_tokens = bundle.output_lengths.expected(head_names, [None])[0]
         self._latency_tables: dict[tuple[str, tuple[str, ...]], LatencyTable] = {}
 
     # --- construction ----------------------------------------------------------------------
@@ -346,6 +348,10 @@ class Router:
             self.capacity = CapacityTracker(self.models)
         return self.capacity
 
+    def _resolve(self, model: str) -> str:
+        current = self.catalog.current
+        return current.resolve(model) if current.knows(model) else model
+
     def _index(self, model: str) -> int:
         name = self.catalog.current.resolve(model)
         if name not in self._column_of:
@@ -360,7 +366,9 @@ class Router:
         """``[n, m]`` calibrated P(success) of ``models`` (default: the router's) per prompt."""
         embeddings = self.encoder.embed(list(prompts))
         return self.predictor.p_success(
-            embeddings, models=models or self.models, scale=self.quality_scale
+            embeddings,
+            models=[self._head_of.get(self._resolve(m), m) for m in models or self.models],
+            scale=self.quality_scale,
         )
 
     # --- routing ---------------------------------------------------------------------------
