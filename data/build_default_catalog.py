@@ -79,18 +79,18 @@ def read_prices(*paths: Path) -> tuple[list[PriceRow], list[PriceRow]]:
         with open(path, newline="") as handle:
             rows = list(csv.DictReader(handle))
         for row in rows:
-                usd_out = row["usd_per_1m_output"] or row["usd_per_1m_input"]
-                price = PriceRow(
-                    names=tuple(n.strip() for n in row["model"].split(";") if n.strip()),
-                    canonical=row["canonical_name"],
-                    provider=row["provider_or_host"],
-                    usd_in=float(row["usd_per_1m_input"]),
-                    usd_out=float(usd_out),
-                    as_of=row["as_of"] or "",
-                    source=row["source"] or "",
-                    confidence=row["confidence"] or "",
-                )
-                (rules if row["model"].startswith("RULE:") else listed).append(price)
+            usd_out = row["usd_per_1m_output"] or row["usd_per_1m_input"]
+            price = PriceRow(
+                names=tuple(n.strip() for n in row["model"].split(";") if n.strip()),
+                canonical=row["canonical_name"],
+                provider=row["provider_or_host"],
+                usd_in=float(row["usd_per_1m_input"]),
+                usd_out=float(usd_out),
+                as_of=row["as_of"] or "",
+                source=row["source"] or "",
+                confidence=row["confidence"] or "",
+            )
+            (rules if row["model"].startswith("RULE:") else listed).append(price)
     return listed, rules
 
 
@@ -331,7 +331,9 @@ def build(data: Path) -> Catalog:
                 latency=latency,
                 batch_discount=batch,
                 context_window_tokens=context_for(entry.id, params),
-                aliases=tuple(sorted(set(entry.spellings) - {entry.id}, key=lambda n: (n.lower(), n))),
+                aliases=tuple(
+                    sorted(set(entry.spellings) - {entry.id}, key=lambda n: (n.lower(), n))
+                ),
                 base=entry.base,
                 price_as_of=(
                     row.as_of

@@ -183,7 +183,8 @@ def test_unknown_names_are_refused_naming_the_closest_ids(shipped: Catalog) -> N
     assert "Adding a model" in str(error.value)
     with pytest.raises(CatalogError, match=r"2 model name\(s\) not in the catalog") as many:
         shipped.resolve_all(["gpt4_1106_preview", "clade-3-opus", "no-such-model-xyz"])
-    assert "'clade-3-opus'" in str(many.value) and "'no-such-model-xyz'" in str(many.value)
+    assert "'clade-3-opus'" in str(many.value)
+    assert "'no-such-model-xyz'" in str(many.value)
     assert "claude-3-opus" in str(many.value)
 
 
@@ -200,7 +201,9 @@ def test_mapping_and_resolve_all_map_whole_lists(shipped: Catalog) -> None:
 
 
 def test_an_alias_claimed_by_two_ids_is_refused() -> None:
-    raw = _catalog({"id": "model-a", "aliases": ["shared"]}, {"id": "model-b", "aliases": ["SHARED"]})
+    raw = _catalog(
+        {"id": "model-a", "aliases": ["shared"]}, {"id": "model-b", "aliases": ["SHARED"]}
+    )
     with pytest.raises(CatalogError, match=r"'SHARED' is used by both 'model-a' and 'model-b'"):
         Catalog.from_dict(raw)
     raw = _catalog({"id": "model-a"}, {"id": "model-b", "aliases": ["Model-A"]})
@@ -242,9 +245,12 @@ def test_shipped_deployments_have_an_existing_base(shipped: Catalog) -> None:
     deployments = [spec for spec in shipped.models if spec.base]
     assert len(deployments) >= 25
     for spec in deployments:
-        assert spec.base in ids and shipped.get(spec.base).base == "", spec.id
+        assert spec.base in ids, spec.id
+        assert shipped.get(spec.base).base == "", spec.id  # no deployment of a deployment
         # The id says which kind of deployment it is.
-        assert re.search(r"(@[a-z]+|\((low|medium|high|thinking)\)|\+[a-z0-9-]+)$", spec.id), spec.id
+        assert re.search(r"(@[a-z]+|\((low|medium|high|thinking)\)|\+[a-z0-9-]+)$", spec.id), (
+            spec.id
+        )
         assert spec.id.startswith(spec.base), spec.id
     for deployment, base in BASES.items():
         assert shipped.base_of(deployment) == base
@@ -260,7 +266,8 @@ def test_every_shipped_entry_has_a_price_with_source_and_date(shipped: Catalog) 
         assert spec.price_source, spec.id
         assert re.search(r"\d{4}", spec.price_as_of), spec.id
         assert spec.price_confidence in ("high", "medium", "low"), spec.id
-        assert spec.usd_per_1m_output > 0 and spec.usd_per_1m_input > 0, spec.id
+        assert spec.usd_per_1m_input > 0, spec.id
+        assert spec.usd_per_1m_output > 0, spec.id
         if "ESTIMATE" in spec.price_source or "size tier" in spec.price_source:
             assert spec.price_confidence == "low", spec.id
     # Spot checks of list prices (USD per 1M input / output tokens).
@@ -285,7 +292,9 @@ def test_every_shipped_entry_has_a_price_with_source_and_date(shipped: Catalog) 
 
 def test_costs_by_raw_log_names_price_the_canonical_model(shipped: Catalog) -> None:
     raw = shipped.prices(["gpt4_1106_preview", "GPT-4-Turbo-1106", "mistralai/mixtral-8x7b-chat"])
-    canonical = shipped.prices(["gpt-4-1106-preview", "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"])
+    canonical = shipped.prices(
+        ["gpt-4-1106-preview", "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"]
+    )
     for key in raw:
         assert raw[key].tolist() == canonical[key].tolist()
 
@@ -293,7 +302,8 @@ def test_costs_by_raw_log_names_price_the_canonical_model(shipped: Catalog) -> N
 def _builder() -> ModuleType:
     path = ROOT / "data" / "build_default_catalog.py"
     spec = importlib.util.spec_from_file_location("build_default_catalog", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("build_default_catalog", module)
     spec.loader.exec_module(module)
@@ -305,9 +315,12 @@ def test_the_builder_fails_loudly_on_unresolvable_or_merged_names(shipped: Catal
     builder.check_resolves(shipped, {"evalperf": ["gpt-4o-2024-08-06_openai_temp_1.0"]})
     with pytest.raises(SystemExit, match=r"evalperf: model 'gpt-5-imaginary_openai_temp_1.0'"):
         builder.check_resolves(
-            shipped, {"evalperf": ["gpt-4o-2024-08-06_openai_temp_1.0", "gpt-5-imaginary_openai_temp_1.0"]}
+            shipped,
+            {"evalperf": ["gpt-4o-2024-08-06_openai_temp_1.0", "gpt-5-imaginary_openai_temp_1.0"]},
         )
-    with pytest.raises(SystemExit, match=r"'gpt4_1106_preview' and 'GPT-4-Turbo-1106' both resolve"):
+    with pytest.raises(
+        SystemExit, match=r"'gpt4_1106_preview' and 'GPT-4-Turbo-1106' both resolve"
+    ):
         builder.check_resolves(shipped, {"x": ["gpt4_1106_preview", "GPT-4-Turbo-1106"]})
 
 
@@ -338,7 +351,9 @@ def test_the_shipped_bundle_routes_under_canonical_ids_with_its_old_heads(shippe
     # The same head answers under either name; where the bundle has two heads for one model
     # (AlpacaEval's claude-2, RouterBench's claude-v2), the first in models.json serves.
     p_old = old.predict(prompts, models=["gpt-4-1106-preview", "claude-2", "zephyr-7b-beta"])
-    p_new = new.predict(prompts, models=["gpt-4-1106-preview", "claude-2.0", "HuggingFaceH4/zephyr-7b-beta"])
+    p_new = new.predict(
+        prompts, models=["gpt-4-1106-preview", "claude-2.0", "HuggingFaceH4/zephyr-7b-beta"]
+    )
     assert p_new.ravel().tolist() == pytest.approx(p_old.ravel().tolist(), abs=1e-9)
     decision = new.route(
         prompts[0],

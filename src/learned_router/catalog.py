@@ -307,9 +307,7 @@ class Catalog:
                     f"of a model in this catalog.{hint} A base must be a catalog id."
                 )
         object.__setattr__(self, "_index", index)
-        object.__setattr__(
-            self, "_loose", {key: tuple(sorted(ids)) for key, ids in loose.items()}
-        )
+        object.__setattr__(self, "_loose", {key: tuple(sorted(ids)) for key, ids in loose.items()})
 
     # --- loading and saving ----------------------------------------------------------------
 
