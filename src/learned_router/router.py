@@ -244,12 +244,21 @@ class Router:
         current = self.catalog.current
         if models is None:
             models = [m for m in bundle.models if current.knows(m)]
-        self.models: tuple[str, ...] = tuple(current.resolve(m) for m in models)
+        # One column per canonical id, even where the bundle has heads under two spellings.
+        self.models: tuple[str, ...] = tuple(dict.fromkeys(current.resolve(m) for m in models))
         if not self.models:
             raise InvalidInputError(
                 "the router has no models: none of the bundle's models is in the catalog"
             )
-        self._columns = self.predictor.columns(self.models)
+        # Heads are keyed by the bundle's model names, which may be aliases of the
+        # catalog's canonical ids (a bundle trained before the ids were canonical).
+        head: dict[str, str] = {}
+        for m in bundle.models:
+            if current.knows(m):
+                head.setdefault(current.resolve(m), m)
+        head_names = [head.get(m, m) for m in self.models]
+        self._columns = self.predictor.columns(head_names)
+        self._head_of = dict(zip(self.models, head_names, strict=True))
         self._column_of = {m: j for j, m in enumerate(self.models)}
         if calibration is not None:
             if policy is not None:
@@ -291,7 +300,7 @@ class Router:
         # The decision memory is shared by all threads calling route() and
         # record_outcome(); an OrderedDict is not safe to mutate concurrently.
         self._lock = threading.Lock()
-        self._output_tokens = bundle.output_lengths.expected(self.models, [None])[0]
+        self._output_tokens = bundle.output_lengths.expected(head_names, [None])[0]
         self._latency_tables: dict[tuple[str, tuple[str, ...]], LatencyTable] = {}
 
     # --- construction ----------------------------------------------------------------------
@@ -339,6 +348,10 @@ class Router:
             self.capacity = CapacityTracker(self.models)
         return self.capacity
 
+    def _resolve(self, model: str) -> str:
+        current = self.catalog.current
+        return current.resolve(model) if current.knows(model) else model
+
     def _index(self, model: str) -> int:
         name = self.catalog.current.resolve(model)
         if name not in self._column_of:
@@ -353,7 +366,9 @@ class Router:
         """``[n, m]`` calibrated P(success) of ``models`` (default: the router's) per prompt."""
         embeddings = self.encoder.embed(list(prompts))
         return self.predictor.p_success(
-            embeddings, models=models or self.models, scale=self.quality_scale
+            embeddings,
+            models=[self._head_of.get(self._resolve(m), m) for m in models or self.models],
+            scale=self.quality_scale,
         )
 
     # --- routing ---------------------------------------------------------------------------
