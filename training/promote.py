@@ -31,7 +31,6 @@ import numpy as np
 
 from learned_router import data
 from learned_router.bundle import Bundle
-from learned_router.predictor import QualityPredictor
 from learned_router.registry import CHAMPION, DEFAULT_MODEL_NAME, client, download_bundle
 from training.calibration import per_model_metrics, summarise
 
@@ -66,8 +65,7 @@ def quality_metrics(bundle: Bundle, log: data.OutcomeLog) -> dict[str, float]:
     part = log.select(models=known).with_catalog_names(catalog)
     models = list(part.models)
     matrix = part.matrix(models)
-    predictor = QualityPredictor(bundle.models, bundle.scales, bundle.heads, bundle.calibration)
-    p = predictor.p_success(bundle.encoder().embed(list(matrix.prompts)), models=models)
+    p = bundle.scorer().p_success(list(matrix.prompts), models)
     return summarise(per_model_metrics(p, matrix.quality, models))
 
 

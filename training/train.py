@@ -34,9 +34,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import learned_router
+from learned_router.bundle import BundleManifest, EncoderInfo, ModelEntry, write_bundle
 from learned_router.catalog import Catalog
+from learned_router.data import prompt_group
 from learned_router.encoder import Truncation, encode_ids
 from learned_router.errors import LearnedRouterError
+from learned_router.predictor import QualityPredictor, StoredQuality
 from learned_router.tokens import OutputLengthModel, load_tokenizer
 from training.calibration import per_model_metrics, sigmoid, summarise
 from training.config import TrainConfig, load_config
@@ -48,7 +51,6 @@ from training.heads import QualityHeads, comparative, logits_of
 from training.model_card import render_model_card
 from training.onnx_export import export_encoder, export_fp32
 from training.tracking import Tracker, temporary_folder
-from training.write_bundle import write_bundle
 
 
 class ParityError(LearnedRouterError):
@@ -368,44 +370,36 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
         tracker.metrics({f"test_auc_{d}": v for d, v in per_dataset.items()})
         tracker.json("per_model_metrics.json", per_model)
         labelled = (~np.isnan(data.parts["train"].labels)).sum(0)
-        models_meta = [
-            {
-                "id": m,
-                "index": j,
-                "train_labels": int(labelled[j]),
-                "catalog_version": catalog.version,
-            }
+        entries = [
+            ModelEntry(id=m, train_labels=int(labelled[j]), catalog_version=catalog.version)
             for j, m in enumerate(data.models)
         ]
-        manifest = {
-            "name": Path(config.output.bundle_dir).name,
-            "created_at": datetime.now(timezone.utc).isoformat(),
-            "package_version": learned_router.__version__,
-            "encoder": {
-                "truncation": {
-                    "max_tokens": truncation.max_tokens,
-                    "head_tokens": truncation.head_tokens,
-                },
-                "dim": int(embeddings["train"].shape[1]),
-                "teacher": TEACHER_NAME,
-                "student_layers": list(config.encoder.student_layers),
-                "quantization": "dynamic int8, per-channel weights" if int8 else "none (fp32)",
-            },
-            "data": {
+        manifest = BundleManifest(
+            name=Path(config.output.bundle_dir).name,
+            created_at=datetime.now(timezone.utc).isoformat(),
+            package_version=learned_router.__version__,
+            encoder=EncoderInfo(
+                truncation=truncation,
+                dim=int(embeddings["train"].shape[1]),
+                teacher=TEACHER_NAME,
+                student_layers=tuple(config.encoder.student_layers),
+                quantization="dynamic int8, per-channel weights" if int8 else "none (fp32)",
+            ),
+            data={
                 "fingerprint": data.fingerprint,
                 "paths": list(config.data.paths),
                 **data.rows,
                 "datasets": data.dataset_names,
                 "split": data.splits.params(),
             },
-            "catalog_version": catalog.version,
-            "config": config.to_dict(),
-            "metrics": {
+            catalog_version=catalog.version,
+            config=config.to_dict(),
+            metrics={
                 k: (None if isinstance(v, float) and not np.isfinite(v) else v)
                 for k, v in metrics.items()
             },
-            "mlflow_run_id": tracker.run_id,
-        }
+            mlflow_run_id=tracker.run_id,
+        )
         card = render_model_card(
             manifest=manifest,
             metrics=metrics,
@@ -414,19 +408,32 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
             seconds=seconds,
             config=config,
         )
+        quality = QualityPredictor.from_stored(
+            StoredQuality(
+                evaluation.heads.to_arrays(),
+                {
+                    "method": "platt",
+                    "a": evaluation.calibration.a.tolist(),
+                    "b": evaluation.calibration.b.tolist(),
+                },
+            ),
+            data.models,
+            data.scales,
+        )
         bundle = write_bundle(
             config.output.bundle_dir,
+            manifest=manifest,
+            quality=quality,
+            entries=entries,
             encoder_onnx=served,
-            head_arrays=evaluation.heads.to_arrays(),
-            models=models_meta,
-            scales=data.scales,
-            calibration=(evaluation.calibration.a, evaluation.calibration.b),
             output_lengths=lengths,
             catalog=catalog,
             model_card=card,
-            manifest=manifest,
-            train_prompts=data.parts["train"].texts + data.parts["val"].texts,
-        )
+            train_prompt_groups=[
+                prompt_group(text)
+                for text in data.parts["train"].texts + data.parts["val"].texts
+            ],
+        ).path
         size_mb = sum(f.stat().st_size for f in bundle.iterdir()) / 1e6
         if size_mb > config.output.max_bundle_mb:
             console.print(

@@ -274,7 +274,7 @@ def calibrate(
     log = log.select(models=[m for m in log.models if current.knows(m)]).with_catalog_names(current)
     result = calibrate_on_log(
         log,
-        lambda prompts: router.predict(prompts, models=known),
+        lambda prompts: router.scorer.p_success(prompts, known),
         models=known,
         catalog=current,
         lengths=router.bundle.output_lengths,
@@ -337,7 +337,7 @@ def verify(bundle: Annotated[Path, typer.Argument(help="A bundle folder.")]) -> 
 
     loaded = Bundle.load(bundle)
     typer.echo(
-        f"OK {loaded.version}: {len(loaded.models)} models, {len(loaded.manifest['files'])} files"
+        f"OK {loaded.version}: {len(loaded.models)} models, {len(loaded.manifest.files)} files"
     )
 
 

@@ -45,7 +45,6 @@ from learned_router.errors import BundleError, InvalidInputError, LearnedRouterE
 from learned_router.latency import LatencyTable
 from learned_router.live_catalog import LiveCatalog
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
-from learned_router.predictor import QualityPredictor
 from learned_router.selection import Outcome, PolicyName, select_models
 
 Tier = Literal["low", "medium", "high"]
@@ -230,9 +229,7 @@ class Router:
     ) -> None:
         self.bundle = bundle
         self.version = bundle.version
-        self.predictor = QualityPredictor(
-            bundle.models, bundle.scales, bundle.heads, bundle.calibration
-        )
+        self.quality = bundle.quality_model()
         if isinstance(catalog, LiveCatalog):
             self.catalog = catalog
         elif isinstance(catalog, Catalog):
@@ -249,7 +246,7 @@ class Router:
             raise InvalidInputError(
                 "the router has no models: none of the bundle's models is in the catalog"
             )
-        self._columns = self.predictor.columns(self.models)
+        self._columns = self.quality.columns(self.models)
         self._column_of = {m: j for j, m in enumerate(self.models)}
         if calibration is not None:
             if policy is not None:
@@ -277,7 +274,8 @@ class Router:
         self.fallback_order = tuple(current.resolve(m) for m in fallback_order)
         self.on_high_tier = on_high_tier
         self.latency_critical_tenants = frozenset(latency_critical_tenants)
-        self.encoder = bundle.encoder(threads=threads)
+        self.scorer = bundle.scorer(threads=threads)
+        self.encoder = self.scorer.encoder
         self.cache = cache
         self.cache_min_quality = cache_min_quality
         if quality_scale is not None and quality_scale not in bundle.scales:
@@ -351,10 +349,7 @@ class Router:
         self, prompts: Sequence[str], *, models: Sequence[str] | None = None
     ) -> npt.NDArray[np.float64]:
         """``[n, m]`` calibrated P(success) of ``models`` (default: the router's) per prompt."""
-        embeddings = self.encoder.embed(list(prompts))
-        return self.predictor.p_success(
-            embeddings, models=models or self.models, scale=self.quality_scale
-        )
+        return self.scorer.p_success(prompts, models or self.models, scale=self.quality_scale)
 
     # --- routing ---------------------------------------------------------------------------
 
@@ -469,7 +464,7 @@ class Router:
 
         ids, input_tokens = self.encoder.token_ids_and_counts(list(prompts))
         embeddings = self.encoder.embed_ids(ids)
-        p = self.predictor.p_success(embeddings, scale=self.quality_scale)[
+        p = self.quality.p_success(embeddings, scale=self.quality_scale)[
             :, self._columns[columns]
         ]
 
