@@ -80,10 +80,10 @@ demo: build ## Route example enterprise prompts with the shipped model (models/d
 	$(PY) -m learned_router demo
 
 train-default: build ## Train models/default on the development data (DEV_DATA=../shared/data)
-	$(PY) -m learned_router train --data $(DEV_DATA) --config training/configs/default.toml --bundle-dir models/default
+	$(PY) -m training train --data $(DEV_DATA) --config training/configs/default.toml --bundle-dir models/default
 
 cache-encoder: build ## Export the semantic cache's encoder (int8 teacher) to models/cache-encoder
-	$(PY) -m learned_router cache export-encoder --out models/cache-encoder
+	$(PY) -m training cache export-encoder --out models/cache-encoder
 
 wheel: setup ## Build the abi3 wheel into dist/
 	$(VENV)/bin/maturin build --release --out dist

@@ -746,7 +746,7 @@ def default_student() -> Encoder:
 
 
 def exported_teacher() -> Encoder:
-    """The int8 ONNX teacher written by ``learned-router cache export-encoder``
+    """The int8 ONNX teacher written by ``python -m training cache export-encoder``
     (``models/cache-encoder``, or ``$LEARNED_ROUTER_CACHE_ENCODER``), for
     ``--encoder bench.cache_eval:exported_teacher``: what services load."""
     from learned_router.cache.encoder import CacheEncoder

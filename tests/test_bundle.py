@@ -52,7 +52,9 @@ def _rewrite(bundle: Bundle, target: Path, **changes: object) -> Bundle:
     return write_bundle(target, **options)  # type: ignore[arg-type]
 
 
-def test_write_bundle_round_trips_predictions_and_manifest(tiny_bundle: Path, tmp_path: Path) -> None:
+def test_write_bundle_round_trips_predictions_and_manifest(
+    tiny_bundle: Path, tmp_path: Path
+) -> None:
     original = Bundle.load(tiny_bundle)
     copy = _rewrite(original, tmp_path / "copy", train_prompt_groups=["a", "b", "a"])
     assert copy.models == original.models
@@ -106,7 +108,9 @@ def test_manifest_json_round_trip_keeps_unknown_fields() -> None:
         ({"encoder": {"truncation": {"max_tokens": "many", "head_tokens": 4}}}, "many"),
     ],
 )
-def test_a_malformed_manifest_is_refused_naming_the_field(raw: dict[str, object], field: str) -> None:
+def test_a_malformed_manifest_is_refused_naming_the_field(
+    raw: dict[str, object], field: str
+) -> None:
     with pytest.raises(BundleError, match=f"manifest is malformed.*{field}"):
         BundleManifest.from_json(raw, source="here/manifest.json")
 
@@ -163,7 +167,7 @@ def test_an_unknown_quality_model_kind_is_refused(tiny_bundle: Path, tmp_path: P
     folder = tmp_path / "b"
     shutil.copytree(tiny_bundle, folder)
     _set_kind(folder, "irt-v9")
-    with pytest.raises(BundleError, match="kind 'irt-v9' is unknown.*mlp-heads"):
+    with pytest.raises(BundleError, match=r"kind 'irt-v9' is unknown.*mlp-heads"):
         Bundle.load(folder)
 
 
@@ -263,5 +267,5 @@ def test_a_mismatch_between_heads_and_models_is_refused(tiny_bundle: Path, tmp_p
     from learned_router.bundle import write_manifest
 
     write_manifest(folder, json.loads((folder / "manifest.json").read_text()))
-    with pytest.raises(BundleError, match="heads.npz has 2 models, models.json 3"):
+    with pytest.raises(BundleError, match=r"heads\.npz has 2 models, models\.json 3"):
         Bundle.load(folder)

@@ -7,7 +7,7 @@ strength chosen by cross-validation. Its calibration
 is the identity (a = 1, b = 0): the regression is fitted on probabilities
 directly.
 
-``learned-router add-model --bundle models/default --data new.jsonl --model
+``python -m training add-model --bundle models/default --data new.jsonl --model
 NAME --out models/with-NAME`` writes a new bundle through
 :meth:`learned_router.bundle.Bundle.with_model`; the old one is untouched.
 """

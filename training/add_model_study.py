@@ -3,7 +3,7 @@ encoder and trunk frozen, as good as training the model jointly?
 
 For each chosen model X: train the heads on the training split without X's
 labels; then fit X's head alone on 100, 300, 1000 and all of X's training
-labels (``training.heads.fit_new_model``, what ``learned-router add-model``
+labels (``training.heads.fit_new_model``, what ``python -m training add-model``
 does), three ways: a fixed l2 = 1; l2 by cross-validation; prior (none, the
 mean model, the five most similar models) and l2 by cross-validation. Each
 count is drawn ``--draws`` times and the mean test AUC reported, next to X's

@@ -1,6 +1,6 @@
 """Promotion through the MLflow registry, with gates.
 
-``learned-router promote VERSION --eval-data PATH`` moves the ``champion``
+``python -m training promote VERSION --eval-data PATH`` moves the ``champion``
 alias to a registered version only if, on a fixed evaluation log the caller
 names (held out from every candidate's training):
 

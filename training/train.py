@@ -1,6 +1,6 @@
 """One training run: outcome logs in, a verified bundle and an MLflow model version out.
 
-``main(config)`` (also ``learned-router train --data PATH... --config FILE``):
+``main(config)`` (also ``python -m training train --data PATH... --config FILE``):
 
 1. load, validate and split the logs (by prompt), resolving model names
    through the catalog;
@@ -430,8 +430,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
             catalog=catalog,
             model_card=card,
             train_prompt_groups=[
-                prompt_group(text)
-                for text in data.parts["train"].texts + data.parts["val"].texts
+                prompt_group(text) for text in data.parts["train"].texts + data.parts["val"].texts
             ],
         ).path
         size_mb = sum(f.stat().st_size for f in bundle.iterdir()) / 1e6
@@ -511,7 +510,7 @@ def _summary(
 def cli(
     data: list[str], config_path: str | None, overrides: dict[str, Any] | None = None
 ) -> RunResult:
-    """What ``learned-router train`` calls."""
+    """What ``python -m training train`` calls."""
     config = load_config(
         config_path, **({"data.paths": list(data)} if data else {}), **(overrides or {})
     )

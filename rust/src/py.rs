@@ -67,25 +67,41 @@ fn contiguous1<'a, T: numpy::Element>(
     })
 }
 
-fn parse_policy(policy: &str, value: f64) -> PyResult<Policy> {
-    Ok(match policy {
-        "min_quality" => Policy::MinQuality { min_quality: value },
-        "max_cost" => Policy::MaxCost {
-            max_cost_usd: value,
-        },
-        "cost_weight" => Policy::CostWeighted { cost_weight: value },
-        "relative_quality" => Policy::RelativeQuality {
-            quality_fraction: value,
-        },
-        other => {
-            return Err(to_py_err(CoreError::InvalidArgument {
-                argument: "policy",
-                message: format!(
-                    "unknown policy {other:?}; use one of \"min_quality\", \"max_cost\", \"cost_weight\", \"relative_quality\""
-                ),
-            }))
-        }
-    })
+/// `learned_router.selection.Policy`, read by attribute: the one policy value
+/// built from the caller's keywords crosses as it is, named in the one
+/// vocabulary (`PolicyName`, the variants of [`Policy`] in snake case).
+#[derive(FromPyObject)]
+struct PyPolicy {
+    #[pyo3(attribute)]
+    name: String,
+    #[pyo3(attribute)]
+    value: f64,
+}
+
+impl TryFrom<PyPolicy> for Policy {
+    type Error = PyErr;
+
+    fn try_from(policy: PyPolicy) -> PyResult<Policy> {
+        let value = policy.value;
+        Ok(match policy.name.as_str() {
+            "min_quality" => Policy::MinQuality { min_quality: value },
+            "max_cost" => Policy::MaxCost {
+                max_cost_usd: value,
+            },
+            "cost_weight" => Policy::CostWeight { cost_weight: value },
+            "relative_quality" => Policy::RelativeQuality {
+                quality_fraction: value,
+            },
+            other => {
+                return Err(to_py_err(CoreError::InvalidArgument {
+                    argument: "policy",
+                    message: format!(
+                        "unknown policy {other:?}; use one of \"min_quality\", \"max_cost\", \"cost_weight\", \"relative_quality\""
+                    ),
+                }))
+            }
+        })
+    }
 }
 
 type SelectResult<'py> = (
@@ -97,16 +113,15 @@ type SelectResult<'py> = (
 
 /// Choose one model per prompt. Returns (index, p, cost, outcome) arrays.
 #[pyfunction]
-#[pyo3(name = "select", signature = (p, cost, available, policy, value))]
+#[pyo3(name = "select", signature = (p, cost, available, policy))]
 fn select_models<'py>(
     py: Python<'py>,
     p: PyReadonlyArray2<'py, f64>,
     cost: PyReadonlyArray2<'py, f64>,
     available: PyReadonlyArray2<'py, bool>,
-    policy: &str,
-    value: f64,
+    policy: PyPolicy,
 ) -> PyResult<SelectResult<'py>> {
-    let policy = parse_policy(policy, value)?;
+    let policy = Policy::try_from(policy)?;
     let p = contiguous("p", &p)?;
     let cost = contiguous("cost", &cost)?;
     let available = contiguous("available", &available)?;

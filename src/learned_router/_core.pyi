@@ -2,7 +2,7 @@
 # Checked against the built binary by `make lint` (python -m mypy.stubtest).
 # Users never import this module; they call learned_router.selection,
 # learned_router.capacity and learned_router.cache.
-from typing import Final, final
+from typing import Final, Protocol, final, type_check_only
 
 import numpy as np
 import numpy.typing as npt
@@ -19,12 +19,20 @@ __all__ = [
 
 __version__: Final[str]
 
+@type_check_only
+class _Policy(Protocol):
+    """What the kernel reads of ``learned_router.selection.Policy``."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> float: ...
+
 def select(
     p: npt.NDArray[np.float64],
     cost: npt.NDArray[np.float64],
     available: npt.NDArray[np.bool_],
-    policy: str,
-    value: float,
+    policy: _Policy,
 ) -> tuple[
     npt.NDArray[np.int64],
     npt.NDArray[np.float64],

@@ -101,7 +101,7 @@ class HeadsInfo:
 
 @dataclass(frozen=True)
 class AddedModelRecord:
-    """A model added after training (``learned-router add-model``)."""
+    """A model added after training (``python -m training add-model``)."""
 
     model: str
     labels: int
@@ -286,9 +286,7 @@ def write_manifest(
     writes whole bundles with :func:`write_bundle`.
     """
     folder = Path(folder)
-    manifest = (
-        fields if isinstance(fields, BundleManifest) else BundleManifest.from_json(fields)
-    )
+    manifest = fields if isinstance(fields, BundleManifest) else BundleManifest.from_json(fields)
     _seal(folder, manifest)
     return folder / MANIFEST
 
@@ -375,7 +373,7 @@ def verify_bundle(folder: str | os.PathLike[str]) -> BundleManifest:
     folder = Path(folder)
     if not folder.is_dir():
         raise BundleError(
-            f"{folder}: no such bundle folder; train one (`learned-router train`) or pass "
+            f"{folder}: no such bundle folder; train one (`python -m training train`) or pass "
             "the path of an existing bundle"
         )
     raw = read_manifest(folder, missing="not a bundle", damaged="the bundle is damaged")

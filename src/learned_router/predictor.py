@@ -307,7 +307,7 @@ class QualityPredictor:
             raise InvalidInputError(
                 f"model {error.args[0]!r} has no quality head in this bundle; it covers "
                 f"{len(self.models)} models (see models.json). Add it with "
-                "`learned-router add-model` or leave it out of the candidates."
+                "`python -m training add-model` or leave it out of the candidates."
             ) from None
 
     def predict(
