@@ -44,7 +44,8 @@ def test_ids_are_framed_cut_to_budget_and_counts_stay_whole() -> None:
     (ids,), (count,) = encode_ids_and_counts(tokenizer, [text], Truncation(12, 4))
     assert count == len(full)  # pricing sees every token
     assert len(ids) == 12
-    assert ids[0] == cls_id and ids[-1] == sep_id
+    assert ids[0] == cls_id
+    assert ids[-1] == sep_id
     assert ids[1:5] == full[:4]  # the head
     assert ids[5:-1] == full[-6:]  # the tail
 

@@ -57,7 +57,8 @@ def test_p_success_follows_the_formula(scale: str | None) -> None:
     np.testing.assert_allclose(q.p_success(x, scale=scale), _reference(q, x, index), rtol=1e-4)
     prediction = q.predict(x, models=["c", "a"], scale=scale)
     np.testing.assert_allclose(prediction.p_success, _reference(q, x, index)[:, [2, 0]], rtol=1e-4)
-    assert prediction.support is None and prediction.output_tokens is None
+    assert prediction.support is None
+    assert prediction.output_tokens is None
 
 
 def test_gelu_tanh_matches_known_values() -> None:
@@ -87,7 +88,7 @@ def test_stored_round_trip_and_factory() -> None:
         quality_model_from_stored(
             "mlp-heads", StoredQuality(q.to_stored().arrays, {}), MODELS, SCALES
         )
-    with pytest.raises(BundleError, match="heads.npz lacks"):
+    with pytest.raises(BundleError, match=r"heads\.npz lacks"):
         quality_model_from_stored(
             "mlp-heads", StoredQuality({}, q.to_stored().calibration), MODELS, SCALES
         )
