@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -204,7 +204,3 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
-
-
-def as_dict(decision: PromotionDecision) -> dict[str, Any]:
-    return _finite(asdict(decision))  # type: ignore[no-any-return]
