@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import report_timings, summarise, time_calls
-from learned_router.calibration import calibrate
 from learned_router.capacity import CapacityTracker, ModelCapacity
 from learned_router.catalog import Catalog
 from learned_router.latency import LatencyTable
 from learned_router.live_catalog import LiveCatalog
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
+from learned_router.policy_calibration import calibrate
 
 N_MODELS = 20
 

@@ -27,11 +27,11 @@ import numpy.typing as npt
 
 from learned_router.bundle import Bundle
 from learned_router.catalog import Catalog
-from training.calibration import auc
 from training.config import load_config
 from training.dataset import SplitArrays, prepare
 from training.evaluate import head_data
 from training.heads import features_of, fit_new_model, logits_of, train_heads
+from training.platt import auc
 
 
 def _without(part: SplitArrays, column: int) -> SplitArrays:

@@ -32,7 +32,7 @@ import numpy as np
 from learned_router import data
 from learned_router.bundle import Bundle
 from learned_router.registry import CHAMPION, DEFAULT_MODEL_NAME, client, download_bundle
-from training.calibration import per_model_metrics, summarise
+from training.platt import per_model_metrics, summarise
 
 
 @dataclass(frozen=True)

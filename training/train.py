@@ -41,7 +41,6 @@ from learned_router.encoder import Truncation, encode_ids
 from learned_router.errors import LearnedRouterError
 from learned_router.predictor import QualityPredictor, StoredQuality
 from learned_router.tokens import OutputLengthModel, load_tokenizer
-from training.calibration import per_model_metrics, sigmoid, summarise
 from training.config import TrainConfig, load_config
 from training.dataset import prepare
 from training.distill import EmbeddingCache, _padded, distill, embed_with_onnx
@@ -50,6 +49,7 @@ from training.evaluate import Evaluation, fit_and_measure
 from training.heads import QualityHeads, comparative, logits_of
 from training.model_card import render_model_card
 from training.onnx_export import export_encoder, export_fp32
+from training.platt import per_model_metrics, sigmoid, summarise
 from training.tracking import Tracker, temporary_folder
 
 

@@ -228,7 +228,7 @@ def calibrate(
     from rich.console import Console
 
     from learned_router import data as data_layer
-    from learned_router.calibration import calibrate_on_log
+    from learned_router.policy_calibration import calibrate_on_log
     from learned_router.router import Router
 
     router = Router.load(bundle, capacity=False)

@@ -37,7 +37,6 @@ import numpy.typing as npt
 
 from learned_router.bundle import DEFAULT_BUNDLE, Bundle
 from learned_router.cache import CacheHit, SemanticCache
-from learned_router.calibration import Calibration
 from learned_router.capacity import CapacityTracker
 from learned_router.catalog import Catalog
 from learned_router.costs import Priority, expected_cost_usd
@@ -45,6 +44,7 @@ from learned_router.errors import BundleError, InvalidInputError, LearnedRouterE
 from learned_router.latency import LatencyTable
 from learned_router.live_catalog import LiveCatalog
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
+from learned_router.policy_calibration import Calibration
 from learned_router.selection import Outcome, Policy, PolicyName, select_models
 
 Tier = Literal["low", "medium", "high"]
@@ -187,7 +187,7 @@ class Router:
     Build one with :meth:`load`. ``catalog`` is a live catalog, a catalog, or a
     catalog file to watch (default: the catalog in the bundle). ``policy`` is
     the default when a call names none (e.g. ``{"min_quality": 0.8}``); a saved
-    :class:`~learned_router.calibration.Calibration` (``learned-router
+    :class:`~learned_router.policy_calibration.Calibration` (``learned-router
     calibrate``) can supply it instead. With a ``cache``
     (:class:`~learned_router.cache.SemanticCache`), a prompt the tenant asked
     before is answered from it (``decision.cached``; the decision costs
