@@ -22,9 +22,9 @@ from learned_router.bench.harness import (
 from learned_router.bench.routers import (
     AlwaysBest,
     AlwaysCheapest,
+    BenchRouter,
     HeuristicTriage,
     RandomMixture,
-    Router,
     Routing,
     TriageRules,
 )
@@ -35,7 +35,7 @@ from learned_router.errors import BenchmarkError, InvalidInputError
 FAST = BenchConfig(bootstrap_resamples=50)
 
 
-def fast_routers() -> list[Router]:
+def fast_routers() -> list[BenchRouter]:
     return [AlwaysCheapest(), AlwaysBest(), RandomMixture(), HeuristicTriage(), KNNRouter()]
 
 

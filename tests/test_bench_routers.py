@@ -1,4 +1,4 @@
-"""Router interface, fixed routers, heuristic triage, oracle (learned_router.bench.routers)."""
+"""BenchRouter interface, fixed routers, heuristic triage, oracle (learned_router.bench.routers)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from bench_synth import MODELS, synthetic
 from learned_router.bench.routers import (
     AlwaysBest,
     AlwaysCheapest,
+    BenchRouter,
     HeuristicTriage,
     Oracle,
     RandomMixture,
     ReferenceModels,
-    Router,
     RouterInputs,
     TrainingSet,
     TriageRules,
@@ -68,7 +68,7 @@ def test_fixed_routers(problem) -> None:  # type: ignore[no-untyped-def]
     train = problem.training_set(slice(0, 200))
     test = problem.training_set(slice(200, 300)).inputs
     for router, model in ((AlwaysCheapest(), 0), (AlwaysBest(), 2)):
-        assert isinstance(router, Router)
+        assert isinstance(router, BenchRouter)
         with pytest.raises(InvalidInputError, match="fit"):
             router.route(test)
         router.fit(train)

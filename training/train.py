@@ -43,7 +43,7 @@ from learned_router.predictor import QualityPredictor, StoredQuality
 from learned_router.tokens import OutputLengthModel, load_tokenizer
 from training.config import TrainConfig, load_config
 from training.dataset import prepare
-from training.distill import EmbeddingCache, _padded, distill, embed_with_onnx
+from training.distill import EmbeddingStore, _padded, distill, embed_with_onnx
 from training.encoder_model import TEACHER_NAME, PromptEncoder, student_encoder, teacher_encoder
 from training.evaluate import Evaluation, fit_and_measure
 from training.heads import QualityHeads, comparative, logits_of
@@ -221,7 +221,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
         if not teacher_onnx.exists():
             export_fp32(teacher_encoder(), teacher_onnx)
         tag = f"teacher-{truncation.max_tokens}-{truncation.head_tokens}"
-        teacher_cache = EmbeddingCache(cache / "embeddings", tag)
+        teacher_cache = EmbeddingStore(cache / "embeddings", tag)
         task = progress.add_task("teacher embeddings", total=None)
         targets = embed_with_onnx(
             teacher_onnx,
@@ -272,7 +272,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
             embeddings[name] = embed_with_onnx(served, part.texts, truncation)
             progress.advance(task)
         progress.remove_task(task)
-        teacher_rows = EmbeddingCache(cache / "embeddings", tag)
+        teacher_rows = EmbeddingStore(cache / "embeddings", tag)
         sample = data.parts["val"].texts[:512]
         teacher_val = embed_with_onnx(teacher_onnx, sample, truncation, cache=teacher_rows)
         cosine = float((embeddings["val"][: len(sample)] * teacher_val).sum(1).mean())

@@ -30,8 +30,8 @@ from learned_router.bench.learned import (
 )
 from learned_router.bench.report import summary_table, write_report
 from learned_router.bench.routers import (
+    BenchRouter,
     QualityScorer,
-    Router,
     RouterInputs,
     Routing,
     TrainingSet,
@@ -41,6 +41,7 @@ from learned_router.bench.routers import (
 __all__ = [
     "BenchConfig",
     "BenchResult",
+    "BenchRouter",
     "DatasetResult",
     "Embed",
     "EmbeddingCache",
@@ -49,7 +50,6 @@ __all__ = [
     "OperatingPoint",
     "PredictorRouter",
     "QualityScorer",
-    "Router",
     "RouterInputs",
     "RouterResult",
     "Routing",

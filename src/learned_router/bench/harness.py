@@ -45,13 +45,13 @@ from learned_router.bench.learned import LearnedRouterPredictor, PredictorRouter
 from learned_router.bench.routers import (
     AlwaysBest,
     AlwaysCheapest,
+    BenchRouter,
     FloatArray,
     HeuristicTriage,
     IndexArray,
     Oracle,
     RandomMixture,
     ReferenceModels,
-    Router,
     RouterInputs,
     Routing,
     TrainingSet,
@@ -187,7 +187,7 @@ class BenchResult:
     machine: Mapping[str, Any]
 
 
-def default_routers(*, seed: int = 0) -> list[Router]:
+def default_routers(*, seed: int = 0) -> list[BenchRouter]:
     """Fresh instances of every baseline (the oracle and learned router are added by the harness).
 
     >>> [r.name for r in default_routers()]  # doctest: +NORMALIZE_WHITESPACE
@@ -593,7 +593,7 @@ def _router_result(
 
 def evaluate_dataset(
     data: PreparedDataset,
-    routers: Sequence[Router],
+    routers: Sequence[BenchRouter],
     *,
     config: BenchConfig,
     reference: str | None = None,
@@ -706,7 +706,7 @@ def run_benchmark(
     embedder_name: str = "custom",
     config: BenchConfig | None = None,
     learned: LearnedRouterPredictor | None = None,
-    routers: Callable[[], Sequence[Router]] | None = None,
+    routers: Callable[[], Sequence[BenchRouter]] | None = None,
     catalog: Catalog | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BenchResult:

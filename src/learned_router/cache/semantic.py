@@ -33,7 +33,7 @@ from learned_router.cache import guards as guards_module
 from learned_router.cache.guards import GuardReason, Guards
 from learned_router.cache.index import ScopeIndex
 from learned_router.cache.keys import (
-    PromptKey,
+    CacheKey,
     StaticBlocks,
     canonical_params,
     check_ttl,
@@ -298,7 +298,7 @@ class SemanticCache:
         with self._lock:
             self._static.add(block)
 
-    def key_for(self, prompt: str) -> PromptKey:
+    def key_for(self, prompt: str) -> CacheKey:
         """The semantic key of ``prompt`` (what is embedded and guarded), with
         the number of characters that were static blocks or solved examples.
 
