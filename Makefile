@@ -57,25 +57,25 @@ test-python: build ## pytest (strict: warnings are errors)
 	$(PY) -m pytest
 
 lint: build ## ruff, ruff format --check, mypy (src + training), cargo fmt --check, clippy -D warnings, stubtest
-	$(PY) -m ruff check src tests training bench data
-	$(PY) -m ruff format --check src tests training bench data
+	$(PY) -m ruff check src tests training benchmarks data
+	$(PY) -m ruff format --check src tests training benchmarks data
 	$(PY) -m mypy
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --features python -- -D warnings
 	$(PY) -m mypy.stubtest learned_router._core
 
 fmt: setup ## Format Python and Rust sources
-	$(PY) -m ruff format src tests training bench data
-	$(PY) -m ruff check --fix src tests training bench data
+	$(PY) -m ruff format src tests training benchmarks data
+	$(PY) -m ruff check --fix src tests training benchmarks data
 	cargo fmt --all
 
-bench: build ## Speed and memory benchmarks (results in bench/results/*.json)
-	$(PY) -m bench.bench_selection
-	$(PY) -m bench.bench_data
-	$(PY) -m bench.bench_encoder
-	$(PY) -m bench.bench_route
-	$(PY) -m bench.bench_routing_infra
-	$(PY) -m bench.bench_cache
+bench: build ## Speed and memory benchmarks (results in benchmarks/results/*.json)
+	$(PY) -m benchmarks.bench_selection
+	$(PY) -m benchmarks.bench_data
+	$(PY) -m benchmarks.bench_encoder
+	$(PY) -m benchmarks.bench_route
+	$(PY) -m benchmarks.bench_routing_infra
+	$(PY) -m benchmarks.bench_cache
 
 # The development data (outside the repository; never committed).
 DEV_DATA ?= ../shared/data

@@ -4,7 +4,7 @@ Variants (token budget, which tokens are kept, teacher or a distilled
 student of k layers) are compared by training the same quality heads on each
 variant's embeddings of the same prompts and measuring per-model test AUC,
 Brier score and ECE after calibration. Latency is measured separately on the
-exported ONNX files (``bench/bench_encoder.py``).
+exported ONNX files (``benchmarks/bench_encoder.py``).
 
 Run: ``python -m training.study --data ../shared/data [--per-dataset 2000]``.
 Writes ``docs/results/encoder_study.json`` (figures only).

@@ -152,7 +152,7 @@ _COUNTER_FIELDS = tuple(f.name for f in fields(CacheStats) if f.name != "entries
 # and 1 false hit in 1,098 near misses (0.09%) at 0.85. The calibration rule
 # (<= 0.5% false hits on the calibration half) gives 0.64, which lands at 1.0%
 # on the test half; 0.85 keeps a margin, also for paraphrases the set lacks.
-# Another encoder needs its own calibration (bench/cache_eval.py).
+# Another encoder needs its own calibration (benchmarks/cache_eval.py).
 DEFAULT_MIN_SIMILARITY = 0.85
 
 

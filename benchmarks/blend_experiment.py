@@ -6,7 +6,7 @@ the learned router's P(success) with each of them (weight 0.5) on four
 datasets and prints every router's AIQ with its paired difference from the
 learned router. Figures and reading: docs/benchmark.md ("Closing the gap").
 
-Run: ``python -m bench.blend_experiment`` (needs models/default and
+Run: ``python -m benchmarks.blend_experiment`` (needs models/default and
 ../shared/data; ~4 minutes with the benchmark's embedding cache warm).
 """
 
