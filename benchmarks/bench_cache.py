@@ -257,7 +257,7 @@ def main() -> dict[str, Any]:
     results["load_average_after_latency_runs"] = os.getloadavg()
     encoder = os.environ.get("BENCH_CACHE_ENCODER", "teacher")
     if encoder != "none":
-        from bench import cache_eval
+        from benchmarks import cache_eval
 
         results["evaluation"] = cache_eval.main(["--encoder", encoder])
     path = write_results("cache", results)

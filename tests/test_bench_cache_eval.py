@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bench import cache_eval
+from benchmarks import cache_eval
 from benchmarks.cache_eval import (
     NEGATIVE_KINDS,
     POSITIVE_KINDS,
