@@ -1,5 +1,5 @@
 """Learned baselines: each beats random routing on a problem with a planted signal
-(learned_router.bench.baselines, learned_router.bench._nn)."""
+(learned_router.routing_benchmark.baselines, learned_router.routing_benchmark._nn)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 
 from bench_synth import synthetic
-from learned_router.bench._nn import MFNet, MLPNet, NetTrainConfig
-from learned_router.bench.baselines import (
+from learned_router.errors import InvalidInputError
+from learned_router.routing_benchmark._nn import MFNet, MLPNet, NetTrainConfig
+from learned_router.routing_benchmark.baselines import (
     KNNRouter,
     MatrixFactorizationRouter,
     MLPRouter,
     TfidfLogisticRouter,
 )
-from learned_router.bench.harness import default_routers, score_routings
-from learned_router.bench.routers import BenchRouter, Oracle, QualityScorer, Routing
-from learned_router.errors import InvalidInputError
+from learned_router.routing_benchmark.harness import default_routers, score_routings
+from learned_router.routing_benchmark.routers import BenchRouter, Oracle, QualityScorer, Routing
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +142,6 @@ def test_early_stopping_keeps_the_best_epoch() -> None:
 
 
 def _bce(p: np.ndarray, y: np.ndarray) -> float:
-    from learned_router.bench._nn import bce
+    from learned_router.routing_benchmark._nn import bce
 
     return bce(np.asarray(p, float), y)

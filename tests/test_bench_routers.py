@@ -1,4 +1,5 @@
-"""BenchRouter interface, fixed routers, heuristic triage, oracle (learned_router.bench.routers)."""
+"""BenchRouter interface, fixed routers, heuristic triage, oracle
+(learned_router.routing_benchmark.routers)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 
 from bench_synth import MODELS, synthetic
-from learned_router.bench.routers import (
+from learned_router.errors import InvalidInputError
+from learned_router.routing_benchmark.routers import (
     AlwaysBest,
     AlwaysCheapest,
     BenchRouter,
@@ -20,7 +22,6 @@ from learned_router.bench.routers import (
     cost_weight_grid,
     sweep_cost_weights,
 )
-from learned_router.errors import InvalidInputError
 
 
 @pytest.fixture(scope="module")

@@ -239,8 +239,8 @@ def test_a_new_architecture_drops_in_through_heads_kind(
     np.testing.assert_allclose(prediction.p_success, np.tile(p, (2, 1)))
     assert prediction.support is not None
 
-    from learned_router.bench.learned import BundlePredictor
     from learned_router.router import Router
+    from learned_router.routing_benchmark.learned import BundlePredictor
 
     router = Router(loaded, capacity=False)
     np.testing.assert_allclose(router.predict(PROMPTS, models=["small"]), [[p[0]], [p[0]]])

@@ -10,7 +10,7 @@ names (held out from every candidate's training):
    no champion yet);
 2. **beats heuristic routing**: on every dataset of the log with at least
    three models, the candidate's AIQ (area under its cost-quality frontier,
-   ``learned_router.bench``) is above the heuristic triage router's. The
+   ``learned_router.routing_benchmark``) is above the heuristic triage router's. The
    log's prompts are split in half: the heuristic picks its cheap / mid /
    frontier models on one half, and both are scored on the other.
 
@@ -73,15 +73,15 @@ def routing_against_heuristic(
     bundle_dir: Path, log: data.OutcomeLog, *, seed: int = 0
 ) -> dict[str, Any]:
     """Per dataset: AIQ of the candidate and of heuristic triage (see the module docstring)."""
-    from learned_router.bench import (
+    from learned_router.errors import DatasetNotUsableError
+    from learned_router.routing_benchmark import (
         BenchConfig,
         EmbeddingCache,
         PredictorRouter,
         load_learned_predictor,
     )
-    from learned_router.bench.harness import evaluate_dataset, prepare_dataset
-    from learned_router.bench.routers import HeuristicTriage
-    from learned_router.errors import DatasetNotUsableError
+    from learned_router.routing_benchmark.harness import evaluate_dataset, prepare_dataset
+    from learned_router.routing_benchmark.routers import HeuristicTriage
 
     predictor = load_learned_predictor(bundle_dir)
     config = BenchConfig(seed=seed, fractions={"train": 0.5, "test": 0.5}, bootstrap_resamples=0)

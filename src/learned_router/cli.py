@@ -357,7 +357,7 @@ def bench(
         raise typer.Exit(1)
 
     from learned_router import data as data_module
-    from learned_router.bench import (
+    from learned_router.routing_benchmark import (
         BenchConfig,
         EmbeddingCache,
         load_learned_predictor,
@@ -365,8 +365,8 @@ def bench(
         summary_table,
         write_report,
     )
-    from learned_router.bench.embeddings import cache_name_for
-    from learned_router.bench.learned import BundlePredictor
+    from learned_router.routing_benchmark.embeddings import cache_name_for
+    from learned_router.routing_benchmark.learned import BundlePredictor
 
     started = time.perf_counter()
     try:

@@ -28,8 +28,13 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from learned_router.bench.routers import FloatArray, QualityScorer, RouterInputs, TrainingSet
 from learned_router.errors import BundleError, InvalidInputError
+from learned_router.routing_benchmark.routers import (
+    FloatArray,
+    QualityScorer,
+    RouterInputs,
+    TrainingSet,
+)
 
 
 @runtime_checkable

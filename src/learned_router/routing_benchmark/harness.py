@@ -15,7 +15,7 @@ For each dataset of the log with at least ``min_models`` models:
    dataset) for scoring;
 4. fit every router on the training split (validation for tuning), route the
    held-out split, and score all of them, the single models and the oracle
-   with :mod:`learned_router.bench.metrics`, with bootstrap intervals over
+   with :mod:`learned_router.routing_benchmark.metrics`, with bootstrap intervals over
    held-out prompts (the same resamples for every router, so differences are
    paired).
 """
@@ -33,16 +33,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from learned_router.bench import metrics
-from learned_router.bench.baselines import (
+from learned_router.data.log import OutcomeLog, OutcomeMatrix
+from learned_router.data.splits import DEFAULT_FRACTIONS, check_no_leakage, prompt_group
+from learned_router.data.splits import split_prompts as _split_prompts
+from learned_router.errors import BenchmarkError, DatasetNotUsableError, InvalidInputError
+from learned_router.routing_benchmark import metrics
+from learned_router.routing_benchmark.baselines import (
     KNNRouter,
     MatrixFactorizationRouter,
     MLPRouter,
     TfidfLogisticRouter,
 )
-from learned_router.bench.embeddings import Embed
-from learned_router.bench.learned import LearnedRouterPredictor, PredictorRouter
-from learned_router.bench.routers import (
+from learned_router.routing_benchmark.embeddings import Embed
+from learned_router.routing_benchmark.learned import LearnedRouterPredictor, PredictorRouter
+from learned_router.routing_benchmark.routers import (
     AlwaysBest,
     AlwaysCheapest,
     BenchRouter,
@@ -56,10 +60,6 @@ from learned_router.bench.routers import (
     Routing,
     TrainingSet,
 )
-from learned_router.data.log import OutcomeLog, OutcomeMatrix
-from learned_router.data.splits import DEFAULT_FRACTIONS, check_no_leakage, prompt_group
-from learned_router.data.splits import split_prompts as _split_prompts
-from learned_router.errors import BenchmarkError, DatasetNotUsableError, InvalidInputError
 
 if TYPE_CHECKING:
     from learned_router.catalog import Catalog

@@ -12,7 +12,7 @@ cost weights the same way:
   regressor per model; one network with a head per model is the same
   function class, trained once).
 - :class:`MatrixFactorizationRouter` (RouteLLM's "mf", generalised to many
-  models): see :class:`learned_router.bench._nn.MFNet`.
+  models): see :class:`learned_router.routing_benchmark._nn.MFNet`.
 - :class:`TfidfLogisticRouter`: TF-IDF of the prompt text, one logistic
   regression per model (the only one that reads the text, not the embedding).
 
@@ -28,9 +28,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from learned_router.bench._nn import MFNet, MLPNet, NetTrainConfig, _AdamNet
-from learned_router.bench.routers import FloatArray, QualityScorer, RouterInputs, TrainingSet
 from learned_router.errors import InvalidInputError
+from learned_router.routing_benchmark._nn import MFNet, MLPNet, NetTrainConfig, _AdamNet
+from learned_router.routing_benchmark.routers import (
+    FloatArray,
+    QualityScorer,
+    RouterInputs,
+    TrainingSet,
+)
 
 
 def _unit_rows(x: npt.NDArray[Any]) -> FloatArray:
