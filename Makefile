@@ -57,16 +57,16 @@ test-python: build ## pytest (strict: warnings are errors)
 	$(PY) -m pytest
 
 lint: build ## ruff, ruff format --check, mypy (src + training), cargo fmt --check, clippy -D warnings, stubtest
-	$(PY) -m ruff check src tests training benchmarks data
-	$(PY) -m ruff format --check src tests training benchmarks data
+	$(PY) -m ruff check src tests training benchmarks scripts
+	$(PY) -m ruff format --check src tests training benchmarks scripts
 	$(PY) -m mypy
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --features python -- -D warnings
 	$(PY) -m mypy.stubtest learned_router._core
 
 fmt: setup ## Format Python and Rust sources
-	$(PY) -m ruff format src tests training benchmarks data
-	$(PY) -m ruff check --fix src tests training benchmarks data
+	$(PY) -m ruff format src tests training benchmarks scripts
+	$(PY) -m ruff check --fix src tests training benchmarks scripts
 	cargo fmt --all
 
 bench: build ## Speed and memory benchmarks (results in benchmarks/results/*.json)
@@ -112,4 +112,4 @@ clean: ## Remove build outputs (keeps .venv)
 	rm -rf target dist build src/learned_router/_core*.so .pytest_cache .mypy_cache .ruff_cache
 
 catalog: setup ## Rebuild the shipped catalog from the development data (DEV_DATA=../shared/data)
-	$(PY) data/build_default_catalog.py $(DEV_DATA)
+	$(PY) scripts/build_default_catalog.py $(DEV_DATA)

@@ -290,7 +290,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         args.out,
         description=(
             "List prices (USD per 1M tokens) for the models in learned-router's development "
-            "data, with provenance. Built by data/build_default_catalog.py from prices.csv."
+            "data, with provenance. Built by scripts/build_default_catalog.py from prices.csv."
         ),
     )
     Catalog.load(args.out)  # what we wrote must load back
