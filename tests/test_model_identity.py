@@ -1,5 +1,5 @@
 """One identity per model: canonical ids, aliases, deployments (learned_router.catalog)
-and the shipped catalog built from data/model_ids.csv + data/extra_prices.csv."""
+and the shipped catalog built from scripts/model_ids.csv + scripts/extra_prices.csv."""
 
 from __future__ import annotations
 
@@ -300,7 +300,7 @@ def test_costs_by_raw_log_names_price_the_canonical_model(shipped: Catalog) -> N
 
 
 def _builder() -> ModuleType:
-    path = ROOT / "data" / "build_default_catalog.py"
+    path = ROOT / "scripts" / "build_default_catalog.py"
     spec = importlib.util.spec_from_file_location("build_default_catalog", path)
     assert spec is not None
     assert spec.loader is not None
@@ -325,7 +325,7 @@ def test_the_builder_fails_loudly_on_unresolvable_or_merged_names(shipped: Catal
 
 
 def test_the_identity_table_is_the_shipped_catalog(shipped: Catalog) -> None:
-    """data/model_ids.csv and the committed catalog agree (run `make catalog` after editing)."""
+    """scripts/model_ids.csv and the committed catalog agree (run `make catalog` after editing)."""
     rows = _builder().read_identities()
     assert sorted(row.id for row in rows) == sorted(shipped.ids)
     for row in rows:

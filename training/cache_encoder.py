@@ -4,7 +4,7 @@ The cache evaluation chose the teacher over the router's student to key the
 semantic tier (``docs/cache.md``); services load it without torch through
 :class:`learned_router.cache.encoder.CacheEncoder`.
 
-``learned-router cache export-encoder --out models/cache-encoder``
+``python -m training cache export-encoder --out models/cache-encoder``
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class EncoderConfig:
     student_layers: tuple[int, ...] = (0, 1)
     max_tokens: int = 128
     head_tokens: int = 32
-    distill_epochs: int = 1
+    distill_epochs: int = 0
     distill_batch_size: int = 32
     distill_learning_rate: float = 1e-4
     distill_max_prompts: int = 0
@@ -43,7 +43,7 @@ class EncoderConfig:
     int8: bool = True
     parity_max_abs_diff: float = 0.08
     parity_max_auc_drop: float = 0.01
-    compare_teacher: bool = False
+    compare_teacher: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """One training run: outcome logs in, a verified bundle and an MLflow model version out.
 
-``main(config)`` (also ``learned-router train --data PATH... --config FILE``):
+``main(config)`` (also ``python -m training train --data PATH... --config FILE``):
 
 1. load, validate and split the logs (by prompt), resolving model names
    through the catalog;
@@ -34,21 +34,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import learned_router
+from learned_router.bundle import BundleManifest, EncoderInfo, ModelEntry, write_bundle
 from learned_router.catalog import Catalog
+from learned_router.data import prompt_group
 from learned_router.encoder import Truncation, encode_ids
 from learned_router.errors import LearnedRouterError
+from learned_router.predictor import QualityPredictor, StoredQuality
 from learned_router.tokens import OutputLengthModel, load_tokenizer
-from training.calibration import per_model_metrics, sigmoid, summarise
 from training.config import TrainConfig, load_config
 from training.dataset import prepare
-from training.distill import EmbeddingCache, _padded, distill, embed_with_onnx
+from training.distill import EmbeddingStore, _padded, distill, embed_with_onnx
 from training.encoder_model import TEACHER_NAME, PromptEncoder, student_encoder, teacher_encoder
 from training.evaluate import Evaluation, fit_and_measure
 from training.heads import QualityHeads, comparative, logits_of
 from training.model_card import render_model_card
 from training.onnx_export import export_encoder, export_fp32
+from training.platt import per_model_metrics, sigmoid, summarise
 from training.tracking import Tracker, temporary_folder
-from training.write_bundle import write_bundle
 
 
 class ParityError(LearnedRouterError):
@@ -219,7 +221,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
         if not teacher_onnx.exists():
             export_fp32(teacher_encoder(), teacher_onnx)
         tag = f"teacher-{truncation.max_tokens}-{truncation.head_tokens}"
-        teacher_cache = EmbeddingCache(cache / "embeddings", tag)
+        teacher_cache = EmbeddingStore(cache / "embeddings", tag)
         task = progress.add_task("teacher embeddings", total=None)
         targets = embed_with_onnx(
             teacher_onnx,
@@ -270,7 +272,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
             embeddings[name] = embed_with_onnx(served, part.texts, truncation)
             progress.advance(task)
         progress.remove_task(task)
-        teacher_rows = EmbeddingCache(cache / "embeddings", tag)
+        teacher_rows = EmbeddingStore(cache / "embeddings", tag)
         sample = data.parts["val"].texts[:512]
         teacher_val = embed_with_onnx(teacher_onnx, sample, truncation, cache=teacher_rows)
         cosine = float((embeddings["val"][: len(sample)] * teacher_val).sum(1).mean())
@@ -368,44 +370,36 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
         tracker.metrics({f"test_auc_{d}": v for d, v in per_dataset.items()})
         tracker.json("per_model_metrics.json", per_model)
         labelled = (~np.isnan(data.parts["train"].labels)).sum(0)
-        models_meta = [
-            {
-                "id": m,
-                "index": j,
-                "train_labels": int(labelled[j]),
-                "catalog_version": catalog.version,
-            }
+        entries = [
+            ModelEntry(id=m, train_labels=int(labelled[j]), catalog_version=catalog.version)
             for j, m in enumerate(data.models)
         ]
-        manifest = {
-            "name": Path(config.output.bundle_dir).name,
-            "created_at": datetime.now(timezone.utc).isoformat(),
-            "package_version": learned_router.__version__,
-            "encoder": {
-                "truncation": {
-                    "max_tokens": truncation.max_tokens,
-                    "head_tokens": truncation.head_tokens,
-                },
-                "dim": int(embeddings["train"].shape[1]),
-                "teacher": TEACHER_NAME,
-                "student_layers": list(config.encoder.student_layers),
-                "quantization": "dynamic int8, per-channel weights" if int8 else "none (fp32)",
-            },
-            "data": {
+        manifest = BundleManifest(
+            name=Path(config.output.bundle_dir).name,
+            created_at=datetime.now(timezone.utc).isoformat(),
+            package_version=learned_router.__version__,
+            encoder=EncoderInfo(
+                truncation=truncation,
+                dim=int(embeddings["train"].shape[1]),
+                teacher=TEACHER_NAME,
+                student_layers=tuple(config.encoder.student_layers),
+                quantization="dynamic int8, per-channel weights" if int8 else "none (fp32)",
+            ),
+            data={
                 "fingerprint": data.fingerprint,
                 "paths": list(config.data.paths),
                 **data.rows,
                 "datasets": data.dataset_names,
                 "split": data.splits.params(),
             },
-            "catalog_version": catalog.version,
-            "config": config.to_dict(),
-            "metrics": {
+            catalog_version=catalog.version,
+            config=config.to_dict(),
+            metrics={
                 k: (None if isinstance(v, float) and not np.isfinite(v) else v)
                 for k, v in metrics.items()
             },
-            "mlflow_run_id": tracker.run_id,
-        }
+            mlflow_run_id=tracker.run_id,
+        )
         card = render_model_card(
             manifest=manifest,
             metrics=metrics,
@@ -414,19 +408,31 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
             seconds=seconds,
             config=config,
         )
+        quality = QualityPredictor.from_stored(
+            StoredQuality(
+                evaluation.heads.to_arrays(),
+                {
+                    "method": "platt",
+                    "a": evaluation.calibration.a.tolist(),
+                    "b": evaluation.calibration.b.tolist(),
+                },
+            ),
+            data.models,
+            data.scales,
+        )
         bundle = write_bundle(
             config.output.bundle_dir,
+            manifest=manifest,
+            quality=quality,
+            entries=entries,
             encoder_onnx=served,
-            head_arrays=evaluation.heads.to_arrays(),
-            models=models_meta,
-            scales=data.scales,
-            calibration=(evaluation.calibration.a, evaluation.calibration.b),
             output_lengths=lengths,
             catalog=catalog,
             model_card=card,
-            manifest=manifest,
-            train_prompts=data.parts["train"].texts + data.parts["val"].texts,
-        )
+            train_prompt_groups=[
+                prompt_group(text) for text in data.parts["train"].texts + data.parts["val"].texts
+            ],
+        ).path
         size_mb = sum(f.stat().st_size for f in bundle.iterdir()) / 1e6
         if size_mb > config.output.max_bundle_mb:
             console.print(
@@ -504,7 +510,7 @@ def _summary(
 def cli(
     data: list[str], config_path: str | None, overrides: dict[str, Any] | None = None
 ) -> RunResult:
-    """What ``learned-router train`` calls."""
+    """What ``python -m training train`` calls."""
     config = load_config(
         config_path, **({"data.paths": list(data)} if data else {}), **(overrides or {})
     )

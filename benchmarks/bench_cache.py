@@ -1,7 +1,7 @@
 """Answer cache benchmark: lookup latency, insert throughput, memory, the
 exact-to-IVF switch point, and hit / false-hit rates on the evaluation set.
 
-Run: ``make bench`` or ``python -m bench.bench_cache``. Environment knobs:
+Run: ``make bench`` or ``python -m benchmarks.bench_cache``. Environment knobs:
 
 - ``BENCH_CACHE_SIZES``: cache sizes for the latency runs (default
   ``10000,100000,1000000``);
@@ -30,7 +30,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import summarise, write_results
+from benchmarks.common import summarise, write_results
 from learned_router.cache import CacheConfig, SemanticCache
 from learned_router.cache.index import ScopeIndex
 
@@ -257,7 +257,7 @@ def main() -> dict[str, Any]:
     results["load_average_after_latency_runs"] = os.getloadavg()
     encoder = os.environ.get("BENCH_CACHE_ENCODER", "teacher")
     if encoder != "none":
-        from bench import cache_eval
+        from benchmarks import cache_eval
 
         results["evaluation"] = cache_eval.main(["--encoder", encoder])
     path = write_results("cache", results)

@@ -1,6 +1,6 @@
 """Encoder latency: teacher vs student, fp32 vs int8, short and long prompts, 1 and 2 threads.
 
-Run: ``make bench`` (or ``python -m bench.bench_encoder``). Uses the ONNX files
+Run: ``make bench`` (or ``python -m benchmarks.bench_encoder``). Uses the ONNX files
 training leaves behind: ``.cache/teacher.fp32.onnx`` (the six-layer teacher;
 its int8 copy is made here if missing) and the shipped student
 ``models/default/encoder.onnx``. Missing files are skipped and said so.
@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import summarise, time_calls, write_results
+from benchmarks.common import summarise, time_calls, write_results
 from learned_router.encoder import Encoder, Truncation
 from learned_router.tokens import load_tokenizer
 

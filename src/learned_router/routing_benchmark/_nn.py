@@ -41,7 +41,7 @@ def logit(p: FloatArray) -> FloatArray:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class NetTrainConfig:
     """Optimiser settings shared by the numpy baselines."""
 
     learning_rate: float = 1e-3
@@ -63,7 +63,7 @@ def train_adam(
     *,
     x_val: FloatArray | None,
     y_val: FloatArray | None,
-    config: TrainConfig,
+    config: NetTrainConfig,
 ) -> Params:
     """Minibatch Adam with early stopping; returns the parameters of the best epoch.
 
@@ -110,7 +110,7 @@ class _AdamNet:
     """A numpy network trained by :func:`train_adam`: subclasses give the
     initial parameters, the forward pass and its gradient."""
 
-    config: TrainConfig
+    config: NetTrainConfig
     params: Params
 
     def _init_params(self, rng: np.random.Generator, x: FloatArray, y: FloatArray) -> Params:
@@ -152,7 +152,7 @@ class _AdamNet:
 class MLPNet(_AdamNet):
     """Embedding -> hidden ReLU layers -> one sigmoid output per model."""
 
-    def __init__(self, *, hidden: tuple[int, ...] = (128, 128), config: TrainConfig) -> None:
+    def __init__(self, *, hidden: tuple[int, ...] = (128, 128), config: NetTrainConfig) -> None:
         self.hidden = hidden
         self.config = config
         self.params: Params = {}
@@ -206,7 +206,7 @@ class MFNet(_AdamNet):
     ``b_m``); predicting every model's own success needs the per-model bias.
     """
 
-    def __init__(self, *, dim: int = 128, config: TrainConfig) -> None:
+    def __init__(self, *, dim: int = 128, config: NetTrainConfig) -> None:
         self.dim = dim
         self.config = config
         self.params: Params = {}

@@ -1,6 +1,6 @@
 """End-to-end routing speed and memory with the shipped bundle.
 
-Run: ``make bench`` (or ``python -m bench.bench_route``). Measures, on this
+Run: ``make bench`` (or ``python -m benchmarks.bench_route``). Measures, on this
 machine: ``import learned_router`` time (fresh process), ``Router.load`` time
 and resident memory, ``route()`` p50/p99 for a 30-token and a 500-token prompt
 (and a 5,000-token one, to show the token budget at work), and
@@ -20,8 +20,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.bench_encoder import prompt_of
-from bench.common import summarise, time_calls, write_results
+from benchmarks.bench_encoder import prompt_of
+from benchmarks.common import summarise, time_calls, write_results
 
 BUNDLE = Path(os.environ.get("LEARNED_ROUTER_BUNDLE", "models/default"))
 

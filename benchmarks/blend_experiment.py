@@ -6,7 +6,7 @@ the learned router's P(success) with each of them (weight 0.5) on four
 datasets and prints every router's AIQ with its paired difference from the
 learned router. Figures and reading: docs/benchmark.md ("Closing the gap").
 
-Run: ``python -m bench.blend_experiment`` (needs models/default and
+Run: ``python -m benchmarks.blend_experiment`` (needs models/default and
 ../shared/data; ~4 minutes with the benchmark's embedding cache warm).
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from learned_router import data
-from learned_router.bench import (
+from learned_router.routing_benchmark import (
     BenchConfig,
     EmbeddingCache,
     LearnedRouterPredictor,
@@ -29,10 +29,10 @@ from learned_router.bench import (
     default_routers,
     run_benchmark,
 )
-from learned_router.bench.baselines import KNNRouter, MLPRouter
-from learned_router.bench.embeddings import cache_name_for
-from learned_router.bench.learned import BundlePredictor
-from learned_router.bench.routers import FloatArray
+from learned_router.routing_benchmark.baselines import KNNRouter, MLPRouter
+from learned_router.routing_benchmark.embeddings import cache_name_for
+from learned_router.routing_benchmark.learned import BundlePredictor
+from learned_router.routing_benchmark.routers import FloatArray
 
 DATASETS = ("routerbench_subset", "mmlu_pro", "llmrouter_9model", "routerdc_7model")
 

@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-RESULTS_DIR = Path(os.environ.get("BENCH_OUT", "bench/results"))
+RESULTS_DIR = Path(os.environ.get("BENCH_OUT", "benchmarks/results"))
 
 
 def machine() -> dict[str, Any]:
@@ -61,7 +61,7 @@ def summarise(samples: list[float]) -> dict[str, float]:
 
 
 def write_results(name: str, results: dict[str, Any]) -> Path:
-    """Writes ``bench/results/<name>.json`` with the machine attached."""
+    """Writes ``benchmarks/results/<name>.json`` with the machine attached."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     payload = {"benchmark": name, "machine": machine(), "results": results}

@@ -1,13 +1,13 @@
 """Selection kernel speed: 1 and 10,000 prompts x 20 models, every policy.
 
-Run: ``make bench`` (or ``python -m bench.bench_selection``).
+Run: ``make bench`` (or ``python -m benchmarks.bench_selection``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from bench.common import report_timings, summarise, time_calls
+from benchmarks.common import report_timings, summarise, time_calls
 from learned_router import select_models
 
 POLICIES = {

@@ -3,11 +3,11 @@
 One catalog entry per real model, under a canonical id, with every spelling
 the development data uses as an alias (see docs/catalog.md). Inputs:
 
-- ``data/model_ids.csv`` (committed, beside this script): the identity table.
+- ``scripts/model_ids.csv`` (committed, beside this script): the identity table.
   One row per canonical id: ``base`` (for a deployment: the id whose weights
   it shares), ``spellings`` (``;``-separated dataset spellings, the aliases),
   ``price`` (how it is priced, below) and ``notes``.
-- ``data/extra_prices.csv`` (committed): list prices of models that the
+- ``scripts/extra_prices.csv`` (committed): list prices of models that the
   development data's ``prices.csv`` lacks, one public source per row, in the
   format of ``prices.csv``.
 - ``prices.csv`` and the outcome logs of the development data.
@@ -300,8 +300,8 @@ def build(data: Path) -> Catalog:
             priced[entry.id] = found
     if unpriced:
         raise SystemExit(
-            f"no price for {unpriced}; give them a price in data/model_ids.csv or a row in "
-            "data/extra_prices.csv"
+            f"no price for {unpriced}; give them a price in scripts/model_ids.csv or a row in "
+            "scripts/extra_prices.csv"
         )
 
     specs = []
@@ -373,7 +373,7 @@ def check_resolves(catalog: Catalog, models_by_dataset: dict[str, list[str]]) ->
     if problems:
         raise SystemExit(
             "model names in the outcome logs that do not resolve to one catalog id each (add "
-            "them to the spellings of their model in data/model_ids.csv):\n  "
+            "them to the spellings of their model in scripts/model_ids.csv):\n  "
             + "\n  ".join(problems)
         )
 
@@ -388,7 +388,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         args.out,
         description=(
             "List prices (USD per 1M tokens) for the models in learned-router's development "
-            "data, with provenance. Built by data/build_default_catalog.py from prices.csv."
+            "data, with provenance. Built by scripts/build_default_catalog.py from prices.csv."
         ),
     )
     Catalog.load(args.out)  # what we wrote must load back

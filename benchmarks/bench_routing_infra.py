@@ -4,7 +4,7 @@ Capacity checks and claims, a live-catalog read, the latency-SLO mask, an
 outcome-store append (fsync-bound) and a calibration sweep, at the sizes a
 router sees: one prompt and 10,000 prompts x 20 models.
 
-Run: ``make bench`` (or ``python -m bench.bench_routing_infra``).
+Run: ``make bench`` (or ``python -m benchmarks.bench_routing_infra``).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import report_timings, summarise, time_calls
-from learned_router.calibration import calibrate
+from benchmarks.common import report_timings, summarise, time_calls
 from learned_router.capacity import CapacityTracker, ModelCapacity
 from learned_router.catalog import Catalog
 from learned_router.latency import LatencyTable
 from learned_router.live_catalog import LiveCatalog
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
+from learned_router.policy_calibration import calibrate
 
 N_MODELS = 20
 

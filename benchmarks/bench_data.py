@@ -1,6 +1,6 @@
 """Load + validate time and peak memory for the largest development dataset.
 
-Run: ``make bench`` (or ``python -m bench.bench_data [DATA_DIR]``). The data
+Run: ``make bench`` (or ``python -m benchmarks.bench_data [DATA_DIR]``). The data
 folder defaults to ``$LEARNED_ROUTER_DEV_DATA`` or ``../shared/data``.
 Each measurement runs in a fresh process so peak RSS is its own.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import write_results
+from benchmarks.common import write_results
 
 DEV_DATA = Path(os.environ.get("LEARNED_ROUTER_DEV_DATA", "../shared/data"))
 

@@ -1,19 +1,19 @@
 """The routing-quality benchmark: the learned router against heuristic routing and
 published baselines, on the same split, embeddings and held-out prompts.
 
->>> from learned_router import bench
->>> [r.name for r in bench.default_routers()][:3]
+>>> from learned_router import routing_benchmark
+>>> [r.name for r in routing_benchmark.default_routers()][:3]
 ['always-cheapest', 'always-best', 'random-mixture']
 
 Run it with ``learned-router bench --data PATH...`` or :func:`run_benchmark`;
 plug the learned router in through :class:`LearnedRouterPredictor`. Metric
-definitions: :mod:`learned_router.bench.metrics` and ``docs/benchmark.md``.
+definitions: :mod:`learned_router.routing_benchmark.metrics` and ``docs/benchmark.md``.
 scikit-learn (TF-IDF + logistic regression) and matplotlib (plots) are
 imported only when used.
 """
 
-from learned_router.bench.embeddings import Embed, EmbeddingCache, text_key
-from learned_router.bench.harness import (
+from learned_router.routing_benchmark.embeddings import Embed, EmbeddingCache, text_key
+from learned_router.routing_benchmark.harness import (
     BenchConfig,
     BenchResult,
     DatasetResult,
@@ -23,15 +23,15 @@ from learned_router.bench.harness import (
     default_routers,
     run_benchmark,
 )
-from learned_router.bench.learned import (
+from learned_router.routing_benchmark.learned import (
     LearnedRouterPredictor,
     PredictorRouter,
     load_learned_predictor,
 )
-from learned_router.bench.report import summary_table, write_report
-from learned_router.bench.routers import (
+from learned_router.routing_benchmark.report import summary_table, write_report
+from learned_router.routing_benchmark.routers import (
+    BenchRouter,
     QualityScorer,
-    Router,
     RouterInputs,
     Routing,
     TrainingSet,
@@ -41,6 +41,7 @@ from learned_router.bench.routers import (
 __all__ = [
     "BenchConfig",
     "BenchResult",
+    "BenchRouter",
     "DatasetResult",
     "Embed",
     "EmbeddingCache",
@@ -49,7 +50,6 @@ __all__ = [
     "OperatingPoint",
     "PredictorRouter",
     "QualityScorer",
-    "Router",
     "RouterInputs",
     "RouterResult",
     "Routing",

@@ -28,8 +28,13 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from learned_router.bench.routers import FloatArray, QualityScorer, RouterInputs, TrainingSet
 from learned_router.errors import BundleError, InvalidInputError
+from learned_router.routing_benchmark.routers import (
+    FloatArray,
+    QualityScorer,
+    RouterInputs,
+    TrainingSet,
+)
 
 
 @runtime_checkable
@@ -122,13 +127,9 @@ class BundlePredictor:
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         from learned_router.bundle import Bundle
-        from learned_router.predictor import QualityPredictor
 
         self.bundle = Bundle.load(folder)
-        self._encoder = self.bundle.encoder()
-        self._predictor = QualityPredictor(
-            self.bundle.models, self.bundle.scales, self.bundle.heads, self.bundle.calibration
-        )
+        self._scorer = self.bundle.scorer()
         self._catalog = self.bundle.catalog()
         self.training_prompt_groups = self.bundle.train_prompt_groups()
 
@@ -143,7 +144,7 @@ class BundlePredictor:
         return f"learned-router-encoder-{self.bundle.version}"
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        return self._encoder.embed(list(texts))
+        return self._scorer.embed(texts)
 
     def predict_quality(
         self, prompts: Sequence[str], models: Sequence[str], *, quality_scale: str | None = None
@@ -151,4 +152,4 @@ class BundlePredictor:
         """P(success); on ``quality_scale`` when the bundle learned that scale."""
         ids = [self._catalog.resolve(m) if self._catalog.knows(m) else m for m in models]
         scale = quality_scale if quality_scale in self.bundle.scales else None
-        return self._predictor.p_success(self.embed(prompts), models=ids, scale=scale)
+        return self._scorer.p_success(prompts, ids, scale=scale)

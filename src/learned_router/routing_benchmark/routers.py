@@ -1,7 +1,7 @@
 """The router interface of the benchmark, and the routers that need no training data
 beyond model averages: fixed policies, random mixtures, heuristic triage, the oracle.
 
-Every router has one small interface (:class:`Router`): ``fit(train,
+Every router has one small interface (:class:`BenchRouter`): ``fit(train,
 validation=...)`` on the training split, then ``route(inputs)`` on held-out
 prompts, which returns a :class:`Routing`: one chosen model per prompt for each
 of the router's operating points. Routers that predict each model's quality
@@ -103,7 +103,7 @@ class Routing:
 
 
 @runtime_checkable
-class Router(Protocol):
+class BenchRouter(Protocol):
     """Anything the benchmark can evaluate."""
 
     name: str

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from learned_router.bench import metrics
-from learned_router.bench.harness import (
+from learned_router.routing_benchmark import metrics
+from learned_router.routing_benchmark.harness import (
     QUALITY_TARGETS,
     BenchResult,
     DatasetResult,

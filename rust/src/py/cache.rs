@@ -1,273 +1,18 @@
-//! The PyO3 binding: every Python-facing function of the core, in one file.
-//!
-//! Conventions (see STYLE.md): numbers cross as C-contiguous numpy arrays of
-//! one dtype (float64 for probabilities and USD); inputs are borrowed first,
-//! then the kernel runs with the GIL released (`Python::detach`); results come
-//! back as numpy arrays built from the kernel's vectors without a copy.
-//! `CoreError` becomes `learned_router.errors.InvalidInputError` (a
-//! `ValueError`) in `to_py_err`, the one place errors are mapped.
+//! Binding of the answer cache's exact tier (`crate::cache`), used by
+//! `learned_router.cache.SemanticCache`.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use numpy::ndarray::Array2;
-use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
-};
-use pyo3::exceptions::PyValueError;
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use super::to_py_err;
 use crate::cache::{
     self, Context, Digest, Entry, ExactCache, NewEntry, Removed, Scope, Selector, Snapshot,
 };
-use crate::capacity::{Capacity, CapacityTracker, TokenBucket};
 use crate::error::CoreError;
-use crate::select::{self, MatrixView, Policy};
-
-/// Maps a core error to `learned_router.errors.InvalidInputError`, falling
-/// back to a plain `ValueError` if the Python package cannot be imported.
-fn to_py_err(err: CoreError) -> PyErr {
-    let message = err.to_string();
-    Python::attach(|py| {
-        let exception = py
-            .import("learned_router.errors")
-            .and_then(|module| module.getattr("InvalidInputError"))
-            .and_then(|class| class.call1((message.clone(),)));
-        match exception {
-            Ok(value) => PyErr::from_value(value),
-            Err(_) => PyValueError::new_err(message),
-        }
-    })
-}
-
-fn contiguous<'a, T: numpy::Element>(
-    argument: &'static str,
-    array: &'a PyReadonlyArray2<'_, T>,
-) -> PyResult<MatrixView<'a, T>> {
-    let shape = array.shape();
-    let data = array.as_slice().map_err(|_| {
-        to_py_err(CoreError::InvalidArgument {
-            argument,
-            message: "must be a C-contiguous array; pass np.ascontiguousarray(...)".into(),
-        })
-    })?;
-    MatrixView::new(argument, data, shape[0], shape[1]).map_err(to_py_err)
-}
-
-fn contiguous1<'a, T: numpy::Element>(
-    argument: &'static str,
-    array: &'a PyReadonlyArray1<'_, T>,
-) -> PyResult<&'a [T]> {
-    array.as_slice().map_err(|_| {
-        to_py_err(CoreError::InvalidArgument {
-            argument,
-            message: "must be a C-contiguous array; pass np.ascontiguousarray(...)".into(),
-        })
-    })
-}
-
-fn parse_policy(policy: &str, value: f64) -> PyResult<Policy> {
-    Ok(match policy {
-        "min_quality" => Policy::MinQuality { min_quality: value },
-        "max_cost" => Policy::MaxCost {
-            max_cost_usd: value,
-        },
-        "cost_weight" => Policy::CostWeighted { cost_weight: value },
-        "relative_quality" => Policy::RelativeQuality {
-            quality_fraction: value,
-        },
-        other => {
-            return Err(to_py_err(CoreError::InvalidArgument {
-                argument: "policy",
-                message: format!(
-                    "unknown policy {other:?}; use one of \"min_quality\", \"max_cost\", \"cost_weight\", \"relative_quality\""
-                ),
-            }))
-        }
-    })
-}
-
-type SelectResult<'py> = (
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<u8>>,
-);
-
-/// Choose one model per prompt. Returns (index, p, cost, outcome) arrays.
-#[pyfunction]
-#[pyo3(name = "select", signature = (p, cost, available, policy, value))]
-fn select_models<'py>(
-    py: Python<'py>,
-    p: PyReadonlyArray2<'py, f64>,
-    cost: PyReadonlyArray2<'py, f64>,
-    available: PyReadonlyArray2<'py, bool>,
-    policy: &str,
-    value: f64,
-) -> PyResult<SelectResult<'py>> {
-    let policy = parse_policy(policy, value)?;
-    let p = contiguous("p", &p)?;
-    let cost = contiguous("cost", &cost)?;
-    let available = contiguous("available", &available)?;
-    let selection = py
-        .detach(|| select::select(p, cost, available, policy))
-        .map_err(to_py_err)?;
-    Ok((
-        selection.index.into_pyarray(py),
-        selection.p.into_pyarray(py),
-        selection.cost.into_pyarray(py),
-        selection.outcome.into_pyarray(py),
-    ))
-}
-
-/// Thread-safe capacity of self-hosted models (see `capacity.rs`).
-///
-/// Every method releases the GIL: the call may wait on the tracker's lock
-/// while another thread holds it, and must not block Python meanwhile.
-#[pyclass(frozen, name = "CapacityTracker", module = "learned_router._core")]
-struct PyCapacityTracker {
-    inner: CapacityTracker,
-}
-
-fn model_index(model: i64) -> PyResult<usize> {
-    usize::try_from(model).map_err(|_| {
-        to_py_err(CoreError::InvalidArgument {
-            argument: "model",
-            message: format!("index {model} is negative; pass a model's column index"),
-        })
-    })
-}
-
-type SnapshotResult<'py> = (
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<bool>>,
-);
-
-#[pymethods]
-impl PyCapacityTracker {
-    #[new]
-    #[pyo3(signature = (tokens_per_s, burst_tokens, max_concurrent))]
-    fn new(
-        tokens_per_s: Vec<Option<f64>>,
-        burst_tokens: Vec<Option<f64>>,
-        max_concurrent: Vec<Option<u32>>,
-    ) -> PyResult<Self> {
-        let m = tokens_per_s.len();
-        if burst_tokens.len() != m || max_concurrent.len() != m {
-            return Err(to_py_err(CoreError::InvalidArgument {
-                argument: "capacities",
-                message: format!(
-                    "tokens_per_s, burst_tokens and max_concurrent have {m}, {} and {} \
-                     entries; give one per model",
-                    burst_tokens.len(),
-                    max_concurrent.len()
-                ),
-            }));
-        }
-        let mut limits = Vec::with_capacity(m);
-        for (j, ((rate, burst), max)) in tokens_per_s
-            .into_iter()
-            .zip(burst_tokens)
-            .zip(max_concurrent)
-            .enumerate()
-        {
-            let token_bucket = match (rate, burst) {
-                (None, None) => None,
-                (Some(tokens_per_s), Some(burst_tokens)) => Some(TokenBucket {
-                    tokens_per_s,
-                    burst_tokens,
-                }),
-                _ => {
-                    return Err(to_py_err(CoreError::InvalidArgument {
-                        argument: "capacities",
-                        message: format!(
-                            "model {j}: give both tokens_per_s and burst_tokens, or neither"
-                        ),
-                    }))
-                }
-            };
-            limits.push(Capacity {
-                token_bucket,
-                max_concurrent: max,
-            });
-        }
-        Ok(Self {
-            inner: CapacityTracker::new(limits).map_err(to_py_err)?,
-        })
-    }
-
-    fn __len__(&self) -> usize {
-        self.inner.len()
-    }
-
-    /// Which models could admit each request now: `[n, m]` tokens in, `[n, m]` mask out.
-    fn available<'py>(
-        &self,
-        py: Python<'py>,
-        tokens: PyReadonlyArray2<'py, f64>,
-        now_s: f64,
-    ) -> PyResult<Bound<'py, PyArray2<bool>>> {
-        let view = contiguous("tokens", &tokens)?;
-        let (rows, cols) = (view.rows(), view.cols());
-        let mask = py
-            .detach(|| self.inner.available(view, now_s))
-            .map_err(to_py_err)?;
-        let mask = Array2::from_shape_vec((rows, cols), mask)
-            .expect("the kernel returns one value per cell");
-        Ok(mask.into_pyarray(py))
-    }
-
-    /// Atomically claims `tokens` and a slot on `model`; False if it is saturated.
-    fn try_acquire(&self, py: Python<'_>, model: i64, tokens: f64, now_s: f64) -> PyResult<bool> {
-        let model = model_index(model)?;
-        py.detach(|| self.inner.try_acquire(model, tokens, now_s))
-            .map_err(to_py_err)
-    }
-
-    /// `try_acquire` for a batch, in order, under one lock; index -1 is skipped.
-    fn try_acquire_many<'py>(
-        &self,
-        py: Python<'py>,
-        models: PyReadonlyArray1<'py, i64>,
-        tokens: PyReadonlyArray1<'py, f64>,
-        now_s: f64,
-    ) -> PyResult<Bound<'py, PyArray1<bool>>> {
-        let models = contiguous1("models", &models)?;
-        let tokens = contiguous1("tokens", &tokens)?;
-        let won = py
-            .detach(|| self.inner.try_acquire_many(models, tokens, now_s))
-            .map_err(to_py_err)?;
-        Ok(won.into_pyarray(py))
-    }
-
-    /// Frees a slot on `model` and returns its unused tokens to the bucket.
-    fn release(&self, py: Python<'_>, model: i64, unused_tokens: f64) -> PyResult<()> {
-        let model = model_index(model)?;
-        py.detach(|| self.inner.release(model, unused_tokens))
-            .map_err(to_py_err)
-    }
-
-    /// Marks `model` down (never available) or up again.
-    fn set_down(&self, py: Python<'_>, model: i64, down: bool) -> PyResult<()> {
-        let model = model_index(model)?;
-        py.detach(|| self.inner.set_down(model, down))
-            .map_err(to_py_err)
-    }
-
-    /// (bucket level, requests in flight, down) per model at `now_s`.
-    fn snapshot<'py>(&self, py: Python<'py>, now_s: f64) -> PyResult<SnapshotResult<'py>> {
-        let snap = py
-            .detach(|| self.inner.snapshot(now_s))
-            .map_err(to_py_err)?;
-        Ok((
-            snap.tokens.into_pyarray(py),
-            snap.in_flight.into_pyarray(py),
-            snap.down.into_pyarray(py),
-        ))
-    }
-}
 
 // ===========================================================================
 // The answer cache's exact tier (`crate::cache`), used by
@@ -319,13 +64,13 @@ fn hit_tuple(entry: &Entry) -> HitTuple {
 
 /// Collapse whitespace, lowercase and strip final ?!. (the exact tier's key).
 #[pyfunction]
-fn normalise_prompt(py: Python<'_>, prompt: &str) -> String {
+pub(super) fn normalise_prompt(py: Python<'_>, prompt: &str) -> String {
     py.detach(|| cache::normalise_prompt(prompt))
 }
 
 /// SHA-256 of the normalised prompt.
 #[pyfunction]
-fn prompt_digest<'py>(py: Python<'py>, prompt: &str) -> Bound<'py, PyBytes> {
+pub(super) fn prompt_digest<'py>(py: Python<'py>, prompt: &str) -> Bound<'py, PyBytes> {
     let digest = py.detach(|| cache::prompt_digest(prompt));
     PyBytes::new(py, &digest)
 }
@@ -333,7 +78,7 @@ fn prompt_digest<'py>(py: Python<'py>, prompt: &str) -> Bound<'py, PyBytes> {
 /// SHA-256 of (namespace, model, system prompt, canonical params JSON).
 #[pyfunction]
 #[pyo3(signature = (namespace, model, system_prompt, params))]
-fn context_digest<'py>(
+pub(super) fn context_digest<'py>(
     py: Python<'py>,
     namespace: &str,
     model: Option<&str>,
@@ -362,7 +107,7 @@ fn context_digest<'py>(
 /// poisoned lock (a panic, which would be a bug) still guards a consistent
 /// state and is recovered.
 #[pyclass(frozen, name = "ExactCache", module = "learned_router._core")]
-struct PyExactCache {
+pub(super) struct PyExactCache {
     inner: Mutex<ExactCache>,
 }
 
@@ -552,7 +297,7 @@ impl PyExactCache {
     }
 
     /// Everything needed by restore(), entries least recently used first.
-    fn export<'py>(&self, py: Python<'py>) -> ExportTuple<'py> {
+    fn export(&self, py: Python<'_>) -> PyExactSnapshot {
         let snapshot = py.detach(|| self.with(|c| c.export()));
         let n = snapshot.entries.len();
         let mut ids = Vec::with_capacity(n);
@@ -573,39 +318,40 @@ impl PyExactCache {
             created.push(data.created_at);
             expires.push(data.expires_at);
         }
-        (
-            snapshot.next_id,
-            snapshot.scopes.iter().map(scope_tuple).collect(),
-            ids.into_pyarray(py),
-            scopes.into_pyarray(py),
-            PyBytes::new(py, &prompts),
+        PyExactSnapshot {
+            next_id: snapshot.next_id,
+            scopes: snapshot.scopes.iter().map(scope_tuple).collect(),
+            ids: ids.into_pyarray(py).unbind(),
+            entry_scopes: scopes.into_pyarray(py).unbind(),
+            prompts: PyBytes::new(py, &prompts).unbind(),
             key_texts,
             responses,
-            cost.into_pyarray(py),
-            created.into_pyarray(py),
-            expires.into_pyarray(py),
-        )
+            cost_usd: cost.into_pyarray(py).unbind(),
+            created_at: created.into_pyarray(py).unbind(),
+            expires_at: expires.into_pyarray(py).unbind(),
+        }
     }
 
-    /// Rebuilds a cache from export()'s parts; returns it and the entries
-    /// dropped to fit `max_entries`. Inconsistent parts are rejected.
+    /// Rebuilds a cache from an `ExactSnapshot` (export()'s result); returns it
+    /// and the entries dropped to fit `max_entries`. An inconsistent snapshot
+    /// is rejected.
     #[staticmethod]
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (max_entries, next_id, scopes, ids, entry_scopes, prompts, key_texts, responses, cost_usd, created_at, expires_at))]
     fn restore<'py>(
         py: Python<'py>,
         max_entries: usize,
-        next_id: u64,
-        scopes: Vec<ScopeTuple>,
-        ids: PyReadonlyArray1<'py, i64>,
-        entry_scopes: PyReadonlyArray1<'py, i64>,
-        prompts: &[u8],
-        key_texts: Vec<String>,
-        responses: Vec<String>,
-        cost_usd: PyReadonlyArray1<'py, f64>,
-        created_at: PyReadonlyArray1<'py, f64>,
-        expires_at: PyReadonlyArray1<'py, f64>,
+        snapshot: &Bound<'py, PyExactSnapshot>,
     ) -> PyResult<(Self, RemovedArrays<'py>)> {
+        let parts = snapshot.get();
+        let next_id = parts.next_id;
+        let scopes = parts.scopes.clone();
+        let (key_texts, responses) = (parts.key_texts.clone(), parts.responses.clone());
+        let prompts_bytes = parts.prompts.bind(py).clone();
+        let prompts = prompts_bytes.as_bytes();
+        let ids = parts.ids.bind(py).readonly();
+        let entry_scopes = parts.entry_scopes.bind(py).readonly();
+        let cost_usd = parts.cost_usd.bind(py).readonly();
+        let created_at = parts.created_at.bind(py).readonly();
+        let expires_at = parts.expires_at.bind(py).readonly();
         let ids = ids.as_array();
         let entry_scopes = entry_scopes.as_array();
         let (cost_usd, created_at, expires_at) = (
@@ -695,27 +441,70 @@ fn scope_tuple(scope: &Scope) -> ScopeTuple {
     )
 }
 
-type ExportTuple<'py> = (
-    u64,
-    Vec<ScopeTuple>,
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyBytes>,
-    Vec<String>,
-    Vec<String>,
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<f64>>,
-);
+/// The exact tier's contents, entries least recently used first, as columns:
+/// what `ExactCache.export()` returns and `ExactCache.restore()` takes.
+#[pyclass(frozen, name = "ExactSnapshot", module = "learned_router._core")]
+pub(super) struct PyExactSnapshot {
+    /// The id the next entry will get.
+    #[pyo3(get)]
+    next_id: u64,
+    /// Scopes as (tenant, namespace, model, context digest), by scope id.
+    #[pyo3(get)]
+    scopes: Vec<ScopeTuple>,
+    /// Entry ids (int64).
+    #[pyo3(get)]
+    ids: Py<PyArray1<i64>>,
+    /// Each entry's scope id (int64).
+    #[pyo3(get)]
+    entry_scopes: Py<PyArray1<i64>>,
+    /// Each entry's 32-byte prompt digest, concatenated.
+    #[pyo3(get)]
+    prompts: Py<PyBytes>,
+    #[pyo3(get)]
+    key_texts: Vec<String>,
+    #[pyo3(get)]
+    responses: Vec<String>,
+    #[pyo3(get)]
+    cost_usd: Py<PyArray1<f64>>,
+    #[pyo3(get)]
+    created_at: Py<PyArray1<f64>>,
+    #[pyo3(get)]
+    expires_at: Py<PyArray1<f64>>,
+}
 
-#[pymodule]
-fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add_function(wrap_pyfunction!(select_models, m)?)?;
-    m.add_class::<PyCapacityTracker>()?;
-    m.add_function(wrap_pyfunction!(normalise_prompt, m)?)?;
-    m.add_function(wrap_pyfunction!(prompt_digest, m)?)?;
-    m.add_function(wrap_pyfunction!(context_digest, m)?)?;
-    m.add_class::<PyExactCache>()?;
-    Ok(())
+#[pymethods]
+impl PyExactSnapshot {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (*, next_id, scopes, ids, entry_scopes, prompts, key_texts, responses, cost_usd, created_at, expires_at))]
+    fn new(
+        next_id: u64,
+        scopes: Vec<ScopeTuple>,
+        ids: Py<PyArray1<i64>>,
+        entry_scopes: Py<PyArray1<i64>>,
+        prompts: Py<PyBytes>,
+        key_texts: Vec<String>,
+        responses: Vec<String>,
+        cost_usd: Py<PyArray1<f64>>,
+        created_at: Py<PyArray1<f64>>,
+        expires_at: Py<PyArray1<f64>>,
+    ) -> Self {
+        Self {
+            next_id,
+            scopes,
+            ids,
+            entry_scopes,
+            prompts,
+            key_texts,
+            responses,
+            cost_usd,
+            created_at,
+            expires_at,
+        }
+    }
+
+    /// Number of entries.
+    fn __len__(&self) -> usize {
+        self.key_texts.len()
+    }
 }

@@ -12,7 +12,7 @@ cost weights the same way:
   regressor per model; one network with a head per model is the same
   function class, trained once).
 - :class:`MatrixFactorizationRouter` (RouteLLM's "mf", generalised to many
-  models): see :class:`learned_router.bench._nn.MFNet`.
+  models): see :class:`learned_router.routing_benchmark._nn.MFNet`.
 - :class:`TfidfLogisticRouter`: TF-IDF of the prompt text, one logistic
   regression per model (the only one that reads the text, not the embedding).
 
@@ -28,9 +28,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from learned_router.bench._nn import MFNet, MLPNet, TrainConfig, _AdamNet
-from learned_router.bench.routers import FloatArray, QualityScorer, RouterInputs, TrainingSet
 from learned_router.errors import InvalidInputError
+from learned_router.routing_benchmark._nn import MFNet, MLPNet, NetTrainConfig, _AdamNet
+from learned_router.routing_benchmark.routers import (
+    FloatArray,
+    QualityScorer,
+    RouterInputs,
+    TrainingSet,
+)
 
 
 def _unit_rows(x: npt.NDArray[Any]) -> FloatArray:
@@ -122,9 +127,9 @@ class MLPRouter(_NetRouter):
     name = "mlp"
 
     def __init__(
-        self, *, hidden: tuple[int, ...] = (128, 128), config: TrainConfig | None = None
+        self, *, hidden: tuple[int, ...] = (128, 128), config: NetTrainConfig | None = None
     ) -> None:
-        super().__init__(MLPNet(hidden=hidden, config=config or TrainConfig()))
+        super().__init__(MLPNet(hidden=hidden, config=config or NetTrainConfig()))
 
 
 class MatrixFactorizationRouter(_NetRouter):
@@ -132,8 +137,8 @@ class MatrixFactorizationRouter(_NetRouter):
 
     name = "matrix-factorisation"
 
-    def __init__(self, *, dim: int = 128, config: TrainConfig | None = None) -> None:
-        super().__init__(MFNet(dim=dim, config=config or TrainConfig(learning_rate=3e-3)))
+    def __init__(self, *, dim: int = 128, config: NetTrainConfig | None = None) -> None:
+        super().__init__(MFNet(dim=dim, config=config or NetTrainConfig(learning_rate=3e-3)))
 
 
 class TfidfLogisticRouter(QualityScorer):

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from learned_router.errors import InvalidInputError
-from learned_router.selection import PolicyName, select_models
+from learned_router.selection import KEYWORDS, Policy, PolicyName, select_models
 
 if TYPE_CHECKING:
     from learned_router.catalog import Catalog
@@ -55,12 +55,6 @@ FORMAT_VERSION = 1
 DEFAULT_POLICY: dict[TargetKind, PolicyName] = {
     "quality_of_best": "relative_quality",
     "budget": "cost_weight",
-}
-_KWARG: dict[PolicyName, str] = {
-    "min_quality": "min_quality",
-    "max_cost": "max_cost_usd",
-    "cost_weight": "cost_weight",
-    "relative_quality": "quality_fraction",
 }
 # Which way each parameter is quality-conservative (used to break exact ties):
 # a higher bar or budget asks for more quality, a higher cost weight for less.
@@ -120,7 +114,12 @@ class Calibration:
         ...             1.0, "m", 0.92, 0.02, 100).select_kwargs()
         {'quality_fraction': 0.8}
         """
-        return {_KWARG[self.policy]: self.value}
+        return self.as_policy().keywords()
+
+    def as_policy(self) -> Policy:
+        """The calibrated setting as the :class:`~learned_router.selection.Policy` a
+        Router routes with (``Router(calibration=...)``)."""
+        return Policy(self.policy, self.value)
 
     def to_json(self) -> str:
         """The calibration as JSON text (:meth:`from_json` reads it back)."""
@@ -152,7 +151,7 @@ class Calibration:
             raise InvalidInputError(
                 f"{source}: calibration fields missing {missing}, unknown {unknown}"
             )
-        if raw["policy"] not in _KWARG or raw["target"] not in DEFAULT_POLICY:
+        if raw["policy"] not in KEYWORDS or raw["target"] not in DEFAULT_POLICY:
             raise InvalidInputError(
                 f"{source}: unknown policy {raw['policy']!r} or target {raw['target']!r}"
             )
@@ -289,7 +288,7 @@ def candidate_values(
     elif policy == "cost_weight":
         values = np.concatenate([_cost_weight_breakpoints(p, cost, available, resolution), [0.0]])
     else:
-        raise InvalidInputError(f"unknown policy {policy!r}; use one of {list(_KWARG)}")
+        raise InvalidInputError(f"unknown policy {policy!r}; use one of {list(KEYWORDS)}")
     return np.unique(np.clip(values, 0.0, None if policy in ("max_cost", "cost_weight") else 1.0))
 
 
@@ -342,7 +341,7 @@ def _evaluate(
     policy: PolicyName,
     value: float,
 ) -> tuple[float, float, float]:
-    selection = select_models(p, c, available=mask, **{_KWARG[policy]: value})
+    selection = select_models(p, c, available=mask, policy=Policy(policy, value))
     rows = np.flatnonzero(selection.index >= 0)
     if rows.size != p.shape[0]:
         raise InvalidInputError(
@@ -455,8 +454,8 @@ def calibrate(
             f"invalid argument `max_mean_cost_usd`: {target}; give a finite budget >= 0 USD"
         )
     policy = policy or DEFAULT_POLICY[kind]
-    if policy not in _KWARG:
-        raise InvalidInputError(f"unknown policy {policy!r}; use one of {list(_KWARG)}")
+    if policy not in KEYWORDS:
+        raise InvalidInputError(f"unknown policy {policy!r}; use one of {list(KEYWORDS)}")
     p, q, c, mask, real = _inputs(p_success, quality, cost_usd, available, realised_cost_usd)
     names = tuple(models) if models is not None else ()
     if models is not None and len(names) != p.shape[1]:

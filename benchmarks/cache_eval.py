@@ -9,9 +9,9 @@ guards). docs/cache.md describes the construction and the results.
 
 Run::
 
-    python -m bench.cache_eval --encoder teacher          # all-MiniLM-L6-v2
-    python -m bench.cache_eval --encoder hashing          # lexical stand-in
-    python -m bench.cache_eval --encoder pkg.mod:factory  # factory() -> embed(texts)
+    python -m benchmarks.cache_eval --encoder teacher          # all-MiniLM-L6-v2
+    python -m benchmarks.cache_eval --encoder hashing          # lexical stand-in
+    python -m benchmarks.cache_eval --encoder pkg.mod:factory  # factory() -> embed(texts)
 
 An encoder is any callable mapping a list of texts to L2-normalised float32
 vectors; ``factory`` is called once with no arguments to build it (the
@@ -738,7 +738,7 @@ def format_report(report: dict[str, Any]) -> str:
 
 def default_student() -> Encoder:
     """The shipped router's student encoder (``models/default``), for
-    ``--encoder bench.cache_eval:default_student``."""
+    ``--encoder benchmarks.cache_eval:default_student``."""
     from learned_router.bundle import Bundle
 
     encoder = Bundle.load(os.environ.get("LEARNED_ROUTER_BUNDLE", "models/default")).encoder()
@@ -746,9 +746,9 @@ def default_student() -> Encoder:
 
 
 def exported_teacher() -> Encoder:
-    """The int8 ONNX teacher written by ``learned-router cache export-encoder``
+    """The int8 ONNX teacher written by ``python -m training cache export-encoder``
     (``models/cache-encoder``, or ``$LEARNED_ROUTER_CACHE_ENCODER``), for
-    ``--encoder bench.cache_eval:exported_teacher``: what services load."""
+    ``--encoder benchmarks.cache_eval:exported_teacher``: what services load."""
     from learned_router.cache.encoder import CacheEncoder
 
     return CacheEncoder.load(os.environ.get("LEARNED_ROUTER_CACHE_ENCODER", "models/cache-encoder"))
@@ -779,7 +779,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         store_path=EVAL_DIR / f"embeddings-{safe}.npz",
     )
     print(format_report(report))
-    from bench.common import write_results
+    from benchmarks.common import write_results
 
     path = write_results(f"cache_eval_{safe}", report)
     print(f"written {path}")

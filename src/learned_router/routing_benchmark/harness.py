@@ -15,7 +15,7 @@ For each dataset of the log with at least ``min_models`` models:
    dataset) for scoring;
 4. fit every router on the training split (validation for tuning), route the
    held-out split, and score all of them, the single models and the oracle
-   with :mod:`learned_router.bench.metrics`, with bootstrap intervals over
+   with :mod:`learned_router.routing_benchmark.metrics`, with bootstrap intervals over
    held-out prompts (the same resamples for every router, so differences are
    paired).
 """
@@ -33,33 +33,33 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from learned_router.bench import metrics
-from learned_router.bench.baselines import (
+from learned_router.data.log import OutcomeLog, OutcomeMatrix
+from learned_router.data.splits import DEFAULT_FRACTIONS, check_no_leakage, prompt_group
+from learned_router.data.splits import split_prompts as _split_prompts
+from learned_router.errors import BenchmarkError, DatasetNotUsableError, InvalidInputError
+from learned_router.routing_benchmark import metrics
+from learned_router.routing_benchmark.baselines import (
     KNNRouter,
     MatrixFactorizationRouter,
     MLPRouter,
     TfidfLogisticRouter,
 )
-from learned_router.bench.embeddings import Embed
-from learned_router.bench.learned import LearnedRouterPredictor, PredictorRouter
-from learned_router.bench.routers import (
+from learned_router.routing_benchmark.embeddings import Embed
+from learned_router.routing_benchmark.learned import LearnedRouterPredictor, PredictorRouter
+from learned_router.routing_benchmark.routers import (
     AlwaysBest,
     AlwaysCheapest,
+    BenchRouter,
     FloatArray,
     HeuristicTriage,
     IndexArray,
     Oracle,
     RandomMixture,
     ReferenceModels,
-    Router,
     RouterInputs,
     Routing,
     TrainingSet,
 )
-from learned_router.data.log import OutcomeLog, OutcomeMatrix
-from learned_router.data.splits import DEFAULT_FRACTIONS, check_no_leakage, prompt_group
-from learned_router.data.splits import split_prompts as _split_prompts
-from learned_router.errors import BenchmarkError, DatasetNotUsableError, InvalidInputError
 
 if TYPE_CHECKING:
     from learned_router.catalog import Catalog
@@ -187,7 +187,7 @@ class BenchResult:
     machine: Mapping[str, Any]
 
 
-def default_routers(*, seed: int = 0) -> list[Router]:
+def default_routers(*, seed: int = 0) -> list[BenchRouter]:
     """Fresh instances of every baseline (the oracle and learned router are added by the harness).
 
     >>> [r.name for r in default_routers()]  # doctest: +NORMALIZE_WHITESPACE
@@ -595,7 +595,7 @@ def _router_result(
 
 def evaluate_dataset(
     data: PreparedDataset,
-    routers: Sequence[Router],
+    routers: Sequence[BenchRouter],
     *,
     config: BenchConfig,
     reference: str | None = None,
@@ -708,7 +708,7 @@ def run_benchmark(
     embedder_name: str = "custom",
     config: BenchConfig | None = None,
     learned: LearnedRouterPredictor | None = None,
-    routers: Callable[[], Sequence[Router]] | None = None,
+    routers: Callable[[], Sequence[BenchRouter]] | None = None,
     catalog: Catalog | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BenchResult:

@@ -1,4 +1,4 @@
-"""Threshold calibration (learned_router.calibration)."""
+"""Threshold calibration (learned_router.policy_calibration)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from learned_router import data, select_models
-from learned_router.calibration import (
+from learned_router.catalog import Catalog, LatencyProfile, ModelSpec
+from learned_router.errors import InvalidInputError
+from learned_router.policy_calibration import (
     Calibration,
     best_single_model,
     calibrate,
@@ -23,8 +25,6 @@ from learned_router.calibration import (
     evaluate,
     sweep,
 )
-from learned_router.catalog import Catalog, LatencyProfile, ModelSpec
-from learned_router.errors import InvalidInputError
 from learned_router.selection import PolicyName
 from learned_router.tokens import OutputLengthModel
 from logs import ROWS, write
