@@ -39,22 +39,22 @@ import numpy as np
 import numpy.typing as npt
 
 from learned_router import data
-from learned_router.bench import metrics
-from learned_router.bench.baselines import KNNRouter, TfidfLogisticRouter
-from learned_router.bench.harness import ZERO_ROUTER, Estimate, score_routings
-from learned_router.bench.routers import (
+from learned_router.catalog import Catalog
+from learned_router.costs import expected_cost_usd, log_costs
+from learned_router.data import OutcomeLog
+from learned_router.data.splits import prompt_group
+from learned_router.quality import LatentQualityModel
+from learned_router.routing_benchmark.baselines import KNNRouter, TfidfLogisticRouter
+from learned_router.routing_benchmark.harness import ZERO_ROUTER, Estimate, score_routings
+from learned_router.routing_benchmark.routers import (
     Oracle,
     QualityScorer,
     RouterInputs,
     Routing,
     TrainingSet,
 )
-from learned_router.catalog import Catalog
-from learned_router.costs import expected_cost_usd, log_costs
-from learned_router.data import OutcomeLog
-from learned_router.data.splits import prompt_group
-from learned_router.quality import QualityModel
-from learned_router.tokens import OutputLengthModel, TokenCounter, _observed_output_tokens
+from learned_router.tokens import OutputLengthModel, TokenCounter
+from training.dataset import observed_output_tokens
 from training.quality_model import QualityConfig, QualityData, fit_quality_model
 
 FloatArray = npt.NDArray[np.float64]
@@ -102,22 +102,6 @@ def source_names(log: OutcomeLog) -> list[str]:
 def arrange(log: OutcomeLog, models: Sequence[str], sources: Sequence[str]) -> Arrays:
     """Labels and observed answer lengths as ``[prompts, models]`` arrays."""
     matrix = log.matrix(models)
-    counter = TokenCounter()
-    tokens = _observed_output_tokens(log, counter)
-    column = {m: j for j, m in enumerate(models)}
-    row = {key: i for i, key in enumerate(matrix.keys)}
-    lengths = np.full(matrix.quality.shape, np.nan)
-    out = log.outcomes
-    for value, dataset, pid, model in zip(
-        tokens,
-        out.column("dataset").to_pylist(),
-        out.column("prompt_id").to_pylist(),
-        out.column("model").to_pylist(),
-        strict=True,
-    ):
-        i, j = row.get((dataset, pid)), column.get(model)
-        if i is not None and j is not None and np.isfinite(value):
-            lengths[i, j] = value
     source_of = {s: k for k, s in enumerate(sources)}
     dataset_of = {d: k for k, d in enumerate(log.datasets)}
     return Arrays(
@@ -125,7 +109,7 @@ def arrange(log: OutcomeLog, models: Sequence[str], sources: Sequence[str]) -> A
         groups=[prompt_group(t) for t in matrix.prompts],
         datasets=list(matrix.datasets),
         labels=matrix.quality.astype(np.float32),
-        lengths=lengths,
+        lengths=observed_output_tokens(log, matrix.keys, models),
         source=np.array([source_of[d] for d in matrix.datasets], dtype=np.int64),
         dataset_index=np.array([dataset_of[d] for d in matrix.datasets], dtype=np.int64),
     )
@@ -143,20 +127,20 @@ def group_split(groups: Sequence[str], share: float, seed: int) -> npt.NDArray[n
 
 
 class ModelScorer(QualityScorer):
-    """A fitted :class:`QualityModel` as a benchmark router (it is not refitted)."""
+    """A fitted :class:`LatentQualityModel` as a benchmark router (it is not refitted)."""
 
     kind = "learned router"
 
-    def __init__(self, model: QualityModel, columns: npt.NDArray[np.intp], name: str) -> None:
+    def __init__(self, model: LatentQualityModel, models: Sequence[str], name: str) -> None:
         self.model = model
-        self.columns = columns
+        self.models = list(models)
         self.name = name
 
     def fit(self, train: TrainingSet, *, validation: TrainingSet | None = None) -> None:
         """Nothing to fit: trained without the evaluated dataset."""
 
     def predict_quality(self, inputs: RouterInputs) -> FloatArray:
-        return self.model.predict(inputs.embeddings, self.columns).p_success
+        return self.model.p_success(inputs.embeddings, models=self.models)
 
 
 class CrossFitted(QualityScorer):
@@ -237,7 +221,7 @@ def cost_error(expected: FloatArray, realised: FloatArray) -> dict[str, float]:
 
 
 def evaluate_held_out(
-    model: QualityModel,
+    model: LatentQualityModel,
     log: OutcomeLog,
     dataset: str,
     embed: Any,
@@ -251,11 +235,11 @@ def evaluate_held_out(
     seed: int = 0,
 ) -> HeldOutResult | None:
     """Scores ``model`` on every prompt of ``dataset`` (see the module docstring)."""
-    from learned_router.bench.harness import complete_cases
+    from learned_router.routing_benchmark.harness import complete_cases
 
     part = log.select(datasets=[dataset])
     matrix = part.matrix()
-    keep_models, keep_prompts = complete_cases(matrix.quality, min_model_coverage=min_coverage)
+    keep_models, _ = complete_cases(matrix.quality, min_model_coverage=min_coverage)
     column_of = {m: j for j, m in enumerate(model.models)}
     known = [
         j
@@ -263,9 +247,7 @@ def evaluate_held_out(
         if matrix.models[j] in column_of
         and train_label_counts[column_of[matrix.models[j]]] >= min_labels
     ]
-    unknown = tuple(
-        matrix.models[j] for j in np.flatnonzero(keep_models) if j not in set(known)
-    )
+    unknown = tuple(matrix.models[j] for j in np.flatnonzero(keep_models) if j not in set(known))
     if len(known) < 3:
         return None
     cols = np.array(known, dtype=np.int64)
@@ -274,7 +256,6 @@ def evaluate_held_out(
     if len(rows) < 20:
         return None
     models = tuple(matrix.models[j] for j in cols)
-    model_cols = np.array([column_of[m] for m in models], dtype=np.intp)
     quality = matrix.quality[np.ix_(rows, cols)]
     texts = [matrix.prompts[i] for i in rows]
     embeddings = np.asarray(embed(texts), dtype=np.float32)
@@ -283,7 +264,8 @@ def evaluate_held_out(
     realised = log_costs(matrix, catalog, OutputLengthModel.fit(part, counter), counter=counter)
     realised_cost = realised.cost_usd[np.ix_(rows, cols)]
     input_tokens = counter.count(texts).astype(np.float64)
-    out_tokens = model.expected_output_tokens(embeddings, model_cols)
+    out_tokens = model.predict(embeddings, models=list(models)).output_tokens
+    assert out_tokens is not None
     expected = expected_cost_usd(input_tokens, out_tokens, catalog.prices(list(models)))
     inputs = RouterInputs(
         prompts=tuple(texts),
@@ -292,7 +274,7 @@ def evaluate_held_out(
         expected_cost_usd=np.ascontiguousarray(expected),
     )
     scorers: list[QualityScorer] = [
-        ModelScorer(model, model_cols, "learned-router"),
+        ModelScorer(model, models, "learned-router"),
         CrossFitted(KNNRouter, "knn (cross-fitted on D)", quality, folds, seed),
         CrossFitted(TfidfLogisticRouter, "tfidf-lr (cross-fitted on D)", quality, folds, seed),
     ]
@@ -348,9 +330,14 @@ def lodo(
     results = []
     for dataset in datasets or log.datasets:
         started = time.perf_counter()
-        held_groups = {g for g, d in zip(everything.groups, everything.datasets) if d == dataset}
+        held_groups = {
+            g for g, d in zip(everything.groups, everything.datasets, strict=True) if d == dataset
+        }
         train_rows = np.array(
-            [d != dataset and g not in held_groups for g, d in zip(everything.groups, everything.datasets)]
+            [
+                d != dataset and g not in held_groups
+                for g, d in zip(everything.groups, everything.datasets, strict=True)
+            ]
         )
         val = group_split(everything.groups, 0.1, seed=1)
         train = everything.rows(train_rows & ~val)
@@ -385,8 +372,8 @@ def lodo(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from training.distill import EmbeddingCache, embed_with_onnx
     from learned_router.bundle import Bundle
+    from training.distill import EmbeddingStore, embed_with_onnx
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -404,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         log = log.select(datasets=args.only)
     log = log.with_catalog_names(catalog)
     bundle = Bundle.load(args.bundle)
-    cache = EmbeddingCache(Path(".cache") / "embeddings", f"bundle-{bundle.version}")
+    cache = EmbeddingStore(Path(".cache") / "embeddings", f"bundle-{bundle.version}")
 
     def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
         return embed_with_onnx(bundle.path / "encoder.onnx", texts, bundle.truncation, cache=cache)
@@ -414,9 +401,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         key, value = item.split("=", 1)
         overrides[key] = type(getattr(QualityConfig(), key))(value)
     config = replace(QualityConfig(), **overrides)
-    base_of = {m.id: str(getattr(m, "base")) for m in catalog.models if getattr(m, "base", None)}
+    base_of = {m.id: str(m.base) for m in catalog.models if getattr(m, "base", None)}
     results = lodo(
-        log, embed, catalog, config, base_of=base_of, datasets=args.datasets,
+        log,
+        embed,
+        catalog,
+        config,
+        base_of=base_of,
+        datasets=args.datasets,
         resamples=args.resamples,
     )
     out = Path(args.out)

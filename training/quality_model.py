@@ -35,7 +35,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from learned_router.quality import QualityModel
+from learned_router.quality import LatentQualityModel
 
 F32 = npt.NDArray[np.float32]
 
@@ -95,9 +95,7 @@ class LatentQuality(nn.Module):
         self.log_scale = nn.Parameter(torch.zeros(n_sources))
         self.shift = nn.Parameter(torch.zeros(n_sources))
         # Deployments use base + offset; a base model's own offset stays 0.
-        is_deployment = torch.tensor(
-            [b != j for j, b in enumerate(base_of)], dtype=torch.float32
-        )
+        is_deployment = torch.tensor([b != j for j, b in enumerate(base_of)], dtype=torch.float32)
         self.register_buffer("is_deployment", is_deployment)
         self.is_deployment: torch.Tensor
 
@@ -233,9 +231,7 @@ def kmeans_centroids(embeddings: F32, k: int, *, seed: int) -> F32:
     return np.asarray(centres / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
-def centroid_counts(
-    embeddings: F32, labels: F32, centroids: F32, *, bandwidth: float
-) -> F32:
+def centroid_counts(embeddings: F32, labels: F32, centroids: F32, *, bandwidth: float) -> F32:
     """``[k, m]`` labelled prompts per centroid and model (each prompt spread over
     the centroids by the serving kernel, normalised to sum 1, so that the
     support of a training prompt is about its number of labelled neighbours)."""
@@ -257,7 +253,7 @@ def fit_lengths(
     Returns (weight [d], bias, offset [m]); models without length data get the
     mean offset. Solved by alternating two closed forms (a few rounds converge).
     """
-    n, m = lengths.shape
+    m = lengths.shape[1]
     d = embeddings.shape[1]
     rows, cols = np.nonzero(np.isfinite(lengths) & (lengths > 0))
     if rows.size == 0:
@@ -287,7 +283,7 @@ def export(
     models: Sequence[str],
     sources: Sequence[str],
     config: QualityConfig,
-) -> QualityModel:
+) -> LatentQualityModel:
     """The serving model: effective weights, priors, support centroids, length model."""
     linear = model.trunk[0]
     assert isinstance(linear, nn.Linear)
@@ -301,9 +297,7 @@ def export(
     datasets = np.unique(train.dataset)
     prior = np.mean([latent[train.dataset == d].mean(0) for d in datasets], axis=0)
     centroids = kmeans_centroids(train.embeddings, config.centroids, seed=config.seed)
-    counts = centroid_counts(
-        train.embeddings, train.labels, centroids, bandwidth=config.bandwidth
-    )
+    counts = centroid_counts(train.embeddings, train.labels, centroids, bandwidth=config.bandwidth)
     if train.lengths is not None:
         weight, bias, offset = fit_lengths(train.embeddings, train.lengths, l2=config.length_l2)
     else:
@@ -324,7 +318,7 @@ def export(
         "length_bias": np.array([bias], np.float32),
         "length_offset": offset,
     }
-    return QualityModel.from_arrays(
+    return LatentQualityModel.from_arrays(
         arrays,
         models=models,
         sources=sources,
@@ -342,9 +336,7 @@ def fit_quality_model(
     config: QualityConfig,
     *,
     on_epoch: Callable[[int, float, float], None] | None = None,
-) -> tuple[QualityModel, list[dict[str, float]]]:
+) -> tuple[LatentQualityModel, list[dict[str, float]]]:
     """Trains and exports; see the module docstring."""
-    model, history = train_latent(
-        train, val, base_of, len(sources), config, on_epoch=on_epoch
-    )
+    model, history = train_latent(train, val, base_of, len(sources), config, on_epoch=on_epoch)
     return export(model, train, models, sources, config), history

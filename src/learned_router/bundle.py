@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import learned_router.quality  # noqa: F401  (registers the "latent-v2" quality model kind)
 from learned_router.catalog import Catalog
 from learned_router.encoder import Encoder, Truncation
 from learned_router.errors import BundleError

@@ -8,7 +8,7 @@ Plain numpy on the arrays of ``quality.npz`` (no torch). For a prompt embedding
     support  = sum_c exp((e . centroid_c - 1) / bandwidth) * counts[c, m]
     trust    = support / (support + prior_strength)
     z        = prior[m] + trust * (z_raw - prior[m])
-    p        = sigmoid(link_scale[s] * z + link_shift[s])         s: a label source, or the canonical link
+    p        = sigmoid(link_scale[s] * z + link_shift[s])   s: a label source (or canonical)
 
 - **Comparable across models.** Every model's latent ``z`` lives on one scale:
   a model's ability is shared across all the datasets it was evaluated on,
@@ -34,11 +34,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from learned_router.errors import BundleError, InvalidInputError
+from learned_router.predictor import QualityPrediction, StoredQuality, register_quality_model
 
 _SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
 FloatArray = npt.NDArray[np.float64]
@@ -75,20 +77,16 @@ def sigmoid(z: FloatArray) -> FloatArray:
     return out
 
 
+@register_quality_model
 @dataclass(frozen=True)
-class Prediction:
-    """``p_success`` ``[n, m]`` and ``support`` ``[n, m]`` (effective labelled neighbours)."""
-
-    p_success: FloatArray
-    support: FloatArray
-
-
-@dataclass(frozen=True)
-class QualityModel:
+class LatentQualityModel:
     """Per-model P(success) with support; see the module docstring for the formula.
 
+    Its label sources are the bundle's ``scales``: ``predict(..., scale=SOURCE)``
+    answers on that source's scale, ``scale=None`` on the canonical one.
+
     >>> import numpy as np
-    >>> model = QualityModel.from_arrays(
+    >>> model = LatentQualityModel.from_arrays(
     ...     tiny_arrays(dim=2, models=2), models=("a", "b"), sources=("s",),
     ...     bandwidth=0.1, prior_strength=1.0)
     >>> pred = model.predict(np.array([[1.0, 0.0]], np.float32))
@@ -96,8 +94,9 @@ class QualityModel:
     ((1, 2), True)
     """
 
+    kind: ClassVar[str] = "latent-v2"
     models: tuple[str, ...]
-    sources: tuple[str, ...]
+    scales: tuple[str, ...]
     trunk_weight: F32  # [dim, hidden]
     trunk_bias: F32  # [hidden]
     difficulty: F32  # [hidden]
@@ -123,7 +122,7 @@ class QualityModel:
         sources: Sequence[str],
         bandwidth: float,
         prior_strength: float,
-    ) -> QualityModel:
+    ) -> LatentQualityModel:
         """Checks shapes and builds the model; raises :class:`BundleError` naming the fault."""
         missing = [name for name in ARRAY_NAMES if name not in arrays]
         if missing:
@@ -163,7 +162,7 @@ class QualityModel:
             raise BundleError("quality.npz holds NaN or infinite values")
         return cls(
             models=tuple(models),
-            sources=tuple(sources),
+            scales=tuple(sources),
             trunk_weight=a["trunk_weight"],
             trunk_bias=a["trunk_bias"],
             difficulty=a["difficulty"],
@@ -181,15 +180,55 @@ class QualityModel:
             prior_strength=float(prior_strength),
         )
 
-    def to_arrays(self) -> dict[str, F32]:
-        """The arrays :meth:`from_arrays` reads (``quality.npz``)."""
-        out = {name: getattr(self, name) for name in ARRAY_NAMES if name != "length_bias"}
-        out["length_bias"] = np.array([self.length_bias], dtype=np.float32)
-        return out
+    @classmethod
+    def from_stored(
+        cls, stored: StoredQuality, models: Sequence[str], scales: Sequence[str]
+    ) -> LatentQualityModel:
+        """The model from a bundle's ``heads.npz`` and ``calibration.json``."""
+        try:
+            bandwidth = float(stored.calibration["bandwidth"])
+            prior_strength = float(stored.calibration["prior_strength"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise BundleError(
+                f"calibration.json: the latent quality model needs bandwidth and "
+                f"prior_strength ({error!r})"
+            ) from None
+        return cls.from_arrays(
+            stored.arrays,
+            models=models,
+            sources=scales,
+            bandwidth=bandwidth,
+            prior_strength=prior_strength,
+        )
+
+    def to_stored(self) -> StoredQuality:
+        """What a bundle writes (``heads.npz`` arrays, ``calibration.json`` settings)."""
+        arrays = {name: getattr(self, name) for name in ARRAY_NAMES if name != "length_bias"}
+        arrays["length_bias"] = np.array([self.length_bias], dtype=np.float32)
+        return StoredQuality(
+            arrays=arrays,
+            calibration={
+                "method": "latent ability x per-source link, support-shrunk (no Platt)",
+                "bandwidth": self.bandwidth,
+                "prior_strength": self.prior_strength,
+            },
+        )
 
     @property
     def dim(self) -> int:
         return int(self.trunk_weight.shape[0])
+
+    def columns(self, models: Sequence[str]) -> npt.NDArray[np.intp]:
+        """Indices of ``models`` (raises for a model the quality model does not cover)."""
+        index = {m: j for j, m in enumerate(self.models)}
+        try:
+            return np.array([index[m] for m in models], dtype=np.intp)
+        except KeyError as error:
+            raise InvalidInputError(
+                f"model {error.args[0]!r} is not in this bundle's quality model; it covers "
+                f"{len(self.models)} models (see models.json). Add it with "
+                "`python -m training add-model` or leave it out of the candidates."
+            ) from None
 
     def _check(self, embeddings: F32) -> None:
         if embeddings.ndim != 2 or embeddings.shape[1] != self.dim:
@@ -198,77 +237,66 @@ class QualityModel:
                 f"got {embeddings.shape}"
             )
 
-    def _columns(self, columns: npt.NDArray[np.intp] | None) -> npt.NDArray[np.intp]:
-        if columns is None:
-            return np.arange(len(self.models), dtype=np.intp)
-        return columns
-
-    def source_index(self, source: str | None) -> int | None:
-        """Index of a label source, None for the canonical link; raises for unknown ones."""
-        if source is None:
+    def _scale_index(self, scale: str | None) -> int | None:
+        if scale is None:
             return None
         try:
-            return self.sources.index(source)
+            return self.scales.index(scale)
         except ValueError:
             raise InvalidInputError(
-                f"unknown quality scale {source!r}; this bundle knows {list(self.sources)} "
-                "(or leave it out for the canonical scale)"
+                f"unknown quality scale {scale!r}; this bundle's label sources are "
+                f"{list(self.scales)} (or leave it out for the canonical scale)"
             ) from None
 
-    def support(
-        self, embeddings: F32, columns: npt.NDArray[np.intp] | None = None
-    ) -> FloatArray:
+    def support(self, embeddings: F32, cols: npt.NDArray[np.intp]) -> FloatArray:
         """``[n, m]`` effective number of labelled training prompts near each prompt."""
-        self._check(embeddings)
-        cols = self._columns(columns)
         similarity = embeddings.astype(np.float32, copy=False) @ self.centroids.T
         kernel = np.exp((similarity.astype(np.float64) - 1.0) / self.bandwidth)
         out: FloatArray = kernel @ self.centroid_counts[:, cols].astype(np.float64)
         return out
 
-    def latent(
-        self, embeddings: F32, columns: npt.NDArray[np.intp] | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        """(shrunk latent ``z`` ``[n, m]``, support ``[n, m]``)."""
-        self._check(embeddings)
-        cols = self._columns(columns)
-        h = gelu_tanh(embeddings.astype(np.float32, copy=False) @ self.trunk_weight + self.trunk_bias)
-        raw = (
-            h @ self.model_vectors[cols].T
-            + self.ability[cols]
-            - (h @ self.difficulty)[:, None]
-        ).astype(np.float64)
-        support = self.support(embeddings, cols)
-        trust = support / (support + self.prior_strength)
-        prior = self.prior[cols].astype(np.float64)
-        return prior + trust * (raw - prior), support
-
     def predict(
         self,
         embeddings: F32,
-        columns: npt.NDArray[np.intp] | None = None,
         *,
-        source: str | None = None,
-    ) -> Prediction:
-        """P(success) and support for every prompt and the models at ``columns``."""
-        z, support = self.latent(embeddings, columns)
-        index = self.source_index(source)
+        models: Sequence[str] | None = None,
+        scale: str | None = None,
+    ) -> QualityPrediction:
+        """P(success), support and expected output tokens for ``models`` (default: all)."""
+        self._check(embeddings)
+        cols = (
+            np.arange(len(self.models), dtype=np.intp) if models is None else self.columns(models)
+        )
+        index = self._scale_index(scale)
+        e = embeddings.astype(np.float32, copy=False)
+        h = gelu_tanh(e @ self.trunk_weight + self.trunk_bias)
+        raw = (
+            h @ self.model_vectors[cols].T + self.ability[cols] - (h @ self.difficulty)[:, None]
+        ).astype(np.float64)
+        support = self.support(e, cols)
+        trust = support / (support + self.prior_strength)
+        prior = self.prior[cols].astype(np.float64)
+        z = prior + trust * (raw - prior)
         if index is not None:
             z = float(self.link_scale[index]) * z + float(self.link_shift[index])
-        return Prediction(p_success=sigmoid(z), support=support)
+        log_tokens = (e.astype(np.float64) @ self.length_weight.astype(np.float64))[:, None] + (
+            self.length_bias + self.length_offset[cols].astype(np.float64)
+        )[None, :]
+        return QualityPrediction(
+            p_success=sigmoid(z),
+            support=support,
+            output_tokens=np.exp(np.clip(log_tokens, 0.0, np.log(1e5))),
+        )
 
-    def expected_output_tokens(
-        self, embeddings: F32, columns: npt.NDArray[np.intp] | None = None
+    def p_success(
+        self,
+        embeddings: F32,
+        *,
+        models: Sequence[str] | None = None,
+        scale: str | None = None,
     ) -> FloatArray:
-        """``[n, m]`` expected answer length in tokens (the geometric-mean prediction)."""
-        self._check(embeddings)
-        cols = self._columns(columns)
-        log_tokens = (
-            embeddings.astype(np.float64) @ self.length_weight.astype(np.float64)
-            + self.length_bias
-        )[:, None] + self.length_offset[cols].astype(np.float64)[None, :]
-        out: FloatArray = np.exp(np.clip(log_tokens, 0.0, np.log(1e5)))
-        return out
+        """``predict(...).p_success``."""
+        return self.predict(embeddings, models=models, scale=scale).p_success
 
 
 def tiny_arrays(*, dim: int, models: int, hidden: int = 3, k: int = 2) -> dict[str, F32]:

@@ -67,6 +67,10 @@ class CandidateEstimate:
     expected_output_tokens: float
     excluded_by: str | None
     """Why it could not be chosen (``down``, ``capacity``, ``latency``, ``budget``), or None."""
+    support: float | None = None
+    """How many labelled training prompts near this one back the prediction (effective
+    count; None when the bundle's quality model does not estimate it). Where it is
+    small, ``p_success`` leans on the model's overall record instead of this prompt."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class RouteDecision:
     input_tokens: int
     priority: Priority
     tenant: str | None = None
+    support: float | None = None
+    """The chosen model's :attr:`CandidateEstimate.support`."""
     cached: CacheHit | None = None
     """The cached answer, when the cache answered: call no model, use
     ``cached.response`` (``model`` is then ``"cache"``)."""
@@ -123,6 +129,7 @@ class _Batch:
     """The candidates' indices among the router's models."""
     input_tokens: Sequence[int]
     p: npt.NDArray[np.float64]
+    support: npt.NDArray[np.float64] | None
     cost: npt.NDArray[np.float64]
     latency_ms: npt.NDArray[np.float64]
     output_tokens: npt.NDArray[np.float64]
@@ -460,10 +467,21 @@ class Router:
 
         ids, input_tokens = self.encoder.token_ids_and_counts(list(prompts))
         embeddings = self.encoder.embed_ids(ids)
-        p = self.quality.p_success(embeddings, scale=self.quality_scale)[:, self._columns[columns]]
+        prediction = self.quality.predict(embeddings, scale=self.quality_scale)
+        p = prediction.p_success[:, self._columns[columns]]
+        support = (
+            None if prediction.support is None else prediction.support[:, self._columns[columns]]
+        )
+        # Expected answer lengths: predicted per prompt where the quality model
+        # does it, else the bundle's per-model table.
+        all_output_tokens = (
+            np.broadcast_to(self._output_tokens, (n, len(self.models)))
+            if prediction.output_tokens is None
+            else prediction.output_tokens[:, self._columns]
+        )
 
         priced = self.catalog.priced(models)
-        output_tokens = np.broadcast_to(self._output_tokens[columns], (n, m))
+        output_tokens = all_output_tokens[:, columns]
         cached = [
             min(self._cached_tokens(prompt), tokens)
             for prompt, tokens in zip(prompts, input_tokens, strict=True)
@@ -485,7 +503,7 @@ class Router:
             # Self-hosted capacity is charged in decode-equivalent tokens.
             demand = self.capacity.request_tokens(
                 np.asarray(input_tokens, dtype=np.float64),
-                np.broadcast_to(self._output_tokens, (n, len(self.models))),
+                all_output_tokens,
             )
             up = self.capacity.available(tokens=demand)[:, columns]
             down = self.capacity.snapshot().down[columns]
@@ -510,6 +528,7 @@ class Router:
             columns=columns,
             input_tokens=input_tokens,
             p=p,
+            support=support,
             cost=cost,
             latency_ms=latency_ms,
             output_tokens=output_tokens,
@@ -601,6 +620,7 @@ class Router:
                 float(batch.latency_ms[i, j]),
                 float(batch.output_tokens[i, j]),
                 excluded[i, j],
+                None if batch.support is None else float(batch.support[i, j]),
             )
             for j in range(len(models))
         )
@@ -622,6 +642,7 @@ class Router:
             input_tokens=int(batch.input_tokens[i]),
             priority=batch.priority,
             tenant=tenant,
+            support=None if batch.support is None else float(batch.support[i, index]),
         )
         with self._lock:
             self._memory[decision.decision_id] = _Memory(
