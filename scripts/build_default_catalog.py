@@ -1,23 +1,33 @@
 """Builds the shipped catalog (src/learned_router/assets/catalog.toml).
 
-Input: the price table ``prices.csv`` of the development data and the model
-names used in its outcome logs. Every model name in the logs gets a catalog
-entry, priced in this order (the entry's ``price_source`` says which applied):
+One catalog entry per real model, under a canonical id, with every spelling
+the development data uses as an alias (see docs/catalog.md). Inputs:
 
-1. a listed price: the name is one of the spellings in ``prices.csv``'s
-   ``model`` column (case-insensitive), directly or after normalising
-   (organisation prefix dropped, ``_`` read as ``.``/``-``, ``-hf`` and
-   answer-style suffixes such as ``_concise`` removed);
-2. a hand-mapped equivalent in :data:`EQUIVALENTS` (e.g. ``chatgpt`` is the
-   ``gpt-3.5-turbo`` of its time), each with the reason;
-3. the size-tier ``RULE:`` rows of ``prices.csv`` (Together AI's price per
-   parameter-count tier), with the parameter count read from the name (or :data:`KNOWN_SIZES_B`);
-4. otherwise the build fails and names the model.
+- ``scripts/model_ids.csv`` (committed, beside this script): the identity table.
+  One row per canonical id: ``base`` (for a deployment: the id whose weights
+  it shares), ``spellings`` (``;``-separated dataset spellings, the aliases),
+  ``price`` (how it is priced, below) and ``notes``.
+- ``scripts/extra_prices.csv`` (committed): list prices of models that the
+  development data's ``prices.csv`` lacks, one public source per row, in the
+  format of ``prices.csv``.
+- ``prices.csv`` and the outcome logs of the development data.
 
-Latency profiles and context windows are not in the price table; they are
-tier estimates (see :func:`latency_for`), marked as such in ``notes``.
+``price`` in the identity table: empty -- a listed price under the entry's id
+or one of its spellings (``prices.csv`` or ``extra_prices.csv``, matched
+case-insensitively, then after normalising), else (for a deployment) its base's
+price; a model name -- that name's listed price (an equivalent, the reason in
+``notes``); ``*N`` -- the base's price times N (best-of-N sampling); ``rule``
+-- the size-tier ``RULE:`` rows of ``prices.csv`` (Together AI's price per
+parameter-count tier), with the parameter count read from the id (or
+:data:`KNOWN_SIZES_B`), marked ``ESTIMATE: size tier``.
 
-Run: ``python data/build_default_catalog.py ../shared/data`` (``make catalog``).
+The build fails, naming them, on any model name in the logs that resolves to
+no catalog id, and on any entry it cannot price.
+
+Latency profiles and most context windows are not in the price tables; they
+are tier estimates (see :func:`latency_for`), marked as such in ``notes``.
+
+Run: ``python scripts/build_default_catalog.py ../shared/data`` (``make catalog``).
 """
 
 from __future__ import annotations
@@ -32,39 +42,19 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from learned_router.catalog import DEFAULT_CATALOG, Catalog, LatencyProfile, ModelSpec
+from learned_router.errors import CatalogError
 
-#: Names in the logs that are a listed model under another name, with why.
-EQUIVALENTS = {
-    "chatgpt": ("gpt-3.5-turbo-0613", "AlpacaEval's 'chatgpt' is gpt-3.5-turbo (2023)"),
-    "gpt-3.5-turbo-0301": ("gpt-3.5-turbo-0613", "0301 had the same list price as 0613"),
-    "gpt35_turbo_instruct": ("gpt-3.5-turbo-0613", "gpt-3.5-turbo-instruct: $1.5/$2, as 0613"),
-    "gpt4_turbo": ("gpt-4-turbo-2024-04-09", "AlpacaEval's gpt4_turbo is GPT-4 Turbo"),
-    "gpt4_gamed": ("gpt-4-0613", "GPT-4 with adversarial outputs; same model and price"),
-    "gpt4_0613_concise": ("gpt-4-0613", "GPT-4 0613 asked for concise answers"),
-    "claude": ("claude-v1", "AlpacaEval's 'claude' is Claude 1"),
-    "claude-2.1_concise": ("claude-2.1", "Claude 2.1 asked for concise answers"),
-    "mistral": ("Mistral-7B-Instruct-v0.1", "AlpacaEval's 'mistral' is Mistral-7B-Instruct"),
-    "deepseek-coder-v2": (
-        "DeepSeek-Coder-V2-Instruct",
-        "MMLU-Pro's DeepSeek-Coder-V2 is the 236B MoE",
-    ),
-    "text_davinci_003": (
-        "gpt-3.5-turbo-0613",
-        "ESTIMATE: davinci-003 was $20/1M; retired, priced as its successor",
-    ),
-    "text_davinci_001": (
-        "gpt-3.5-turbo-0613",
-        "ESTIMATE: davinci-001 retired; priced as gpt-3.5-turbo",
-    ),
-    "cohere": ("command-r", "ESTIMATE: AlpacaEval's 'cohere' (2023 command); priced as command-r"),
-    "jina-chat": ("gpt-3.5-turbo-0613", "ESTIMATE: jina-chat was a gpt-3.5-based service"),
-    "example": ("gpt-3.5-turbo-0613", "ESTIMATE: AlpacaEval's 'example' outputs came from gpt-3.5"),
-    "alpaca-farm-ppo-human": ("alpaca-7b", "AlpacaFarm PPO fine-tune of LLaMA-7B"),
-    "alpaca-farm-ppo-sim-gpt4-20k": ("alpaca-7b", "AlpacaFarm PPO fine-tune of LLaMA-7B"),
-    "cohere-command": ("command-r", "ESTIMATE"),
-}
+HERE = Path(__file__).parent
+IDENTITY_TABLE = HERE / "model_ids.csv"
+EXTRA_PRICES = HERE / "extra_prices.csv"
 #: Parameter counts (billions) of open models whose names do not say.
-KNOWN_SIZES_B = {"phi-2": 2.7, "mistral-orpo-beta": 7.2}
+KNOWN_SIZES_B = {
+    "phi-2": 2.7,
+    "mistral-orpo-beta": 7.2,
+    "phi-3-medium": 14.0,
+    "phi-3.5-mini": 3.8,
+    "athene-70b": 70.0,
+}
 _SUFFIXES = ("_concise", "_verbose", "-togetherai", "-hf", "-best-of-16")
 _MOE = re.compile(r"(\d+)x(\d+(?:\.\d+)?)b", re.IGNORECASE)
 _DENSE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)b(?![a-z])", re.IGNORECASE)
@@ -82,11 +72,13 @@ class PriceRow:
     confidence: str
 
 
-def read_prices(path: Path) -> tuple[list[PriceRow], list[PriceRow]]:
+def read_prices(*paths: Path) -> tuple[list[PriceRow], list[PriceRow]]:
     """(listed rows, RULE: size-tier rows) of prices.csv."""
     listed, rules = [], []
-    with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
+    for path in paths:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        for row in rows:
             usd_out = row["usd_per_1m_output"] or row["usd_per_1m_input"]
             price = PriceRow(
                 names=tuple(n.strip() for n in row["model"].split(";") if n.strip()),
@@ -151,32 +143,58 @@ def latency_for(provider: str, usd_out: float, params: float | None) -> tuple[La
     return LatencyProfile(450.0, 60.0), "large open / mid API tier"
 
 
+#: Documented context windows (tokens), first matching substring of the id wins.
+CONTEXT_WINDOWS = (
+    ("gpt-4-1106", 128_000),
+    ("gpt-4-turbo", 128_000),
+    ("gpt-4o", 128_000),
+    ("gpt-3.5-turbo-instruct", 4_096),
+    ("gpt-3.5-turbo-1106", 16_385),
+    ("gpt-3.5-turbo-0125", 16_385),
+    ("gpt-4", 8_192),
+    ("o1-mini", 128_000),
+    ("o1-preview", 128_000),
+    ("o1-2024", 200_000),
+    ("o3-mini", 200_000),
+    ("o4-mini", 200_000),
+    ("claude-2", 100_000),
+    ("claude-3", 200_000),
+    ("claude-instant", 100_000),
+    ("claude-1", 100_000),
+    ("gemini-1.5-pro", 2_000_000),
+    ("gemini-1.5", 1_000_000),
+    ("gemini-2", 1_048_576),
+    ("gemini-1.0-pro", 32_760),
+    ("grok", 131_072),
+    ("deepseek-v3", 64_000),
+    ("deepseek-v2.5", 128_000),
+    ("mistral-large-2407", 128_000),
+    ("mistral-large", 32_000),
+    ("mistral-medium", 32_000),
+    ("command-r", 128_000),
+    ("deepseek-chat", 32_768),
+    ("gemini-1.0-ultra", 32_760),
+    ("mistral-nemo", 128_000),
+    ("mistral-small-2409", 32_000),
+    ("codestral", 32_000),
+    ("llama-3.1", 128_000),
+    ("llama-3", 8_192),
+    ("llama-2", 4_096),
+    ("mixtral-8x22b", 65_536),
+    ("mixtral", 32_768),
+    ("qwen2.5", 32_768),
+    ("qwq", 32_768),
+    ("qwen2", 32_768),
+    ("gemma-2", 8_192),
+    ("yi-large", 32_768),
+    ("reka-core", 128_000),
+    ("jamba-1.5", 256_000),
+)
+
+
 def context_for(name: str, params: float | None) -> int:
     lowered = name.lower()
-    known = {
-        "gpt-4-1106": 128_000,
-        "gpt-4-turbo": 128_000,
-        "gpt-4o": 128_000,
-        "gpt4_turbo": 128_000,
-        "gpt-3.5-turbo-1106": 16_385,
-        "gpt-4-0613": 8_192,
-        "gpt4": 8_192,
-        "claude-2": 100_000,
-        "claude-v2": 100_000,
-        "claude-3": 200_000,
-        "claude-instant": 100_000,
-        "claude-v1": 100_000,
-        "gemini-1.5": 1_000_000,
-        "gemini-2.0": 1_000_000,
-        "llama-3.1": 128_000,
-        "llama-3_1": 128_000,
-        "llama-3": 8_192,
-        "llama-2": 4_096,
-        "mixtral": 32_768,
-        "qwen2.5": 32_768,
-        "gemma-2": 8_192,
-    }
-    for prefix, window in known.items():
+    for prefix, window in CONTEXT_WINDOWS:
         if prefix in lowered:
             return window
     return 4_096 if params is None or params < 30 else 8_192
@@ -191,93 +209,173 @@ def dataset_models(data: Path) -> dict[str, list[str]]:
     return found
 
 
-def model_key(name: str) -> str:
-    """Names with the same key are spellings of one model: lower case, no
-    organisation prefix or hosting suffix, only letters and digits
-    ("Meta-Llama-3_1-8B-Instruct" = "meta/llama-3.1-8b-instruct")."""
-    name = name.strip().lower().split("/")[-1].replace("3_1", "3.1")
-    for suffix in ("-hf", "-togetherai"):  # where it is hosted, not what it is
-        name = name.removesuffix(suffix)
-    # Answer styles (_concise, _verbose, -best-of-16) stay distinct models: the
-    # same weights, but different systems to route to.
-    return re.sub(r"[^a-z0-9]", "", name.removeprefix("meta-"))
+@dataclass(frozen=True)
+class Identity:
+    """One row of the identity table."""
+
+    id: str
+    base: str
+    spellings: tuple[str, ...]
+    price: str
+    notes: str
+
+
+def read_identities(path: Path = IDENTITY_TABLE) -> list[Identity]:
+    with open(path, newline="") as handle:
+        return [
+            Identity(
+                id=row["id"].strip(),
+                base=row["base"].strip(),
+                spellings=tuple(n.strip() for n in row["spellings"].split(";") if n.strip()),
+                price=row["price"].strip(),
+                notes=row["notes"].strip(),
+            )
+            for row in csv.DictReader(handle)
+        ]
+
+
+def _price(
+    entry: Identity,
+    rows: dict[str, PriceRow],
+    normal: dict[str, PriceRow],
+    rules: list[PriceRow],
+    priced: dict[str, tuple[PriceRow, str, float]],
+) -> tuple[PriceRow, str, float] | None:
+    """(price row, how it applied, multiplier) for ``entry``, or None."""
+    names = (entry.id, *entry.spellings)
+    if entry.price == "rule":
+        size = parameters_b(entry.id) or next(
+            (s for s in map(parameters_b, entry.spellings) if s), None
+        )
+        if size is None:
+            return None
+        row = rule_for(size[0], size[1], rules)
+        tier = row.names[0].removeprefix("RULE:")
+        return row, f"ESTIMATE: size tier {tier} ({size[0]:g}B read from the name)", 1.0
+    if entry.price.startswith("*"):
+        base = priced.get(entry.base)
+        if base is None:
+            return None
+        factor = float(entry.price[1:])
+        return base[0], f"{base[1]}; x{factor:g} for best-of-{factor:g} sampling", factor
+    if entry.price:
+        row = rows.get(entry.price.lower())
+        if row is None:
+            return None
+        if normalise(entry.price) in {normalise(name) for name in names}:
+            return row, f"listed (as {entry.price})", 1.0  # the same model, spelled otherwise
+        return row, f"equivalent: listed price of {entry.price} (see notes)", 1.0
+    for name in names:
+        row = rows.get(name.lower())
+        if row is not None:
+            return row, "listed", 1.0
+    for name in names:
+        row = normal.get(normalise(name))
+        if row is not None:
+            return row, "listed (name normalised)", 1.0
+    if entry.base in priced:
+        base = priced[entry.base]
+        return base[0], f"as its base {entry.base}: {base[1]}", base[2]
+    return None
 
 
 def build(data: Path) -> Catalog:
-    listed, rules = read_prices(data / "prices.csv")
-    by_name = {n.lower(): row for row in listed for n in row.names}
-    by_normal = {normalise(n): row for row in listed for n in row.names}
-    groups: dict[str, list[str]] = {}
-    for model in sorted({m for models in dataset_models(data).values() for m in models}):
-        groups.setdefault(model_key(model), []).append(model)
-    # One entry per model (a group of spellings). A price row of prices.csv may
-    # list several models (e.g. Mistral-7B base and instruct): each gets its
-    # own entry at that price, since the router must tell them apart.
-    entries: dict[str, tuple[PriceRow, str, list[str]]] = {}  # id -> (row, how, aliases)
-    unresolved = []
-    for names in groups.values():
-        row, how = None, ""
-        for model in names:
-            row, how = by_name.get(model.lower()), "listed"
-            if row is None:
-                row, how = by_normal.get(normalise(model)), "listed (name normalised)"
-            if row is not None:
-                break
-        if row is None:
-            for model in names:
-                equivalent = EQUIVALENTS.get(model.lower()) or EQUIVALENTS.get(normalise(model))
-                if equivalent is not None:
-                    target, reason = equivalent
-                    row, how = by_name[target.lower()], f"equivalent of {target}: {reason}"
-                    break
-        if row is None:
-            size = parameters_b(names[0])
-            if size is not None:
-                row = rule_for(size[0], size[1], rules)
-                tier = row.names[0].removeprefix("RULE:")
-                how = f"ESTIMATE: size tier {tier} ({size[0]:g}B read from the name)"
-        if row is None:
-            unresolved.extend(names)
-            continue
-        # The id: the price table's spelling if it is one of ours, else ours.
-        spelled = [n for n in row.names if model_key(n) == model_key(names[0])]
-        key = spelled[0] if spelled and how.startswith("listed") else names[0]
-        aliases = sorted({*names, *spelled} - {key}, key=str.lower)
-        entries[key] = (row, how, aliases)
-    if unresolved:
-        raise SystemExit(f"no price for {unresolved}; add them to EQUIVALENTS or prices.csv")
+    listed, rules = read_prices(EXTRA_PRICES, data / "prices.csv")
+    rows: dict[str, PriceRow] = {}
+    normal: dict[str, PriceRow] = {}
+    for row in listed:  # extra_prices.csv first: it wins over prices.csv
+        for name in row.names:
+            rows.setdefault(name.lower(), row)
+            normal.setdefault(normalise(name), row)
+    identities = read_identities()
+    # Bases first, so that deployments can take their base's price.
+    order = sorted(identities, key=lambda e: bool(e.base))
+    priced: dict[str, tuple[PriceRow, str, float]] = {}
+    unpriced = []
+    for entry in order:
+        found = _price(entry, rows, normal, rules, priced)
+        if found is None:
+            unpriced.append(entry.id)
+        else:
+            priced[entry.id] = found
+    if unpriced:
+        raise SystemExit(
+            f"no price for {unpriced}; give them a price in scripts/model_ids.csv or a row in "
+            "scripts/extra_prices.csv"
+        )
 
     specs = []
-    for key, (row, how, aliases) in sorted(entries.items(), key=lambda kv: kv[0].lower()):
-        size = parameters_b(key) or parameters_b(row.canonical)
+    for entry in sorted(identities, key=lambda e: e.id):
+        row, how, factor = priced[entry.id]
+        size = parameters_b(entry.id) or parameters_b(row.canonical)
         params = size[0] if size else None
-        latency, tier = latency_for(row.provider, row.usd_out, params)
+        latency, tier = latency_for(row.provider, row.usd_out * factor, params)
         batch = 0.5 if row.provider.startswith(("OpenAI", "Google")) else 0.0
-        # Best-of-n sampling generates n answers (and reads the prompt n times).
-        best_of = re.search(r"best-of-(\d+)", key)
-        factor = float(best_of.group(1)) if best_of else 1.0
-        if best_of:
-            how += f"; x{factor:g} for best-of-{factor:g} sampling"
+        estimate = not how.startswith(("listed", "as its base")) or row.provider.startswith(
+            "ESTIMATE"
+        )
+        source = f"{how}; {row.canonical}; {row.source}"
+        if row.provider.startswith("ESTIMATE") and not source.startswith("ESTIMATE"):
+            source = f"ESTIMATE: {source}"
+        notes = [entry.notes] if entry.notes else []
+        notes.append(
+            f"latency: estimate ({tier}); context window: estimate unless documented; "
+            f"batch discount: {'provider batch API, 50%' if batch else 'none listed'}"
+        )
         specs.append(
             ModelSpec(
-                id=key,
+                id=entry.id,
                 provider=row.provider,
                 usd_per_1m_input=row.usd_in * factor,
                 usd_per_1m_output=row.usd_out * factor,
                 latency=latency,
                 batch_discount=batch,
-                context_window_tokens=context_for(key, params),
-                aliases=tuple(aliases),
-                price_as_of=row.as_of,
-                price_source=f"{how}; {row.canonical}; {row.source}",
-                price_confidence=row.confidence if how.startswith("listed") else "low",
-                notes=(
-                    f"latency: estimate ({tier}); context window: estimate unless documented; "
-                    f"batch discount: {'provider batch API, 50%' if batch else 'none listed'}"
+                context_window_tokens=context_for(entry.id, params),
+                aliases=tuple(
+                    sorted(set(entry.spellings) - {entry.id}, key=lambda n: (n.lower(), n))
                 ),
+                base=entry.base,
+                price_as_of=(
+                    row.as_of
+                    if re.search(r"\d{4}", row.as_of)
+                    else f"{row.as_of} (size-tier rows: {rules[0].as_of})".strip()
+                ),
+                price_source=source,
+                price_confidence="low" if estimate else row.confidence,
+                notes="; ".join(notes),
             )
         )
-    return Catalog(models=tuple(specs), version="2024-list-prices.1", source=str(DEFAULT_CATALOG))
+    catalog = Catalog(
+        models=tuple(specs), version="2025-list-prices.1", source=str(DEFAULT_CATALOG)
+    )
+    check_resolves(catalog, dataset_models(data))
+    return catalog
+
+
+def check_resolves(catalog: Catalog, models_by_dataset: dict[str, list[str]]) -> None:
+    """Fails, naming each one, on model names that resolve to no catalog id, and on two
+    names of one dataset that resolve to the same id (their labels would be merged)."""
+    problems = []
+    for dataset, models in models_by_dataset.items():
+        seen: dict[str, str] = {}
+        for model in models:
+            try:
+                model_id = catalog.resolve(model)
+            except CatalogError as error:
+                problems.append(f"{dataset}: {error}")
+                continue
+            if model_id in seen:
+                problems.append(
+                    f"{dataset}: {seen[model_id]!r} and {model!r} both resolve to {model_id!r}; "
+                    "one dataset's spellings must stay distinct models or deployments"
+                )
+            seen[model_id] = model
+    if problems:
+        raise SystemExit(
+            "model names in the outcome logs that do not resolve to one catalog id each (add "
+            "them to the spellings of their model in scripts/model_ids.csv):\n  "
+            + "\n  ".join(problems)
+        )
 
 
 def main(argv: Iterable[str] | None = None) -> None:
@@ -294,7 +392,12 @@ def main(argv: Iterable[str] | None = None) -> None:
         ),
     )
     Catalog.load(args.out)  # what we wrote must load back
-    print(f"wrote {args.out}: {len(catalog.models)} models, version {catalog.version}")
+    deployments = sum(1 for spec in catalog.models if spec.base)
+    spellings = {m for models in dataset_models(args.data).values() for m in models}
+    print(
+        f"wrote {args.out}: {len(catalog.models) - deployments} models and {deployments} "
+        f"deployments ({len(spellings)} dataset spellings), version {catalog.version}"
+    )
 
 
 if __name__ == "__main__":

@@ -230,12 +230,21 @@ class Router:
         current = self.catalog.current
         if models is None:
             models = [m for m in bundle.models if current.knows(m)]
-        self.models: tuple[str, ...] = tuple(current.resolve(m) for m in models)
+        # One column per canonical id, even where the bundle has heads under two spellings.
+        self.models: tuple[str, ...] = tuple(dict.fromkeys(current.resolve(m) for m in models))
         if not self.models:
             raise InvalidInputError(
                 "the router has no models: none of the bundle's models is in the catalog"
             )
-        self._columns = self.quality.columns(self.models)
+        # Heads are keyed by the bundle's model names, which may be aliases of the
+        # catalog's canonical ids (a bundle trained before the ids were canonical).
+        head: dict[str, str] = {}
+        for m in bundle.models:
+            if current.knows(m):
+                head.setdefault(current.resolve(m), m)
+        head_names = [head.get(m, m) for m in self.models]
+        self._columns = self.quality.columns(head_names)
+        self._head_of = dict(zip(self.models, head_names, strict=True))
         self._column_of = {m: j for j, m in enumerate(self.models)}
         if calibration is not None:
             if policy is not None:
@@ -271,7 +280,7 @@ class Router:
         # The decision memory is shared by all threads calling route() and
         # record_outcome(); an OrderedDict is not safe to mutate concurrently.
         self._lock = threading.Lock()
-        self._output_tokens = bundle.output_lengths.expected(self.models, [None])[0]
+        self._output_tokens = bundle.output_lengths.expected(head_names, [None])[0]
         self._latency_tables: dict[tuple[str, tuple[str, ...]], LatencyTable] = {}
 
     # --- construction ----------------------------------------------------------------------
@@ -319,6 +328,10 @@ class Router:
             self.capacity = CapacityTracker(self.models)
         return self.capacity
 
+    def _resolve(self, model: str) -> str:
+        current = self.catalog.current
+        return current.resolve(model) if current.knows(model) else model
+
     def _index(self, model: str) -> int:
         name = self.catalog.current.resolve(model)
         if name not in self._column_of:
@@ -331,7 +344,8 @@ class Router:
         self, prompts: Sequence[str], *, models: Sequence[str] | None = None
     ) -> npt.NDArray[np.float64]:
         """``[n, m]`` calibrated P(success) of ``models`` (default: the router's) per prompt."""
-        return self.scorer.p_success(prompts, models or self.models, scale=self.quality_scale)
+        heads = [self._head_of.get(self._resolve(m), m) for m in models or self.models]
+        return self.scorer.p_success(prompts, heads, scale=self.quality_scale)
 
     # --- routing ---------------------------------------------------------------------------
 

@@ -423,6 +423,8 @@ def _metric_table(
     for name, rows in layout.routers.items():
         front = metrics.frontier(cost_points[rows], quality_points[rows])
         row: dict[str, float] = {"aiq": metrics.aiq(front, cost_range=cost_range)}
+        # Paired with the zero router on the same resample: the "do no harm" margin.
+        row["aiq_over_zero"] = row["aiq"] - zero_aiq
         row["gap"] = metrics.oracle_gap_captured(
             row["aiq"], zero_aiq=zero_aiq, oracle_aiq=oracle_aiq
         )
