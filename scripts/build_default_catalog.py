@@ -27,7 +27,7 @@ no catalog id, and on any entry it cannot price.
 Latency profiles and most context windows are not in the price tables; they
 are tier estimates (see :func:`latency_for`), marked as such in ``notes``.
 
-Run: ``python data/build_default_catalog.py ../shared/data`` (``make catalog``).
+Run: ``python scripts/build_default_catalog.py ../shared/data`` (``make catalog``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from learned_router.bundle import Bundle
-from learned_router.encoder import Encoder, Truncation, encode_ids_and_counts, pad_batch
+from learned_router.encoder import Encoder, Truncation, encode_ids_and_counts
 from learned_router.errors import BundleError, InvalidInputError
 from learned_router.tokens import load_tokenizer
 
@@ -60,15 +60,8 @@ def test_a_huge_prompt_is_cut_before_tokenising_and_its_count_extrapolated() -> 
     assert abs(count - exact) / exact < 0.05
 
 
-def test_pad_batch_masks_the_padding() -> None:
-    ids, mask = pad_batch([[1, 2, 3], [4]])
-    assert ids.tolist() == [[1, 2, 3], [4, 0, 0]]
-    assert mask.tolist() == [[1, 1, 1], [1, 0, 0]]
-
-
 def test_embeddings_are_normalised_and_the_same_alone_or_in_any_batch(tiny_bundle: Path) -> None:
     encoder = Bundle.load(tiny_bundle).encoder()
-    encoder.batch_size = 2  # several length-sorted batches
     prompts = ["short", "a somewhat longer prompt about a contract", "mid length text", "x y"]
     together = encoder.embed(prompts)
     assert together.shape == (4, 8)
