@@ -9,8 +9,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(abspath $(VENV))/bin/python
 # Extras installed by `make setup`: train (torch & co.) is needed by the
-# training tests; dev brings pytest, hypothesis, ruff, mypy.
-EXTRAS ?= train,dev
+# training tests; dev brings pytest, hypothesis, ruff, mypy; drift brings river.
+EXTRAS ?= train,dev,drift
 SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 # Offline and quiet by default: no model hub, no MLflow telemetry.
@@ -19,7 +19,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup build test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder
+.PHONY: help setup build test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder drift-demo
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ bench-routing: build ## Routing quality vs baselines on DEV_DATA: report, plots 
 
 demo: build ## Route example enterprise prompts with the shipped model (models/default)
 	$(PY) -m learned_router demo
+
+drift-demo: build ## Planted drift on a DEV_DATA set: alarm, re-scoring, retrain registered as challenger
+	$(PY) -m training.drift_demo --data $(DEV_DATA)
 
 train-default: build ## Train models/default on the development data (DEV_DATA=../shared/data)
 	$(PY) -m learned_router train --data $(DEV_DATA) --config training/configs/default.toml --bundle-dir models/default
