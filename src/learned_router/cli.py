@@ -668,7 +668,7 @@ def drift_status(
     try:
         payload = json.loads(state.read_text())
         rows = payload["status"]
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, TypeError) as err:
         typer.echo(
             f"error: {state}: not a drift state file ({err}); write one with "
             "`learned-router replay --state FILE` or DriftMonitor.save_state",

@@ -138,29 +138,41 @@ def wilson_upper(successes: float, n: float, z: float = 1.96) -> float:
 
 
 class ErrorStreamDetector:
-    """Page-Hinkley on one error stream, with its threshold calibrated once the
-    first ``min_instances`` samples have set the baseline error rate."""
+    """Page-Hinkley on one error stream, with a calibrated threshold.
+
+    The first ``min_instances`` samples set the baseline error rate (its
+    Wilson upper bound, so a lucky warm-up does not make the test jumpy); the
+    threshold is calibrated for it, and re-calibrated each time the stream's
+    length doubles, from every sample seen since the (re)start: the estimate
+    tightens, so the threshold drops towards the one the true rate calls for.
+    """
 
     def __init__(self, horizon: int, settings: DetectorSettings = DetectorSettings()) -> None:
         self.horizon = int(horizon)
         self.settings = settings
-        self.warmup: list[float] = []
         self.threshold: float | None = None
         self._ph: Any = None
         self.samples = 0
+        self.failures = 0
+        self._next_calibration = settings.min_instances
+        self._warmup: list[float] = []
+
+    def _calibrate(self) -> float:
+        rate = min(0.5, wilson_upper(self.failures, self.samples))
+        return calibrate_threshold(rate, self.horizon, settings=self.settings)
 
     def update(self, error: float) -> bool:
         """Feeds one sample (an error in [-1, 1]); True when it raises an alarm."""
         self.samples += 1
+        # A failure (error > 0): a Bernoulli of that rate has at least the
+        # residual's variance, so its threshold is safe for residuals too.
+        self.failures += int(error > 0)
         if self._ph is None:
-            self.warmup.append(float(error))
-            if len(self.warmup) < self.settings.min_instances:
+            self._warmup.append(float(error))
+            if self.samples < self.settings.min_instances:
                 return False
-            # The baseline rate: failures (error > 0) among warm-up samples; a
-            # Bernoulli of that rate has at least the residual's variance.
-            failures = sum(1 for e in self.warmup if e > 0)
-            rate = min(0.5, wilson_upper(failures, len(self.warmup)))
-            self.threshold = calibrate_threshold(rate, self.horizon, settings=self.settings)
+            self.threshold = self._calibrate()
+            self._next_calibration = 2 * self.samples
             self._ph = river_drift().PageHinkley(
                 min_instances=self.settings.min_instances,
                 delta=self.settings.delta,
@@ -169,9 +181,14 @@ class ErrorStreamDetector:
                 mode="up",
             )
             alarmed = False
-            for value in self.warmup:
+            for value in self._warmup:
                 self._ph.update(value)
                 alarmed = alarmed or bool(self._ph.drift_detected)
+            self._warmup = []
             return alarmed
+        if self.samples >= self._next_calibration:
+            self.threshold = self._calibrate()
+            self._ph.threshold = self.threshold
+            self._next_calibration = 2 * self.samples
         self._ph.update(float(error))
         return bool(self._ph.drift_detected)

@@ -60,7 +60,9 @@ class DriftSpec:
 
     @classmethod
     def parse(cls, text: str) -> DriftSpec:
-        """>>> DriftSpec.parse("@top:5000:@drop20")
+        """Parses ``MODEL:AT:REPLACEMENT``.
+
+        >>> DriftSpec.parse("@top:5000:@drop20")
         DriftSpec(model='@top', at=5000, replacement='@drop20')
         """
         parts = text.rsplit(":", 2)

@@ -26,7 +26,6 @@ Embedder = Callable[[Sequence[str]], npt.NDArray[np.floating]]
 Judge = Callable[[str, str, str], float]
 
 _FINAL = (
-    re.compile(r"\\boxed\{([^{}]*)\}"),
     re.compile(r"####\s*(.+)$", re.MULTILINE),
     re.compile(r"answer is[:\s]*\(?([^\n.]+?)\)?\s*(?:\.|$)", re.IGNORECASE | re.MULTILINE),
 )
@@ -42,11 +41,30 @@ def final_answer(text: str) -> str:
     >>> final_answer("Thinking... The answer is (B).")
     'B'
     """
+    boxed = _last_boxed(text)
+    if boxed is not None:
+        return boxed
     for pattern in _FINAL:
         found = pattern.findall(text)
         if found:
             return str(found[-1]).strip()
     return text
+
+
+def _last_boxed(text: str) -> str | None:
+    """The content of the last ``\\boxed{...}``, nested braces included."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    depth, i = 0, start + len("\\boxed")
+    for j in range(i, len(text)):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1 : j].strip()
+    return None
 
 
 def normalise(text: str) -> str:
