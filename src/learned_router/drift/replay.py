@@ -22,10 +22,10 @@ set). ``--outcome-rate`` is the share of requests whose outcome the caller
 records (feeding the residual detector and, with ``--adapt``, the tenant's
 corrections).
 
-Speed: a prompt drawn twice is tokenised and embedded once (a memo in front
-of the router's encoder; predictions are deterministic per prompt, so this
-changes no decision); everything else, pricing, corrections, the selection
-kernel, runs per request.
+Speed: a prompt drawn twice is tokenised, embedded and scored by the heads
+once (memos in front of the router's encoder and predictor; predictions are
+deterministic per prompt, so this changes no decision); everything else,
+pricing, corrections, the selection kernel, the decision, runs per request.
 """
 
 from __future__ import annotations
@@ -136,6 +136,34 @@ class _MemoEncoder:
         return getattr(self._inner, name)
 
 
+class _MemoPredictor:
+    """The router's quality predictor, with each embedding's P(success) kept once computed
+    (the heads are deterministic per embedding: the same prompt, the same prediction)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._rows: dict[tuple[bytes, str | None, tuple[str, ...] | None], Any] = {}
+
+    def p_success(
+        self,
+        embeddings: npt.NDArray[np.float32],
+        *,
+        models: Sequence[str] | None = None,
+        scale: str | None = None,
+    ) -> npt.NDArray[np.float64]:
+        names = None if models is None else tuple(models)
+        keys = [(row.tobytes(), scale, names) for row in embeddings]
+        missing = [i for i, k in enumerate(keys) if k not in self._rows]
+        if missing:
+            fresh = self._inner.p_success(embeddings[missing], models=models, scale=scale)
+            for i, row in zip(missing, fresh, strict=True):
+                self._rows[keys[i]] = row
+        return np.stack([self._rows[k] for k in keys])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 @dataclass
 class ReplayData:
     """One dataset as dense arrays over the models the router knows."""
@@ -240,7 +268,10 @@ def replay(
         Corrections.load(corrections_path) if corrections_path is not None else Corrections()
     )
     router.corrections = corrections
-    router.encoder = _MemoEncoder(router.encoder)
+    if not isinstance(router.encoder, _MemoEncoder):
+        router.encoder = _MemoEncoder(router.encoder)
+    if not isinstance(router.predictor, _MemoPredictor):
+        router.predictor = _MemoPredictor(router.predictor)
     sampler = ShadowSampler(golden_model=golden, rate=shadow_rate, salt=f"replay-{seed}")
     horizon = max(64, int(np.ceil(shadow_rate * requests)))
     monitor = DriftMonitor(
