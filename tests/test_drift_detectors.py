@@ -74,4 +74,5 @@ def test_a_planted_drop_is_detected_soon_after_it_starts() -> None:
     before = (rng.random(200) < 0.1).astype(float)
     after = (rng.random(400) < 0.4).astype(float)  # agreement 90% -> 60%: 30 points
     first = _first_alarm(np.concatenate([before, after]), 600, FAST)
-    assert first is not None and 200 <= first < 300
+    assert first is not None
+    assert 200 <= first < 300

@@ -38,17 +38,19 @@ def test_an_alarm_measures_the_drop_and_re_scores_the_model() -> None:
     monitor = DriftMonitor(settings=FAST, shadow_horizon=600, sinks=[seen.append])
     stream = np.concatenate([rng.random(300) < 0.9, rng.random(300) < 0.6]).astype(float)
     alerts = _feed(monitor, "m", stream)
-    assert alerts and seen == alerts[:1] + alerts[1:]
+    assert alerts
+    assert seen == alerts[:1] + alerts[1:]
     first = alerts[0]
-    assert first.model == "m" and first.signal == "shadow_agreement"
+    assert first.model == "m"
+    assert first.signal == "shadow_agreement"
     assert 300 <= first.window[1] < 450
     low, high = first.interval
-    assert low < first.magnitude < high and low < -0.3 < high  # the true drop is 30 points
-    assert first.evidence_ids and all(e.startswith("m-") for e in first.evidence_ids)
+    assert low < first.magnitude < high
+    assert low < -0.3 < high
+    assert first.evidence_ids
+    assert all(e.startswith("m-") for e in first.evidence_ids)
     assert int(first.evidence_ids[-1].split("-")[1]) == first.window[1] - 1
-    assert monitor.corrections.drift_shift("m") == pytest.approx(
-        sum(a.magnitude for a in alerts)
-    )
+    assert monitor.corrections.drift_shift("m") == pytest.approx(sum(a.magnitude for a in alerts))
 
 
 def test_stationary_streams_raise_nothing() -> None:
@@ -68,7 +70,8 @@ def test_outcome_residuals_detect_a_drop_the_predictions_missed() -> None:
         alert = monitor.observe_outcome(f"o{i}", "m", predicted=0.8, observed=observed)
         if alert is not None:
             alerts.append((i, alert))
-    assert alerts and 400 <= alerts[0][0] < 520
+    assert alerts
+    assert 400 <= alerts[0][0] < 520
     assert alerts[0][1].signal == "outcome_residual"
     assert alerts[0][1].magnitude < -0.2
 
@@ -109,7 +112,7 @@ def test_alerts_reach_a_webhook(tmp_path: Path) -> None:
     received: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             length = int(self.headers["Content-Length"])
             received.append(json.loads(self.rfile.read(length)))
             self.send_response(204)
@@ -147,11 +150,16 @@ def test_drift_status_shows_the_saved_state(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     by_model = {row["model"]: row for row in payload["status"]}
-    assert by_model["weak"]["alarms"] >= 1 and by_model["weak"]["drift_shift"] < -0.3
-    assert by_model["steady"]["alarms"] == 0 and by_model["steady"]["drift_shift"] == 0.0
+    assert by_model["weak"]["alarms"] >= 1
+    assert by_model["weak"]["drift_shift"] < -0.3
+    assert by_model["steady"]["alarms"] == 0
+    assert by_model["steady"]["drift_shift"] == 0.0
     table = CliRunner().invoke(app, ["drift", "status", str(path)])
-    assert table.exit_code == 0 and "weak" in table.output and "alert" in table.output
+    assert table.exit_code == 0
+    assert "weak" in table.output
+    assert "alert" in table.output
     bad = tmp_path / "bad.json"
     bad.write_text("[]")
     failed = CliRunner().invoke(app, ["drift", "status", str(bad)])
-    assert failed.exit_code == 1 and "not a drift state file" in failed.output
+    assert failed.exit_code == 1
+    assert "not a drift state file" in failed.output

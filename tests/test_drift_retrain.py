@@ -131,5 +131,6 @@ def test_an_alert_retrains_a_challenger_promoted_only_through_the_gates(
         worse, {k: v for k, v in manifest.items() if k not in ("files", "format", "format_version")}
     )
     refused = replay_gate(Bundle.load(worse), champion, [str(store)])
-    assert not refused.passed and "Brier" in refused.detail
+    assert not refused.passed
+    assert "Brier" in refused.detail
     assert replay_gate(champion, champion, [str(store)]).passed

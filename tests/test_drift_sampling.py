@@ -38,7 +38,8 @@ def test_task_rates_win_over_tenant_rates_over_the_default() -> None:
     assert not s.selected("x", tenant="acme", task="code")
     assert s.golden_for("code") == "g"
     s2 = ShadowSampler(golden_model="g", golden_by_task={"code": "coder"})
-    assert s2.golden_for("code") == "coder" and s2.golden_for(None) == "g"
+    assert s2.golden_for("code") == "coder"
+    assert s2.golden_for(None) == "g"
 
 
 def test_the_budget_caps_what_shadow_calls_spend() -> None:
@@ -47,7 +48,8 @@ def test_the_budget_caps_what_shadow_calls_spend() -> None:
     assert chosen == [True, True, True] + [False] * 7
     assert s.spent_usd == pytest.approx(0.9)
     assert s.spent_usd <= s.budget_usd
-    assert s.sampled == 3 and s.refused_by_budget == 7
+    assert s.sampled == 3
+    assert s.refused_by_budget == 7
     # A cheaper call still fits under the cap.
     assert s.choose("cheap", expected_cost_usd=0.05)
 

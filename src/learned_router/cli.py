@@ -567,7 +567,9 @@ def cache_export_encoder(
 @app.command()
 def replay(
     data_dir: Annotated[Path, typer.Option("--data", help="Folder with outcomes/ and prompts/.")],
-    dataset: Annotated[str, typer.Option("--dataset", help="Dataset name (outcomes/NAME.parquet).")],
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="Dataset name (outcomes/NAME.parquet).")
+    ],
     requests: Annotated[int, typer.Option("--requests", help="Requests to stream.")] = 10_000,
     shadow_rate: Annotated[float, typer.Option(help="Share sent to the golden model.")] = 0.01,
     seed: Annotated[int, typer.Option(help="Seeds the draws of prompts and drift.")] = 0,

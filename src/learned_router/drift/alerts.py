@@ -65,7 +65,7 @@ def webhook_sink(url: str, *, timeout_s: float = 5.0) -> AlertSink:
             url, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 response.read()
         except OSError as error:
             LOG.error("arbitrage alert %s: webhook %s failed: %s", alert.alert_id, url, error)

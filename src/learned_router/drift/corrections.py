@@ -161,10 +161,7 @@ class Corrections:
         # Shrink the model's mean residual towards 0, the band's towards the model's.
         model_shift = overall.total / (overall.n + k)
         local = self._band.get((key, model, band))
-        if local is None:
-            shift = model_shift
-        else:
-            shift = (local.total + k * model_shift) / (local.n + k)
+        shift = model_shift if local is None else (local.total + k * model_shift) / (local.n + k)
         return float(np.clip(shift, -self.max_shift, self.max_shift))
 
     def shift(self, model: str, predicted: float, *, tenant: str | None = None) -> float:

@@ -100,7 +100,7 @@ def simulate_max_statistic(
 
 @functools.lru_cache(maxsize=256)
 def _threshold(rate: float, horizon: int, settings: DetectorSettings) -> float:
-    streams = max(settings.simulations, int(math.ceil(20 / settings.false_alarm_rate)))
+    streams = max(settings.simulations, math.ceil(20 / settings.false_alarm_rate))
     peaks = simulate_max_statistic(rate, horizon, settings=settings, streams=streams)
     # river alarms when the statistic exceeds the threshold: the quantile that all
     # but false_alarm_rate of the stationary maxima stay at or below.

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from learned_router.drift.alerts import AlertSink, DriftAlert, log_sink
 from learned_router.drift.corrections import Corrections
@@ -59,7 +60,7 @@ class _Stream:
     alarms: int = 0
 
 
-def change_point(errors: Sequence[float]) -> int:
+def change_point(errors: Sequence[float] | npt.NDArray[np.float64]) -> int:
     """Index where the stream's mean most plausibly changed (CUSUM argmax), in [1, n-1].
 
     >>> change_point([0, 0, 0, 0, 1, 1, 1])
@@ -144,7 +145,9 @@ class DriftMonitor:
             cost = 0.0
         chosen = self.sampler.choose(
             request_id or decision.decision_id,
-            expected_cost_usd=cost, tenant=decision.tenant, task=task
+            expected_cost_usd=cost,
+            tenant=decision.tenant,
+            task=task,
         )
         return golden if chosen else None
 
@@ -274,9 +277,7 @@ class DriftMonitor:
                 fresh.detector.update(e)
             self.alerts.append(alert)
         if self.rescore and alert.magnitude < 0:
-            self.corrections.set_drift(
-                model, self.corrections.drift_shift(model) + alert.magnitude
-            )
+            self.corrections.set_drift(model, self.corrections.drift_shift(model) + alert.magnitude)
         for sink in self.sinks:
             sink(alert)
         return alert
@@ -297,8 +298,8 @@ class DriftMonitor:
             float(before.var(ddof=1) if len(before) > 1 else 0.25) / max(1, len(before))
             + float(after.var(ddof=1) if len(after) > 1 else 0.25) / max(1, len(after))
         )
-        baseline = 1.0 - float(before.mean()) if signal == "shadow_agreement" else -float(
-            before.mean()
+        baseline = (
+            1.0 - float(before.mean()) if signal == "shadow_agreement" else -float(before.mean())
         )
         return DriftAlert(
             alert_id=uuid.uuid4().hex,
@@ -323,7 +324,7 @@ class DriftMonitor:
     def status(self) -> list[dict[str, Any]]:
         """Per (model, signal): samples, alarms, baseline error, threshold, drift shift."""
         with self._lock:
-            rows = []
+            rows: list[dict[str, Any]] = []
             for (model, signal), stream in sorted(self._streams.items()):
                 detector = stream.detector
                 rows.append(

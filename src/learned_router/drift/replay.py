@@ -214,11 +214,11 @@ def load_dataset(
         )
     return ReplayData(
         name,
-        [p for p, ok in zip(matrix.prompts, rows, strict=True) if ok],
+        [matrix.prompts[i] for i in np.flatnonzero(rows)],
         [matrix.models[j] for j in keep],
         quality[rows],
         matrix.cost_usd[:, keep][rows],
-        [s for s, ok in zip(matrix.quality_scales, rows, strict=True) if ok],
+        [matrix.quality_scales[i] for i in np.flatnonzero(rows)],
     )
 
 
@@ -322,6 +322,16 @@ def replay(
     detection_signal: str | None = None
     detection_shadow: int | None = None
     false_alarms = 0
+
+    def answered(model: str, row: int, t: int) -> float:
+        """The logged quality of ``model`` on prompt ``row``, drifted from ``drift.at`` on."""
+        q = float(dataset.quality[row, col[model]])
+        if drift is not None and t >= drift.at and model == drift_model:
+            if replacement is not None and replacement in col:
+                return float(dataset.quality[row, col[replacement]])
+            return q * float(drift_rng.random() < keep_prob)
+        return q
+
     for start in range(0, requests, chunk):
         idx = rows[start : start + chunk]
         decisions = router.route_batch(
@@ -343,18 +353,10 @@ def replay(
                         f"of {models}"
                     )
 
-            def answered(model: str, row: int = int(i), t: int = t) -> float:
-                q = float(dataset.quality[row, col[model]])
-                if drift is not None and t >= drift.at and model == drift_model:
-                    if replacement is not None and replacement in col:
-                        return float(dataset.quality[row, col[replacement]])
-                    return q * float(drift_rng.random() < keep_prob)
-                return q
-
             model = decision.model
             j = col[model]
             routed_counts[model] += 1
-            q = answered(model)
+            q = answered(model, int(i), t)
             qualities.append(q)
             costs.append(float(cost[i, j]))
             chosen.append(model)
@@ -365,7 +367,7 @@ def replay(
                 shadow_cost += float(cost[i, col[golden]])
                 if drift is not None and t >= drift.at and model == drift_model:
                     drift_shadow_samples += 1
-                g = answered(golden)
+                g = answered(golden, int(i), t)
                 alerts.append(
                     monitor.observe_agreement(request_id, model, 1.0 - abs(q - g), at_request=t)
                 )

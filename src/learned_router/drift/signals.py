@@ -105,7 +105,7 @@ def agreement(
     prompt: str = "",
     embed: Embedder | None = None,
     judge: Judge | None = None,
-    policy: AgreementPolicy = AgreementPolicy(),  # noqa: B008  (frozen, shared safely)
+    policy: AgreementPolicy = AgreementPolicy(),
 ) -> tuple[float, str]:
     """(agreement in [0, 1], the method used: ``judge``, ``exact`` or ``embedding``).
 
@@ -117,7 +117,9 @@ def agreement(
     if judge is not None:
         value = float(judge(prompt, routed, golden))
         if not 0.0 <= value <= 1.0:
-            raise InvalidInputError(f"the judge returned {value}; it must return a number in [0, 1]")
+            raise InvalidInputError(
+                f"the judge returned {value}; it must return a number in [0, 1]"
+            )
         return value, "judge"
     a, b = final_answer(routed), final_answer(golden)
     if max(len(a), len(b)) <= policy.short_chars or embed is None:
