@@ -60,9 +60,11 @@ def _aiq(p: np.ndarray, cost: np.ndarray, quality: np.ndarray) -> float:
     )
 
 
-def evaluate(data_dir: Path, name: str, *, steps: tuple[int, ...], seed: int) -> dict[str, Any]:
+def evaluate(
+    data_dir: Path, name: str, *, steps: tuple[int, ...], seed: int, min_coverage: float = 0.9
+) -> dict[str, Any]:
     router = Router.load(capacity=False)
-    data = load_dataset(data_dir, name, router)
+    data = load_dataset(data_dir, name, router, min_coverage=min_coverage)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(data.prompts))
     n_test = max(50, int(0.3 * len(order)))
@@ -122,9 +124,12 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
     parser.add_argument("--steps", nargs="*", type=int, default=[1000, 5000, 20000])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--min-coverage", type=float, default=0.9)
     args = parser.parse_args()
     for name in args.datasets:
-        result = evaluate(args.data, name, steps=tuple(args.steps), seed=args.seed)
+        result = evaluate(
+            args.data, name, steps=tuple(args.steps), seed=args.seed, min_coverage=args.min_coverage
+        )
         print(json.dumps(result))
 
 

@@ -1,8 +1,8 @@
 """`make drift-demo`: the learning loop end to end on a development set, in minutes.
 
 1. replays ``--requests`` requests of a logged dataset through the shipped
-   router with 2% shadow traffic and a planted 40-point drop of the most
-   routed model half-way through (``learned_router.drift.replay``);
+   router with 5% shadow traffic and a planted 40-point drop of the most
+   routed model a quarter of the way through (``learned_router.drift.replay``);
 2. shows the arbitrage alert and the re-scoring (traffic share of the
    drifting model before and after the alarm, quality recovered);
 3. retrains on the dataset plus the recorded (drifted) outcomes with a small,
@@ -33,7 +33,7 @@ def main(
     dataset: str = "routerbench_subset",
     out: Path = Path("build/drift-demo"),
     requests: int = 20_000,
-    shadow_rate: float = 0.02,
+    shadow_rate: float = 0.05,
     seed: int = 0,
 ) -> None:
     started = time.perf_counter()
@@ -42,7 +42,7 @@ def main(
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{out.resolve()}/mlflow.db"
     router = Router.load(capacity=False)
     data = load_dataset(data_dir, dataset, router)
-    drift = DriftSpec("@top", requests // 2, "@drop40")
+    drift = DriftSpec("@top", requests // 4, "@drop40")
     print(f"[1/3] replaying {requests} requests of {dataset} ({len(data.models)} models), ")
     print(f"      shadow rate {shadow_rate:.0%}, planted drift {drift}")
     store_path = out / "outcomes.sqlite"
@@ -122,7 +122,7 @@ def cli() -> None:
     parser.add_argument("--dataset", default="routerbench_subset")
     parser.add_argument("--out", type=Path, default=Path("build/drift-demo"))
     parser.add_argument("--requests", type=int, default=20_000)
-    parser.add_argument("--shadow-rate", type=float, default=0.02)
+    parser.add_argument("--shadow-rate", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     main(
