@@ -31,21 +31,10 @@ from learned_router.bench import RouterInputs, TrainingSet
 from learned_router.bench.baselines import KNNRouter, TfidfLogisticRouter
 from learned_router.bench.metrics import aiq, frontier
 from learned_router.bench.routers import cost_weight_grid, sweep_cost_weights
-from learned_router.drift.replay import ReplayData, load_dataset, replay
+from learned_router.drift.replay import load_dataset, replay
 from learned_router.router import Router
 
 DATASETS = ("zeroeval_gsm8k", "zeroeval_math_l5", "livecodebench", "evalperf")
-
-
-def _subset(data: ReplayData, rows: np.ndarray) -> ReplayData:
-    return ReplayData(
-        data.name,
-        [data.prompts[i] for i in rows],
-        data.models,
-        data.quality[rows],
-        data.cost_usd[rows],
-        [data.scales[i] for i in rows] if data.scales else [],
-    )
 
 
 def _aiq(p: np.ndarray, cost: np.ndarray, quality: np.ndarray) -> float:
@@ -99,7 +88,7 @@ def evaluate(
     for label, baseline in (("knn", KNNRouter()), ("tfidf", TfidfLogisticRouter())):
         baseline.fit(train, validation=validation)
         out[label] = _aiq(baseline.predict_quality(inputs(test)), cost[test], data.quality[test])
-    pool_data = _subset(data, pool)
+    pool_data = data.subset(pool)
     for n in steps:
         adapted = Router.load(capacity=False)
         replay(

@@ -10,8 +10,8 @@
    ``--out``), registers the bundle as ``challenger`` and runs the promotion
    gates, replay of recent traffic included (``training.retrain``).
 
-The promotion gates here judge on the replayed set itself (a demo, not a
-held-out evaluation).
+300 prompts of the set are held out from the traffic and from the retraining;
+the promotion gates judge on them.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
+from learned_router.data.splits import prompt_group
 from learned_router.drift.replay import DriftSpec, load_dataset, replay
 from learned_router.outcomes import OutcomeStore
 from learned_router.router import Router
@@ -42,6 +45,11 @@ def main(
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{out.resolve()}/mlflow.db"
     router = Router.load(capacity=False)
     data = load_dataset(data_dir, dataset, router)
+    # Split by prompt group (normalised text), so no held-out question is in the traffic.
+    groups = [prompt_group(p) for p in data.prompts]
+    chosen = set(np.random.default_rng(seed).permutation(sorted(set(groups)))[:300].tolist())
+    held_out = data.subset([i for i, g in enumerate(groups) if g in chosen])
+    traffic = data.subset([i for i, g in enumerate(groups) if g not in chosen])
     drift = DriftSpec("@top", requests // 4, "@drop40")
     print(f"[1/3] replaying {requests} requests of {dataset} ({len(data.models)} models), ")
     print(f"      shadow rate {shadow_rate:.0%}, planted drift {drift}")
@@ -49,7 +57,7 @@ def main(
     with OutcomeStore(store_path) as store:
         result = replay(
             router,
-            data,
+            traffic,
             requests=requests,
             shadow_rate=shadow_rate,
             seed=seed,
@@ -95,13 +103,15 @@ def main(
             "tracking.experiment": "drift-demo",
         },
     )
-    source = str(Path(data_dir) / "outcomes" / f"{dataset}.parquet")
+    # Held out from both the traffic and the retraining: the gates judge on it.
+    eval_path = held_out.write_jsonl(out / "eval.jsonl")
+    train_path = traffic.write_jsonl(out / "train.jsonl")
     print("[3/3] retraining on the dataset + recorded outcomes (small config), MLflow at", out)
     retrained = retrain_on_alert(
         alert,
         config=config,
-        base_data=[source],
-        eval_data=[source],
+        base_data=[str(train_path)],
+        eval_data=[str(eval_path)],
         recent_traffic=[str(store_path)],
         outcome_store=str(store_path),
     )

@@ -176,6 +176,38 @@ class ReplayData:
     scales: list[str] = field(default_factory=list)
     """Per prompt, the quality scale of its outcomes."""
 
+    def subset(self, rows: Sequence[int] | npt.NDArray[np.intp]) -> ReplayData:
+        """The same dataset restricted to prompts ``rows`` (e.g. a traffic / held-out split)."""
+        index = [int(i) for i in rows]
+        return ReplayData(
+            self.name,
+            [self.prompts[i] for i in index],
+            self.models,
+            self.quality[index],
+            self.cost_usd[index],
+            [self.scales[i] for i in index] if self.scales else [],
+        )
+
+    def write_jsonl(self, path: Path) -> Path:
+        """The dataset as a canonical outcome log (JSONL), one row per prompt and model."""
+        import json
+
+        with Path(path).open("w") as handle:
+            for i, prompt in enumerate(self.prompts):
+                for j, model in enumerate(self.models):
+                    row = {
+                        "prompt_id": f"{self.name}-{i}",
+                        "prompt": prompt,
+                        "model": model,
+                        "quality": float(self.quality[i, j]),
+                        "dataset": self.name,
+                        "quality_scale": self.scales[i] if self.scales else None,
+                    }
+                    if not np.isnan(self.cost_usd[i, j]):
+                        row["cost_usd"] = float(self.cost_usd[i, j])
+                    handle.write(json.dumps(row) + "\n")
+        return Path(path)
+
 
 def load_dataset(
     data_dir: str | Path, name: str, router: Any, *, min_coverage: float = 0.9
