@@ -10,8 +10,9 @@ VENV ?= .venv
 PY := $(abspath $(VENV))/bin/python
 # Two installs into one .venv: the runtime alone (numpy, onnxruntime, ...; no
 # torch), which is all `make demo` needs, and then the extras `make setup` adds:
-# train (torch & co., the training code and its tests) and dev (pytest, ruff, mypy).
-EXTRAS ?= train,dev
+# train (torch & co., the training code and its tests), dev (pytest, ruff, mypy)
+# and drift (river, for the learning loop's detectors).
+EXTRAS ?= train,dev,drift
 
 # Offline and quiet by default: no model hub, no MLflow telemetry.
 export HF_HUB_OFFLINE := 1
@@ -19,7 +20,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup setup-runtime build build-runtime test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder
+.PHONY: help setup setup-runtime build build-runtime test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder drift-demo
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -87,6 +88,9 @@ bench-routing: build ## Routing quality vs baselines on DEV_DATA: report, plots 
 
 demo: build-runtime ## Route example prompts with the shipped model (models/default); no torch needed
 	$(PY) -m learned_router demo
+
+drift-demo: build ## Planted drift on a DEV_DATA set: alarm, re-scoring, retrain registered as challenger
+	$(PY) -m training.drift_demo --data $(DEV_DATA)
 
 train-default: build ## Train models/default on the development data (DEV_DATA=../shared/data)
 	$(PY) -m training train --data $(DEV_DATA) --config training/configs/default.toml --bundle-dir models/default

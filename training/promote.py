@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +119,13 @@ def promote(
     model_name: str = DEFAULT_MODEL_NAME,
     auc_tolerance: float = 0.005,
     brier_tolerance: float = 0.005,
+    extra_gates: Sequence[Gate] = (),
 ) -> PromotionDecision:
-    """Checks the gates for ``version`` and moves the champion alias if they pass."""
+    """Checks the gates for ``version`` and moves the champion alias if they pass.
+
+    ``extra_gates`` are further checks the caller already ran (e.g. the drift
+    loop's replay of recent traffic, ``training.retrain``); all must pass too.
+    """
     registry = client()
     candidate_dir = download_bundle(f"models:/{model_name}/{version}")
     candidate = Bundle.load(candidate_dir)
@@ -175,6 +181,7 @@ def promote(
         )
         gates.append(Gate("beats heuristic routing", not losing, detail))
 
+    gates.extend(extra_gates)
     promoted = all(g.passed for g in gates)
     decision = PromotionDecision(
         model_name, version, promoted, champion_version, tuple(gates), evidence

@@ -476,6 +476,145 @@ def cache_stats(
     Console().print(table)
 
 
+@app.command()
+def replay(
+    data_dir: Annotated[Path, typer.Option("--data", help="Folder with outcomes/ and prompts/.")],
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="Dataset name (outcomes/NAME.parquet).")
+    ],
+    requests: Annotated[int, typer.Option("--requests", help="Requests to stream.")] = 10_000,
+    shadow_rate: Annotated[float, typer.Option(help="Share sent to the golden model.")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Seeds the draws of prompts and drift.")] = 0,
+    drift: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="MODEL:AT:REPLACEMENT, e.g. @top:5000:@drop20 or @top:5000:@weakest."),
+    ] = None,
+    adapt: Annotated[bool, typer.Option("--adapt", help="Learn per-tenant corrections.")] = False,
+    no_rescore: Annotated[
+        bool, typer.Option("--no-rescore", help="Alarms only; do not re-score the model.")
+    ] = False,
+    outcome_rate: Annotated[float, typer.Option(help="Share of outcomes recorded.")] = 0.0,
+    golden: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Golden model (default: the set's best)."),
+    ] = None,
+    quality_fraction: Annotated[float, typer.Option(help="Routing policy.")] = 0.9,
+    bundle: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--bundle", help="Bundle folder or models:/ URI (default: models/default)."),
+    ] = None,
+    corrections: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Corrections file to load and (with --adapt) save."),
+    ] = None,
+    state: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Write the monitor's state here (for `drift status`)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
+) -> None:
+    """Stream a logged dataset through the router, with shadow checks, a planted drift,
+    alarms, re-scoring and adaptation; report delay, false alarms, quality and cost."""
+    import json
+
+    from learned_router.drift.replay import DriftSpec, load_dataset
+    from learned_router.drift.replay import replay as run
+    from learned_router.router import Router
+
+    router = Router.load(bundle, capacity=False)
+    data = load_dataset(data_dir, dataset, router)
+    result = run(
+        router,
+        data,
+        requests=requests,
+        shadow_rate=shadow_rate,
+        seed=seed,
+        drift=DriftSpec.parse(drift) if drift else None,
+        adapt=adapt,
+        rescore=not no_rescore,
+        outcome_rate=outcome_rate,
+        golden=golden,
+        policy={"quality_fraction": quality_fraction},
+        corrections_path=corrections,
+        state_path=state,
+    )
+    out = result.as_dict()
+    typer.echo(
+        f"{dataset}: {requests} requests over {len(data.models)} models, golden {result.golden}; "
+        f"{result.shadow_samples} shadow checks ({100 * result.shadow_cost_share:.2f}% of spend)"
+    )
+    for alert in result.alerts:
+        typer.echo(
+            f"  ALERT {alert['model']} ({alert['signal']}) at request {alert['at_request']}: "
+            f"{100 * alert['magnitude']:+.1f} points "
+            f"[{100 * alert['interval'][0]:+.1f}, {100 * alert['interval'][1]:+.1f}]"
+        )
+    if result.drift_at is not None:
+        typer.echo(
+            f"drift of {result.drift_model} at {result.drift_at}: detected at "
+            f"{result.detected_at} (delay {result.detection_delay_requests} requests, "
+            f"{result.detection_delay_shadow_samples} shadow samples of it); "
+            f"false alarms {result.false_alarms}"
+        )
+    typer.echo(f"mean quality {result.mean_quality:.4f}, mean cost ${result.mean_cost_usd:.6f}")
+    if as_json:
+        out.pop("alerts")
+        typer.echo(json.dumps(out))
+
+
+drift_app = typer.Typer(
+    name="drift", help="The learning loop: drift state, retraining.", no_args_is_help=True
+)
+app.add_typer(drift_app)
+
+
+@drift_app.command("status")
+def drift_status(
+    state: Annotated[Path, typer.Argument(help="A state file (DriftMonitor.save_state).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Per model and signal: samples, alarms, threshold, the current drift shift."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    try:
+        payload = json.loads(state.read_text())
+        rows = payload["status"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        typer.echo(
+            f"error: {state}: not a drift state file ({err}); write one with "
+            "`learned-router replay --state FILE` or DriftMonitor.save_state",
+            err=True,
+        )
+        raise typer.Exit(code=1) from err
+    if as_json:
+        typer.echo(json.dumps(payload, indent=1))
+        return
+    table = Table(title=f"drift state {state} ({payload.get('updated', '')})")
+    for name in ("model", "signal", "samples", "alarms", "mean error", "threshold", "shift"):
+        table.add_column(name, justify="left" if name in ("model", "signal") else "right")
+    for row in rows:
+        mean = row.get("mean_error_since_restart")
+        threshold = row.get("threshold")
+        table.add_row(
+            row["model"],
+            row["signal"],
+            str(row["samples"]),
+            str(row["alarms"]),
+            "-" if mean is None else f"{mean:.3f}",
+            "-" if threshold is None else f"{threshold:.2f}",
+            f"{100 * row.get('drift_shift', 0.0):+.1f} pts",
+        )
+    Console().print(table)
+    for alert in payload.get("alerts", []):
+        typer.echo(
+            f"alert {alert['alert_id'][:8]} {alert['model']} {alert['signal']}: "
+            f"{100 * alert['magnitude']:+.1f} points at request {alert['at_request']}"
+        )
+
+
 def main() -> None:
     """Entry point of the ``learned-router`` console script."""
     app()

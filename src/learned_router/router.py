@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,9 @@ from learned_router.live_catalog import LiveCatalog
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
 from learned_router.policy_calibration import Calibration
 from learned_router.selection import Outcome, Policy, PolicyName, select_models
+
+if TYPE_CHECKING:
+    from learned_router.drift.corrections import Corrections
 
 Tier = Literal["low", "medium", "high"]
 TIER_FRACTION = 0.95
@@ -201,7 +204,10 @@ class Router:
     nothing), and :meth:`record_outcome` stores answers whose quality reaches
     ``cache_min_quality``. ``quality_scale`` states P(success) on one of the
     scales the bundle learned (e.g. a judge's win rate; ``bundle.scales``)
-    instead of the absolute (correctness) scale.
+    instead of the absolute (correctness) scale. ``corrections``
+    (:class:`~learned_router.drift.Corrections`) shifts predicted P(success)
+    per model (drift re-scoring) and per tenant (learned from outcomes) at
+    decision time, without reloading the bundle.
     """
 
     def __init__(
@@ -222,6 +228,7 @@ class Router:
         quality_scale: str | None = None,
         threads: int | None = None,
         decision_memory: int = 100_000,
+        corrections: Corrections | None = None,
     ) -> None:
         self.bundle = bundle
         self.version = bundle.version
@@ -281,6 +288,7 @@ class Router:
                 f"unknown quality_scale {quality_scale!r}; the bundle learned {list(bundle.scales)}"
             )
         self.quality_scale = quality_scale
+        self.corrections = corrections
         self._static: dict[str, int] = {}
         self._memory: OrderedDict[str, _Memory] = OrderedDict()
         self._memory_size = decision_memory
@@ -479,6 +487,9 @@ class Router:
             if prediction.output_tokens is None
             else prediction.output_tokens[:, self._columns]
         )
+        if self.corrections is not None:
+            # The learning loop's one hook: drift re-scoring and per-tenant adaptation.
+            p = self.corrections.apply(p, models, tenant=tenant)
 
         priced = self.catalog.priced(models)
         output_tokens = all_output_tokens[:, columns]

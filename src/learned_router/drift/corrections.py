@@ -1,0 +1,258 @@
+"""Corrections to predicted P(success), consulted by the router at decision time.
+
+Two kinds, both additive in probability points, bounded and reversible:
+
+- **drift corrections** (all tenants): set by the drift monitor when an alarm
+  says a model got worse (``shift = -0.2``: 20 points lower), so routing
+  re-scores that model at once, without reloading the bundle; cleared with
+  :meth:`Corrections.clear_drift` (or when the model is retrained).
+- **tenant corrections**: learned online from the outcomes a tenant records
+  (and shadow labels): per (tenant, model) and per band of predicted P, the
+  mean residual ``observed - predicted``, shrunk towards the model's overall
+  residual and that towards zero (``n / (n + prior_strength)``), bounded by
+  ``max_shift``. Forgotten with :meth:`Corrections.reset`.
+
+The state is a small JSON file written atomically (temporary file, then
+rename), kept beside the outcome store, so nothing learned is lost on restart.
+
+Thread-safe: route() reads and record paths write from many threads; one lock
+guards the tables (a dict of floats mutated by several threads).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from learned_router.errors import InvalidInputError, LearnedRouterError
+
+FORMAT_VERSION = 1
+BANDS = 5
+"""Predicted-P bands of a tenant correction: [0, .2), [.2, .4), ..., [.8, 1]."""
+
+
+class CorrectionsFileError(LearnedRouterError):
+    """A saved corrections file cannot be read (damaged, or from a newer version)."""
+
+
+@dataclass
+class _Residuals:
+    n: float = 0.0
+    total: float = 0.0
+
+    def add(self, residual: float) -> None:
+        self.n += 1.0
+        self.total += residual
+
+
+def _band(p: float) -> int:
+    return min(BANDS - 1, max(0, int(p * BANDS)))
+
+
+class Corrections:
+    """Per-model drift shifts and per-tenant learned shifts of P(success).
+
+    >>> c = Corrections(prior_strength=10, max_shift=0.3)
+    >>> for _ in range(90):
+    ...     c.observe("m", predicted=0.9, observed=0.5, tenant="acme")
+    >>> round(c.shift("m", 0.9, tenant="acme"), 3)
+    -0.3
+    >>> c.shift("m", 0.9, tenant="other")
+    0.0
+    """
+
+    def __init__(
+        self,
+        *,
+        prior_strength: float = 50.0,
+        max_shift: float = 0.3,
+        max_drift_shift: float = 0.6,
+        path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if not (prior_strength > 0 and 0 < max_shift <= 1 and 0 < max_drift_shift <= 1):
+            raise InvalidInputError(
+                "Corrections: prior_strength must be > 0, max_shift and max_drift_shift in (0, 1]; "
+                f"got {prior_strength}, {max_shift}, {max_drift_shift}"
+            )
+        self.prior_strength = float(prior_strength)
+        self.max_shift = float(max_shift)
+        self.max_drift_shift = float(max_drift_shift)
+        self.path = None if path is None else Path(path)
+        # Written by record paths and alarms, read by route(): one lock.
+        self._lock = threading.Lock()
+        self._drift: dict[str, float] = {}
+        self._tenant: dict[tuple[str, str], _Residuals] = {}
+        self._band: dict[tuple[str, str, int], _Residuals] = {}
+        self.version = 0
+        """Bumped on every change (lets callers cache)."""
+
+    # --- drift ------------------------------------------------------------------------------
+
+    def set_drift(self, model: str, shift: float) -> float:
+        """Re-scores ``model`` for every tenant by ``shift`` points (bounded); returns it."""
+        if not math.isfinite(shift):
+            raise InvalidInputError(f"drift shift for {model!r} must be finite, got {shift}")
+        bounded = float(np.clip(shift, -self.max_drift_shift, self.max_drift_shift))
+        with self._lock:
+            self._drift[model] = bounded
+            self.version += 1
+        return bounded
+
+    def clear_drift(self, model: str | None = None) -> None:
+        """Undoes the drift correction of ``model`` (or of every model)."""
+        with self._lock:
+            if model is None:
+                self._drift.clear()
+            else:
+                self._drift.pop(model, None)
+            self.version += 1
+
+    def drift_shift(self, model: str) -> float:
+        with self._lock:
+            return self._drift.get(model, 0.0)
+
+    # --- tenants ----------------------------------------------------------------------------
+
+    def observe(
+        self, model: str, *, predicted: float, observed: float, tenant: str | None = None
+    ) -> None:
+        """Learns from one recorded outcome (or shadow label) of ``tenant``'s traffic.
+
+        ``predicted`` is the P(success) the router used *before* corrections.
+        """
+        if not (0.0 <= predicted <= 1.0 and 0.0 <= observed <= 1.0):
+            raise InvalidInputError(
+                f"Corrections.observe({model!r}): predicted and observed must be in [0, 1]; "
+                f"got {predicted}, {observed}"
+            )
+        key = tenant or "default"
+        residual = float(observed) - float(predicted)
+        with self._lock:
+            self._tenant.setdefault((key, model), _Residuals()).add(residual)
+            self._band.setdefault((key, model, _band(predicted)), _Residuals()).add(residual)
+            self.version += 1
+
+    def reset(self, tenant: str | None = None) -> None:
+        """Forgets what was learned for ``tenant`` (or for every tenant)."""
+        with self._lock:
+            if tenant is None:
+                self._tenant.clear()
+                self._band.clear()
+            else:
+                self._tenant = {k: v for k, v in self._tenant.items() if k[0] != tenant}
+                self._band = {k: v for k, v in self._band.items() if k[0] != tenant}
+            self.version += 1
+
+    def _tenant_shift(self, key: str, model: str, band: int) -> float:
+        overall = self._tenant.get((key, model))
+        if overall is None:
+            return 0.0
+        k = self.prior_strength
+        # Shrink the model's mean residual towards 0, the band's towards the model's.
+        model_shift = overall.total / (overall.n + k)
+        local = self._band.get((key, model, band))
+        shift = model_shift if local is None else (local.total + k * model_shift) / (local.n + k)
+        return float(np.clip(shift, -self.max_shift, self.max_shift))
+
+    def shift(self, model: str, predicted: float, *, tenant: str | None = None) -> float:
+        """The total shift applied to ``model`` at P(success) ``predicted`` for ``tenant``."""
+        with self._lock:
+            return self._drift.get(model, 0.0) + self._tenant_shift(
+                tenant or "default", model, _band(predicted)
+            )
+
+    def apply(
+        self, p: npt.NDArray[np.float64], models: Sequence[str], *, tenant: str | None = None
+    ) -> npt.NDArray[np.float64]:
+        """``p`` (``[n, len(models)]``) with every correction applied, clipped to [0, 1].
+
+        Returns ``p`` itself when nothing applies (no copy on the hot path).
+        """
+        key = tenant or "default"
+        with self._lock:
+            drift = [self._drift.get(m, 0.0) for m in models]
+            learned = [(key, m) in self._tenant for m in models]
+            if not any(drift) and not any(learned):
+                return p
+            out = np.array(p, dtype=np.float64, copy=True)
+            bands = np.minimum(BANDS - 1, np.maximum(0, (out * BANDS).astype(np.int64)))
+            for j, model in enumerate(models):
+                column = out[:, j] + drift[j]
+                if learned[j]:
+                    table = np.array([self._tenant_shift(key, model, b) for b in range(BANDS)])
+                    column = column + table[bands[:, j]]
+                out[:, j] = column
+        np.clip(out, 0.0, 1.0, out=out)
+        return out
+
+    # --- state ------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "format_version": FORMAT_VERSION,
+                "prior_strength": self.prior_strength,
+                "max_shift": self.max_shift,
+                "max_drift_shift": self.max_drift_shift,
+                "drift": dict(self._drift),
+                "tenant": [[t, m, r.n, r.total] for (t, m), r in self._tenant.items()],
+                "band": [[t, m, b, r.n, r.total] for (t, m, b), r in self._band.items()],
+            }
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Writes the state atomically (to ``path`` or the file it was loaded from)."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise InvalidInputError("Corrections.save: give a path (none was set at creation)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps(self.state(), sort_keys=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Corrections:
+        """Reads a saved state; a missing file gives empty corrections bound to ``path``."""
+        path = Path(path)
+        if not path.exists():
+            return cls(path=path)
+        try:
+            state = json.loads(path.read_text())
+            version = int(state["format_version"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CorrectionsFileError(
+                f"{path}: not a corrections file ({error}); delete it to start afresh"
+            ) from error
+        if version > FORMAT_VERSION:
+            raise CorrectionsFileError(
+                f"{path}: corrections format {version} is newer than this learned-router "
+                f"understands ({FORMAT_VERSION}); upgrade learned-router"
+            )
+        out = cls(
+            prior_strength=state["prior_strength"],
+            max_shift=state["max_shift"],
+            max_drift_shift=state["max_drift_shift"],
+            path=path,
+        )
+        out._drift = {str(k): float(v) for k, v in state["drift"].items()}
+        out._tenant = {(t, m): _Residuals(n, total) for t, m, n, total in state["tenant"]}
+        out._band = {(t, m, int(b)): _Residuals(n, total) for t, m, b, n, total in state["band"]}
+        return out

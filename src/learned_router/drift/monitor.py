@@ -1,0 +1,360 @@
+"""The drift monitor: shadow checks and recorded outcomes in, alerts and re-scoring out.
+
+Per model it keeps two error streams, each watched by a calibrated
+Page-Hinkley detector (:mod:`learned_router.drift.detectors`):
+
+- ``shadow_agreement``: ``1 - agreement`` of the routed model's answer with
+  the golden model's, on the sampled share of traffic;
+- ``outcome_residual``: ``predicted - observed`` quality, on the outcomes
+  callers record.
+
+On an alarm it estimates the change point (the split of the stream since the
+last alarm that maximises the CUSUM of deviations from its mean), measures
+the change with a 95% interval, sends an :class:`~learned_router.drift.alerts.DriftAlert`
+to every sink, and (``rescore=True``) shifts the model's P(success) in the
+shared :class:`~learned_router.drift.corrections.Corrections` by the change,
+so the router's next decisions move traffic away from it.
+
+Shadow comparisons run off the request path, on one background thread
+(:meth:`DriftMonitor.submit_shadow` returns at once); :meth:`flush` waits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from learned_router.drift.alerts import AlertSink, DriftAlert, log_sink
+from learned_router.drift.corrections import Corrections
+from learned_router.drift.detectors import DetectorSettings, ErrorStreamDetector
+from learned_router.drift.sampling import ShadowSampler
+from learned_router.drift.signals import AgreementPolicy, Embedder, Judge, agreement
+from learned_router.errors import InvalidInputError
+from learned_router.outcomes import OutcomeRecord, OutcomeStore
+
+if TYPE_CHECKING:
+    from learned_router.router import RouteDecision
+
+SIGNALS = ("shadow_agreement", "outcome_residual")
+EVIDENCE_IDS = 50
+
+
+@dataclass
+class _Stream:
+    detector: ErrorStreamDetector
+    errors: list[float] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    total: int = 0
+    alarms: int = 0
+
+
+def change_point(errors: Sequence[float] | npt.NDArray[np.float64]) -> int:
+    """Index where the stream's mean most plausibly changed (CUSUM argmax), in [1, n-1].
+
+    >>> change_point([0, 0, 0, 0, 1, 1, 1])
+    4
+    """
+    x = np.asarray(errors, dtype=np.float64)
+    n = len(x)
+    if n < 2:
+        return max(0, n - 1)
+    cusum = np.cumsum(x - x.mean())[:-1]
+    k = np.arange(1, n)
+    # Standardised by the split's size, so early or late splits are not favoured.
+    score = np.abs(cusum) / np.sqrt(k * (n - k) / n)
+    return int(np.argmax(score)) + 1
+
+
+class DriftMonitor:
+    """Watches every model for quality drift; see the module docstring.
+
+    ``shadow_horizon`` / ``outcome_horizon``: samples one stream is expected to
+    see between restarts (the span its false-alarm target covers).
+
+    >>> m = DriftMonitor(sinks=[], settings=DetectorSettings(simulations=200, min_instances=20))
+    >>> alarms = [m.observe_agreement(f"r{i}", "m", 1.0 if i < 200 else 0.0) for i in range(300)]
+    >>> next(i for i, a in enumerate(alarms) if a is not None) < 230
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        sampler: ShadowSampler | None = None,
+        corrections: Corrections | None = None,
+        settings: DetectorSettings = DetectorSettings(),  # noqa: B008 (frozen)
+        shadow_horizon: int = 1_000,
+        outcome_horizon: int = 100_000,
+        sinks: Sequence[AlertSink] = (log_sink,),
+        agreement_policy: AgreementPolicy = AgreementPolicy(),  # noqa: B008 (frozen)
+        embed: Embedder | None = None,
+        judge: Judge | None = None,
+        rescore: bool = True,
+        adapt: bool = False,
+        shadow_store: OutcomeStore | None = None,
+    ) -> None:
+        self.sampler = sampler
+        self.corrections = corrections if corrections is not None else Corrections()
+        self.settings = settings
+        self.horizons = {"shadow_agreement": shadow_horizon, "outcome_residual": outcome_horizon}
+        self.sinks = list(sinks)
+        self.agreement_policy = agreement_policy
+        self.embed = embed
+        self.judge = judge
+        self.rescore = rescore
+        self.adapt = adapt
+        self.shadow_store = shadow_store
+        """Where shadow labels go (the routed model's agreement with the golden
+        answer, dataset ``shadow``): training data for the next retrain."""
+        self.alerts: list[DriftAlert] = []
+        # Streams are updated from the background shadow thread and from the
+        # threads recording outcomes: one lock.
+        self._lock = threading.Lock()
+        self._streams: dict[tuple[str, str], _Stream] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: list[Future[DriftAlert | None]] = []
+
+    # --- shadow checks ----------------------------------------------------------------------
+
+    def should_shadow(
+        self, decision: RouteDecision, *, task: str | None = None, request_id: str | None = None
+    ) -> str | None:
+        """The golden model to also ask for ``decision``, or None (not sampled, over budget,
+        or the routed model is the golden one). Sampling is keyed by ``request_id``
+        (default: the decision id), so a retried request makes the same choice."""
+        if self.sampler is None:
+            return None
+        golden = self.sampler.golden_for(task)
+        if decision.model in (golden, "cache"):
+            return None
+        try:
+            cost = decision.candidate(golden).expected_cost_usd
+        except KeyError:
+            cost = 0.0
+        chosen = self.sampler.choose(
+            request_id or decision.decision_id,
+            expected_cost_usd=cost,
+            tenant=decision.tenant,
+            task=task,
+        )
+        return golden if chosen else None
+
+    def submit_shadow(
+        self,
+        request_id: str,
+        model: str,
+        routed_answer: str,
+        golden_answer: str,
+        *,
+        prompt: str = "",
+        at_request: int | None = None,
+    ) -> Future[DriftAlert | None]:
+        """Compares the two answers off the request path; returns at once."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lr-shadow")
+
+        def work() -> DriftAlert | None:
+            value, _method = agreement(
+                routed_answer,
+                golden_answer,
+                prompt=prompt,
+                embed=self.embed,
+                judge=self.judge,
+                policy=self.agreement_policy,
+            )
+            if self.shadow_store is not None and prompt:
+                self.shadow_store.append(
+                    OutcomeRecord(
+                        prompt_id=f"shadow-{request_id}",
+                        prompt=prompt,
+                        model=model,
+                        quality=value,
+                        timestamp=datetime.now(timezone.utc),
+                        dataset="shadow",
+                        quality_scale="agreement with golden",
+                        response=routed_answer,
+                        decision_id=request_id,
+                    )
+                )
+            return self.observe_agreement(request_id, model, value, at_request=at_request)
+
+        future = self._executor.submit(work)
+        with self._lock:
+            self._pending = [f for f in self._pending if not f.done()] + [future]
+        return future
+
+    def flush(self) -> None:
+        """Waits until every submitted shadow comparison was processed."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def close(self) -> None:
+        self.flush()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    # --- signals ----------------------------------------------------------------------------
+
+    def observe_agreement(
+        self, request_id: str, model: str, value: float, *, at_request: int | None = None
+    ) -> DriftAlert | None:
+        """One shadow check of ``model``: agreement in [0, 1] with the golden answer."""
+        if not 0.0 <= value <= 1.0:
+            raise InvalidInputError(f"agreement for {request_id!r} must be in [0, 1], got {value}")
+        return self._update("shadow_agreement", model, 1.0 - value, request_id, at_request, None)
+
+    def observe_outcome(
+        self,
+        request_id: str,
+        model: str,
+        *,
+        predicted: float,
+        observed: float,
+        tenant: str | None = None,
+        at_request: int | None = None,
+    ) -> DriftAlert | None:
+        """One recorded outcome: ``predicted`` P(success) (before corrections) and the
+        ``observed`` quality. Feeds the residual detector and, with ``adapt``, the
+        tenant's corrections."""
+        if not (0.0 <= predicted <= 1.0 and 0.0 <= observed <= 1.0):
+            raise InvalidInputError(
+                f"outcome {request_id!r}: predicted and observed must be in [0, 1]; "
+                f"got {predicted}, {observed}"
+            )
+        if self.adapt:
+            self.corrections.observe(model, predicted=predicted, observed=observed, tenant=tenant)
+        return self._update(
+            "outcome_residual", model, predicted - observed, request_id, at_request, tenant
+        )
+
+    def _update(
+        self,
+        signal: str,
+        model: str,
+        error: float,
+        request_id: str,
+        at_request: int | None,
+        tenant: str | None,
+    ) -> DriftAlert | None:
+        with self._lock:
+            stream = self._streams.get((model, signal))
+            if stream is None:
+                stream = _Stream(ErrorStreamDetector(self.horizons[signal], self.settings))
+                self._streams[(model, signal)] = stream
+            stream.total += 1
+            stream.errors.append(error)
+            stream.ids.append(request_id)
+            if not stream.detector.update(error):
+                return None
+            alert = self._alert(signal, model, stream, at_request, tenant)
+            stream.alarms += 1
+            # Restart the stream after the change point: the new level is the baseline.
+            start = len(stream.errors) - alert.samples_after
+            fresh = _Stream(
+                ErrorStreamDetector(self.horizons[signal], self.settings),
+                total=stream.total,
+                alarms=stream.alarms,
+            )
+            self._streams[(model, signal)] = fresh
+            for e, rid in zip(stream.errors[start:], stream.ids[start:], strict=True):
+                fresh.errors.append(e)
+                fresh.ids.append(rid)
+                fresh.detector.update(e)
+            self.alerts.append(alert)
+        if self.rescore and alert.magnitude < 0:
+            self.corrections.set_drift(model, self.corrections.drift_shift(model) + alert.magnitude)
+        for sink in self.sinks:
+            sink(alert)
+        return alert
+
+    def _alert(
+        self,
+        signal: str,
+        model: str,
+        stream: _Stream,
+        at_request: int | None,
+        tenant: str | None,
+    ) -> DriftAlert:
+        errors = np.asarray(stream.errors)
+        k = change_point(errors)
+        before, after = errors[:k], errors[k:]
+        magnitude = -(float(after.mean()) - float(before.mean()))
+        se = math.sqrt(
+            float(before.var(ddof=1) if len(before) > 1 else 0.25) / max(1, len(before))
+            + float(after.var(ddof=1) if len(after) > 1 else 0.25) / max(1, len(after))
+        )
+        baseline = (
+            1.0 - float(before.mean()) if signal == "shadow_agreement" else -float(before.mean())
+        )
+        return DriftAlert(
+            alert_id=uuid.uuid4().hex,
+            model=model,
+            signal=signal,
+            magnitude=magnitude,
+            interval=(magnitude - 1.96 * se, magnitude + 1.96 * se),
+            baseline=baseline,
+            recent=baseline + magnitude,
+            window=(stream.total - len(after), stream.total),
+            samples_before=len(before),
+            samples_after=len(after),
+            evidence_ids=tuple(stream.ids[k:][-EVIDENCE_IDS:]),
+            threshold=float(stream.detector.threshold or 0.0),
+            at_request=at_request,
+            timestamp=datetime.now(timezone.utc).isoformat(),
+            tenant=tenant,
+        )
+
+    # --- state ------------------------------------------------------------------------------
+
+    def status(self) -> list[dict[str, Any]]:
+        """Per (model, signal): samples, alarms, baseline error, threshold, drift shift."""
+        with self._lock:
+            rows: list[dict[str, Any]] = []
+            for (model, signal), stream in sorted(self._streams.items()):
+                detector = stream.detector
+                rows.append(
+                    {
+                        "model": model,
+                        "signal": signal,
+                        "samples": stream.total,
+                        "since_restart": len(stream.errors),
+                        "mean_error_since_restart": float(np.mean(stream.errors))
+                        if stream.errors
+                        else None,
+                        "threshold": detector.threshold,
+                        "alarms": stream.alarms,
+                    }
+                )
+        for row in rows:
+            row["drift_shift"] = self.corrections.drift_shift(row["model"])
+        return rows
+
+    def save_state(self, path: str | os.PathLike[str]) -> Path:
+        """Writes status and alerts as JSON (atomically), for ``learned-router drift status``."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "updated": datetime.now(timezone.utc).isoformat(),
+            "status": self.status(),
+            "alerts": [a.as_dict() for a in self.alerts],
+            "corrections": self.corrections.state(),
+        }
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(json.dumps(payload, indent=1, default=str))
+        os.replace(tmp, target)
+        return target

@@ -1,0 +1,96 @@
+"""Corrections: bounded, shrunk, per tenant, reversible, persisted atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from learned_router.drift import Corrections, CorrectionsFileError
+from learned_router.errors import InvalidInputError
+
+
+def test_no_corrections_leave_predictions_untouched() -> None:
+    p = np.array([[0.2, 0.9]])
+    assert Corrections().apply(p, ["a", "b"]) is p
+
+
+def test_tenant_shifts_are_shrunk_towards_zero_then_learned() -> None:
+    c = Corrections(prior_strength=20, max_shift=0.5)
+    shifts = []
+    for n in range(1, 201):
+        c.observe("a", predicted=0.8, observed=0.5, tenant="t")
+        if n in (1, 20, 200):
+            shifts.append(c.shift("a", 0.8, tenant="t"))
+    # Residual -0.3: a little after one outcome, near half after 20, near all after 200.
+    assert -0.03 < shifts[0] < 0
+    assert shifts[1] == pytest.approx(-0.3 * 20 / 40 * (1 + 20 / 40), rel=0.2)
+    assert shifts[2] == pytest.approx(-0.3, abs=0.04)
+
+
+def test_shifts_are_bounded_and_results_stay_probabilities() -> None:
+    c = Corrections(prior_strength=1, max_shift=0.1, max_drift_shift=0.4)
+    for _ in range(500):
+        c.observe("a", predicted=0.95, observed=0.0)
+    assert c.shift("a", 0.95) == pytest.approx(-0.1)
+    assert c.set_drift("b", -0.9) == -0.4
+    p = c.apply(np.array([[0.95, 0.2], [0.05, 0.9]]), ["a", "b"])
+    assert np.all((p >= 0) & (p <= 1))
+    assert p[1, 1] == pytest.approx(0.5)
+    assert p[1, 0] == pytest.approx(0.0)  # band shift shrunk to the model's, then clipped
+
+
+def test_tenants_are_isolated_and_resets_undo_learning() -> None:
+    c = Corrections(prior_strength=5)
+    for _ in range(100):
+        c.observe("a", predicted=0.5, observed=1.0, tenant="acme")
+    p = np.array([[0.5]])
+    assert c.apply(p, ["a"], tenant="acme")[0, 0] > 0.7
+    assert c.apply(p, ["a"], tenant="other")[0, 0] == 0.5
+    assert c.apply(p, ["a"])[0, 0] == 0.5
+    c.reset("acme")
+    assert c.apply(p, ["a"], tenant="acme")[0, 0] == 0.5
+
+
+def test_drift_shifts_apply_to_every_tenant_until_cleared() -> None:
+    c = Corrections()
+    c.set_drift("a", -0.25)
+    p = np.array([[0.9, 0.9]])
+    for tenant in (None, "x"):
+        assert c.apply(p, ["a", "b"], tenant=tenant).tolist() == [[pytest.approx(0.65), 0.9]]
+    c.clear_drift("a")
+    assert c.apply(p, ["a", "b"]).tolist() == [[0.9, 0.9]]
+    with pytest.raises(InvalidInputError, match="finite"):
+        c.set_drift("a", float("nan"))
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "corrections.json"
+    c = Corrections.load(path)
+    for i in range(50):
+        c.observe("a", predicted=0.3 + 0.01 * i, observed=1.0, tenant="t")
+    c.set_drift("b", -0.2)
+    c.save()
+    assert [p.name for p in tmp_path.iterdir()] == ["corrections.json"]  # no temporary left
+    again = Corrections.load(path)
+    grid = np.linspace(0, 1, 11)[:, None].repeat(2, axis=1)
+    np.testing.assert_allclose(
+        again.apply(grid, ["a", "b"], tenant="t"), c.apply(grid, ["a", "b"], tenant="t")
+    )
+
+
+def test_damaged_or_newer_files_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text("{not json")
+    with pytest.raises(CorrectionsFileError, match="not a corrections file"):
+        Corrections.load(path)
+    path.write_text(json.dumps({"format_version": 99}))
+    with pytest.raises(CorrectionsFileError, match="newer"):
+        Corrections.load(path)
+
+
+def test_bad_observations_are_clear_errors() -> None:
+    with pytest.raises(InvalidInputError, match="in \\[0, 1\\]"):
+        Corrections().observe("a", predicted=1.2, observed=0.0)

@@ -1,0 +1,78 @@
+"""Detectors: the calibration twin matches river; alarms on change, silence when stationary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("river", reason="drift detection needs the drift extra")
+
+from river import drift
+
+from learned_router.drift.detectors import (
+    DetectorSettings,
+    ErrorStreamDetector,
+    calibrate_threshold,
+    simulate_max_statistic,
+)
+
+FAST = DetectorSettings(simulations=1000, false_alarm_rate=0.01, min_instances=20)
+
+
+def test_the_numpy_twin_computes_rivers_statistic() -> None:
+    """The calibration simulates river's recursion: on the same streams, the
+    largest statistic the twin reports is exactly where river starts to alarm."""
+    settings = DetectorSettings(min_instances=20, delta=0.03)
+    peaks = simulate_max_statistic(0.2, 300, settings=settings, streams=5, seed=7)
+    rng = np.random.default_rng(7)
+    streams = (rng.random((300, 5)) < 0.2).astype(float)
+    for k in range(5):
+
+        def alarms(threshold: float, k: int = k) -> bool:
+            ph = drift.PageHinkley(
+                min_instances=20, delta=0.03, threshold=threshold, alpha=settings.alpha, mode="up"
+            )
+            for x in streams[:, k]:
+                ph.update(x)
+                if ph.drift_detected:
+                    return True
+            return False
+
+        assert alarms(peaks[k] - 1e-9)
+        assert not alarms(peaks[k] + 1e-9)
+
+
+def test_thresholds_grow_with_the_error_rate_and_the_horizon() -> None:
+    low = calibrate_threshold(0.05, 256, settings=FAST)
+    high = calibrate_threshold(0.3, 256, settings=FAST)
+    longer = calibrate_threshold(0.3, 4096, settings=FAST)
+    assert 0 < low < high < longer
+
+
+def _first_alarm(stream: np.ndarray, horizon: int, settings: DetectorSettings) -> int | None:
+    detector = ErrorStreamDetector(horizon, settings)
+    for i, x in enumerate(stream):
+        if detector.update(float(x)):
+            return i
+    return None
+
+
+def test_stationary_streams_stay_silent_at_the_target_rate() -> None:
+    """Fresh stationary streams (another seed than the calibration's) alarm in at
+    most about the target share: 1% target, 200 streams, binomial slack."""
+    rng = np.random.default_rng(123)
+    horizon = 400
+    alarms = sum(
+        _first_alarm((rng.random(horizon) < 0.1).astype(float), horizon, FAST) is not None
+        for _ in range(200)
+    )
+    assert alarms <= 7  # P(Binomial(200, 0.01) > 7) < 0.001; the baseline estimate adds a little
+
+
+def test_a_planted_drop_is_detected_soon_after_it_starts() -> None:
+    rng = np.random.default_rng(5)
+    before = (rng.random(200) < 0.1).astype(float)
+    after = (rng.random(400) < 0.4).astype(float)  # agreement 90% -> 60%: 30 points
+    first = _first_alarm(np.concatenate([before, after]), 600, FAST)
+    assert first is not None
+    assert 200 <= first < 300

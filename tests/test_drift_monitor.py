@@ -1,0 +1,165 @@
+"""The drift monitor: alerts with evidence, re-scoring, off-path shadow checks, state."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("river", reason="drift detection needs the drift extra")
+
+from typer.testing import CliRunner
+
+from learned_router.cli import app
+from learned_router.drift import DetectorSettings, DriftAlert, DriftMonitor, webhook_sink
+from learned_router.drift.monitor import change_point
+from learned_router.outcomes import OutcomeStore
+
+FAST = DetectorSettings(simulations=1000, false_alarm_rate=0.01, min_instances=20)
+
+
+def _feed(monitor: DriftMonitor, model: str, agreements: np.ndarray) -> list[DriftAlert]:
+    out = []
+    for i, a in enumerate(agreements):
+        alert = monitor.observe_agreement(f"{model}-{i}", model, float(a), at_request=i)
+        if alert is not None:
+            out.append(alert)
+    return out
+
+
+def test_an_alarm_measures_the_drop_and_re_scores_the_model() -> None:
+    rng = np.random.default_rng(0)
+    seen: list[DriftAlert] = []
+    monitor = DriftMonitor(settings=FAST, shadow_horizon=600, sinks=[seen.append])
+    stream = np.concatenate([rng.random(300) < 0.9, rng.random(300) < 0.6]).astype(float)
+    alerts = _feed(monitor, "m", stream)
+    assert alerts
+    assert seen == alerts[:1] + alerts[1:]
+    first = alerts[0]
+    assert first.model == "m"
+    assert first.signal == "shadow_agreement"
+    assert 300 <= first.window[1] < 450
+    low, high = first.interval
+    assert low < first.magnitude < high
+    assert low < -0.3 < high
+    assert first.evidence_ids
+    assert all(e.startswith("m-") for e in first.evidence_ids)
+    assert int(first.evidence_ids[-1].split("-")[1]) == first.window[1] - 1
+    assert monitor.corrections.drift_shift("m") == pytest.approx(sum(a.magnitude for a in alerts))
+
+
+def test_stationary_streams_raise_nothing() -> None:
+    rng = np.random.default_rng(1)
+    monitor = DriftMonitor(settings=FAST, shadow_horizon=500, sinks=[])
+    for model in ("a", "b", "c"):
+        assert _feed(monitor, model, (rng.random(500) < 0.85).astype(float)) == []
+    assert monitor.corrections.drift_shift("a") == 0.0
+
+
+def test_outcome_residuals_detect_a_drop_the_predictions_missed() -> None:
+    rng = np.random.default_rng(2)
+    monitor = DriftMonitor(settings=FAST, outcome_horizon=800, sinks=[])
+    alerts = []
+    for i in range(800):
+        observed = float(rng.random() < (0.8 if i < 400 else 0.45))
+        alert = monitor.observe_outcome(f"o{i}", "m", predicted=0.8, observed=observed)
+        if alert is not None:
+            alerts.append((i, alert))
+    assert alerts
+    assert 400 <= alerts[0][0] < 520
+    assert alerts[0][1].signal == "outcome_residual"
+    assert alerts[0][1].magnitude < -0.2
+
+
+def test_adaptation_learns_from_outcomes_per_tenant() -> None:
+    monitor = DriftMonitor(settings=FAST, sinks=[], adapt=True)
+    for i in range(300):
+        monitor.observe_outcome(f"o{i}", "m", predicted=0.5, observed=1.0, tenant="acme")
+    assert monitor.corrections.shift("m", 0.5, tenant="acme") > 0.2
+    assert monitor.corrections.shift("m", 0.5, tenant="other") == 0.0
+
+
+def test_the_change_point_is_where_the_mean_moved() -> None:
+    assert change_point([0.0] * 50 + [1.0] * 20) == 50
+
+
+def test_shadow_checks_run_off_the_request_path_and_become_labels(tmp_path: Path) -> None:
+    store = OutcomeStore(tmp_path / "shadow.sqlite")
+    release = threading.Event()
+
+    def slow_judge(prompt: str, routed: str, golden: str) -> float:
+        release.wait(5)
+        return float(routed == golden)
+
+    monitor = DriftMonitor(settings=FAST, sinks=[], judge=slow_judge, shadow_store=store)
+    future = monitor.submit_shadow("r1", "m", "4", "4", prompt="2+2?")
+    assert not future.done()  # submit returned while the judge still works
+    release.set()
+    monitor.flush()
+    assert future.result() is None
+    records = list(store.records().values())
+    assert [(r.model, r.quality, r.dataset) for r in records] == [("m", 1.0, "shadow")]
+    monitor.close()
+    store.close()
+
+
+def test_alerts_reach_a_webhook(tmp_path: Path) -> None:
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/alerts"
+        monitor = DriftMonitor(settings=FAST, shadow_horizon=400, sinks=[webhook_sink(url)])
+        rng = np.random.default_rng(3)
+        alerts = _feed(
+            monitor, "m", np.concatenate([rng.random(200) < 0.95, rng.random(200) < 0.3])
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert alerts
+    assert received[0]["kind"] == "arbitrage_alert"
+    assert received[0]["alert_id"] == alerts[0].alert_id
+    assert received[0]["evidence_ids"] == list(alerts[0].evidence_ids)
+
+
+def test_drift_status_shows_the_saved_state(tmp_path: Path) -> None:
+    monitor = DriftMonitor(settings=FAST, shadow_horizon=400, sinks=[])
+    rng = np.random.default_rng(4)
+    _feed(monitor, "weak", np.concatenate([rng.random(200) < 0.95, rng.random(200) < 0.3]))
+    _feed(monitor, "steady", (rng.random(100) < 0.9).astype(float))
+    path = monitor.save_state(tmp_path / "drift.json")
+    result = CliRunner().invoke(app, ["drift", "status", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    by_model = {row["model"]: row for row in payload["status"]}
+    assert by_model["weak"]["alarms"] >= 1
+    assert by_model["weak"]["drift_shift"] < -0.3
+    assert by_model["steady"]["alarms"] == 0
+    assert by_model["steady"]["drift_shift"] == 0.0
+    table = CliRunner().invoke(app, ["drift", "status", str(path)])
+    assert table.exit_code == 0
+    assert "weak" in table.output
+    assert "alert" in table.output
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    failed = CliRunner().invoke(app, ["drift", "status", str(bad)])
+    assert failed.exit_code == 1
+    assert "not a drift state file" in failed.output

@@ -1,0 +1,123 @@
+"""`learned-router replay` on a tiny logged dataset, through a tiny bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+pytest.importorskip("river", reason="drift detection needs the drift extra")
+
+from typer.testing import CliRunner
+
+from learned_router.cli import app
+
+SUCCESS = {"small": 0.8, "mid": 0.85, "frontier": 0.95}
+
+
+def _dataset(root: Path, n: int = 60, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    prompts = [f"Summarise the memo about budget line {i}" for i in range(n)]
+    rows = [
+        {"prompt_id": str(i), "model": m, "quality": float(rng.random() < p)}
+        for i in range(n)
+        for m, p in SUCCESS.items()
+    ]
+    (root / "outcomes").mkdir(parents=True)
+    (root / "prompts").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), root / "outcomes" / "tiny.parquet")
+    pq.write_table(
+        pa.table(
+            {"prompt_id": [str(i) for i in range(n)], "prompt": prompts, "task": ["memo"] * n}
+        ),
+        root / "prompts" / "tiny.parquet",
+    )
+    return root
+
+
+def _replay(tiny_bundle: Path, data: Path, *extra: str) -> dict[str, object]:
+    args = ["replay", "--data", str(data), "--dataset", "tiny", "--bundle", str(tiny_bundle)]
+    result = CliRunner().invoke(app, [*args, *extra, "--json"])
+    assert result.exit_code == 0, result.output
+    payload: dict[str, object] = json.loads(result.output.strip().splitlines()[-1])
+    return payload
+
+
+REQUIRED = {
+    "requests",
+    "drift_at",
+    "detected_at",
+    "detection_delay_requests",
+    "detection_delay_shadow_samples",
+    "false_alarms",
+    "shadow_cost_usd",
+    "mean_quality",
+    "mean_cost_usd",
+    "mean_quality_before_reaction",
+    "mean_cost_usd_before_reaction",
+}
+
+
+def test_a_planted_drop_is_detected_and_traffic_moves(tiny_bundle: Path, tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "data")
+    state = tmp_path / "state.json"
+    out = _replay(
+        tiny_bundle,
+        data,
+        *("--requests", "3000", "--shadow-rate", "0.2", "--seed", "1"),
+        *("--drift", "@top:1500:@drop60", "--state", str(state)),
+    )
+    assert set(out) >= REQUIRED
+    assert out["requests"] == 3000
+    assert out["drift_at"] == 1500
+    assert out["drift_model"] == "small"
+    assert isinstance(out["detected_at"], int)
+    assert out["detected_at"] >= 1500
+    assert out["detection_delay_requests"] == out["detected_at"] - 1500
+    assert isinstance(out["detection_delay_shadow_samples"], int)
+    assert 0 < out["detection_delay_shadow_samples"] < 200
+    assert out["false_alarms"] == 0
+    # Re-scoring moved traffic off the drifting model and recovered quality.
+    assert out["drift_model_share_before_reaction"] > 0.9
+    assert out["drift_model_share_after_reaction"] < 0.1
+    assert out["mean_quality_after_reaction"] > out["mean_quality_before_reaction"] + 0.2
+    # Shadow calls go to the priciest model: at a 20% rate they outspend the routed traffic.
+    spend = float(out["mean_cost_usd"]) * 3000  # type: ignore[arg-type]
+    assert out["shadow_cost_share"] == pytest.approx(float(out["shadow_cost_usd"]) / spend)  # type: ignore[arg-type]
+    assert out["shadow_cost_usd"] > 0
+    status = json.loads(state.read_text())
+    assert any(r["model"] == "small" and r["alarms"] >= 1 for r in status["status"])
+
+
+def test_an_unchanged_stream_raises_no_alarm(tiny_bundle: Path, tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "data")
+    out = _replay(tiny_bundle, data, *("--requests", "3000", "--shadow-rate", "0.2", "--seed", "2"))
+    assert out["drift_at"] is None
+    assert out["detected_at"] is None
+    assert out["false_alarms"] == 0
+
+
+def test_adaptation_is_persisted_beside_the_store(tiny_bundle: Path, tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "data")
+    corrections = tmp_path / "corrections.json"
+    out = _replay(
+        tiny_bundle,
+        data,
+        *("--requests", "1000", "--shadow-rate", "0.0", "--outcome-rate", "1.0"),
+        *("--adapt", "--corrections", str(corrections)),
+    )
+    assert out["outcomes_recorded"] == 1000
+    saved = json.loads(corrections.read_text())
+    assert any(row[0] == "replay" and row[1] == "small" for row in saved["tenant"])
+
+
+def test_bad_drift_specs_are_clear_errors(tiny_bundle: Path, tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "data")
+    args = ["replay", "--data", str(data), "--dataset", "tiny", "--bundle", str(tiny_bundle)]
+    result = CliRunner().invoke(app, [*args, "--drift", "small-at-5"])
+    assert result.exit_code != 0
+    assert "MODEL:AT:REPLACEMENT" in str(result.exception)
