@@ -44,8 +44,8 @@ class EncoderConfig:
     int8: bool = True
     parity_max_abs_diff: float = 0.08
     parity_max_auc_drop: float = 0.01
-    compare_teacher: bool = True
-    reuse_from: str = ""
+    compare_teacher: bool = False
+    reuse_from: str = "models/default"
 
 
 @dataclass(frozen=True)

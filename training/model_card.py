@@ -59,10 +59,10 @@ def render_model_card(
         f"{data.get('train_prompts')} / {data.get('val_prompts')} / "
         f"{data.get('test_prompts')} prompts.",
         "- Labels are each dataset's own quality in [0, 1] (0/1 correctness, a judge's "
-        "win probability, task scores); each comparative scale (judge win rates, pairwise "
-        "preferences) has a learned per-model offset on the logit; absolute scales share "
-        "the plain logit, which serving uses unless `Router(quality_scale=...)` names a "
-        'scale (docs/training.md, "Mixed label scales").',
+        "win probability, pass rates, task scores). Each dataset is its own label source "
+        "with its own monotone link to one latent scale shared by every model, so a model "
+        "graded only by a judge is still comparable with the rest. Serving uses the "
+        "canonical link unless `Router(quality_scale=DATASET)` names a source.",
         "",
         "## Method",
         "",
@@ -81,8 +81,15 @@ def render_model_card(
         f"{trunc.max_tokens - 2 - trunc.head_tokens} "
         "(few-shot prompts put the question last). The choice and its trade-off come from "
         "the encoder study (docs/training.md).",
-        f"- Heads: shared trunk ({config.heads.hidden} units) + one vector and bias per model; "
-        "binary cross-entropy on soft labels; per-model Platt calibration on the validation split.",
+        f"- Quality model (`latent-v2`): shared prompt features ({config.quality.hidden} "
+        "units), one ability and skill vector per model (a deployment shares its base "
+        "model's), a prompt difficulty, one link per label source; binary cross-entropy on "
+        "soft labels, early-stopped on the validation split. Each prediction carries its "
+        f"support (labelled training prompts nearby, {config.quality.centroids} centroids, "
+        f"bandwidth {config.quality.bandwidth}); with little support it shrinks towards the "
+        f"model's overall record (half-way at support {config.quality.prior_strength}).",
+        "- Answer lengths: a ridge regression of log tokens on the prompt embedding plus a "
+        "per-model offset (prices every candidate per prompt).",
         "",
         "## Held-out test metrics",
         "",
@@ -90,8 +97,8 @@ def render_model_card(
         "",
         "| | AUC | Brier | ECE |",
         "|---|---|---|---|",
-        _row(metrics, "student, calibrated", "test_"),
-        _row(metrics, "student, before calibration", "test_uncalibrated_"),
+        _row(metrics, "each test prompt on its own dataset's scale", "test_"),
+        _row(metrics, "canonical scale (what serving uses)", "test_canonical_"),
     ]
     if has_teacher:
         lines.append(_row(metrics, "teacher (6 layers, same budget), calibrated", "teacher_test_"))
@@ -99,20 +106,17 @@ def render_model_card(
     lines += [f"| {name} | {_f(value)} |" for name, value in per_dataset.items()]
     lines += [
         "",
-        "Per model (test):",
+        "Every model, with its training labels and where they come from, and test metrics "
+        "where it has at least 20 test labels:",
         "",
-        "| model | labels | AUC | Brier | ECE | Brier before cal. |"
-        + (" teacher AUC | teacher Brier |" if has_teacher else ""),
-        "|---|---|---|---|---|---|" + ("---|---|" if has_teacher else ""),
+        "| model | training labels | datasets | test labels | AUC | Brier | ECE |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for row in sorted(per_model, key=lambda r: -r["test_labels"]):
-        line = (
-            f"| {row['model']} | {row['test_labels']} | {_f(row['auc'])} | {_f(row['brier'])} | "
-            f"{_f(row['ece'])} | {_f(row.get('brier_uncalibrated'))} |"
+    for row in sorted(per_model, key=lambda r: (-r["train_labels"], r["model"])):
+        lines.append(
+            f"| {row['model']} | {row['train_labels']} | {', '.join(row['datasets'])} | "
+            f"{row['test_labels']} | {_f(row['auc'])} | {_f(row['brier'])} | {_f(row['ece'])} |"
         )
-        if has_teacher:
-            line += f" {_f(row.get('teacher_auc'))} | {_f(row.get('teacher_brier'))} |"
-        lines.append(line)
     lines += [
         "",
         "## Export parity",
@@ -147,9 +151,9 @@ def render_model_card(
         "## Limits",
         "",
         "- Predictions are only as good as the logs: prompts unlike any training prompt (other "
-        "languages, new task types) get the heads' average behaviour.",
-        "- Models are only comparable where the logs grade them on the same prompts; a model "
-        "seen on one dataset only is predicted on that dataset's scale.",
+        "languages, new task types) get each model's overall record (low support).",
+        "- A model graded on few prompts, or by one judge only, is placed on the shared scale "
+        "through that source's link; its ranking is only as good as that link.",
         "- Costs in training reports are estimated from catalog list prices unless the logs "
         "carry real costs; latency profiles in the shipped catalog are tier estimates.",
         "- The encoder sees at most the token budget; the middle of long prompts is not read.",
