@@ -9,8 +9,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(abspath $(VENV))/bin/python
 # Extras installed by `make setup`: train (torch & co.) is needed by the
-# training tests; dev brings pytest, hypothesis, ruff, mypy.
-EXTRAS ?= train,dev
+# training tests; dev brings pytest, hypothesis, ruff, mypy; gateway the
+# OpenAI-compatible server (FastAPI, uvicorn, httpx, psycopg) and its tests.
+EXTRAS ?= train,dev,gateway
 SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 # Offline and quiet by default: no model hub, no MLflow telemetry.
@@ -19,7 +20,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup build test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder
+.PHONY: help setup build test test-rust test-python lint fmt stubtest bench bench-routing bench-gateway demo wheel check-wheel clean catalog train-default cache-encoder
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -67,6 +68,9 @@ bench: build ## Speed and memory benchmarks (results in bench/results/*.json)
 	$(PY) -m bench.bench_route
 	$(PY) -m bench.bench_routing_infra
 	$(PY) -m bench.bench_cache
+
+bench-gateway: build ## Gateway load test on loopback (stub upstream): added latency, throughput
+	$(PY) -m bench.bench_gateway
 
 # The development data (outside the repository; never committed).
 DEV_DATA ?= ../shared/data
