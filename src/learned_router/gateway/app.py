@@ -202,7 +202,8 @@ class Gateway:
         out = []
         for model, served in self.by_router_model.items():
             upstream = self.upstreams[served.upstream]
-            if model in exclude or not upstream.enabled or upstream.breaker.state == "open":
+            # allow() also moves an open breaker to half-open once its reset time passed.
+            if model in exclude or not upstream.enabled or not upstream.breaker.allow():
                 continue
             if free is not None and model in self.capacity.models:  # type: ignore[union-attr]
                 if not free[self.capacity.index(model)]:  # type: ignore[union-attr]
@@ -250,6 +251,7 @@ class Gateway:
                     type="server_error",
                     code="upstream_disabled",
                 )
+            upstream.breaker.allow()  # half-open after the reset time: marks the model up
         for _ in range(len(self.by_router_model) + 1):
             if policy is None:
                 candidates = [self.served[requested].router_model]
@@ -393,7 +395,8 @@ class Gateway:
             HEADER + "expected-cost-usd": "0",
             HEADER + "actual-cost-usd": "0",
         }
-        self._account(ctx, None, "cache", "cache", "cache", 0, 0, 0.0, 0.0, 200, True)
+        self._account(ctx, None, "cache", "cache", "cache", 0, _estimate_tokens(answer), 0.0, 0.0,
+                      200, True)
         if ctx.stream:
             chunks = _replay_chunks(ctx.request_id, "cache", answer)
             return StreamingResponse(_aiter(chunks), media_type="text/event-stream",
@@ -449,11 +452,18 @@ class Gateway:
             body["model"] = served.name
             if ctx.stream:
                 body["stream_options"] = {"include_usage": True}
+            data: dict[str, Any] = {}
             try:
                 response = await self._send(upstream, body, stream=ctx.stream)
                 if ctx.stream:
                     events = _sse_events(response)
-                    first = await _first_event(events, upstream.name)
+                    try:
+                        first = await _first_event(events, upstream.name)
+                    except UpstreamError:
+                        await response.aclose()
+                        raise
+                else:
+                    data = _parse_completion(response, upstream.name)
             except UpstreamError as error:
                 self.release(decision.model)
                 if error.caller_fault:
@@ -471,11 +481,7 @@ class Gateway:
             if ctx.stream:
                 return self._stream(ctx, decision, served, upstream, reservation, response,
                                     events, first)
-            try:
-                data = response.json()
-            finally:
-                await response.aclose()
-                self.release(decision.model)
+            self.release(decision.model)
             upstream.breaker.success()
             return self._finish_plain(ctx, decision, served, reservation, data)
 
@@ -541,72 +547,97 @@ class Gateway:
             usage: dict[str, Any] = {}
             completed = False
             failed: str | None = None
+            closed = accounted = False
+
+            async def close() -> None:
+                nonlocal closed
+                if not closed:
+                    closed = True
+                    await response.aclose()
+                    self.release(decision.model)
+
+            def account(status: int) -> None:
+                # Settles the budget and writes the ledger row exactly once,
+                # before the last event (so a caller that saw [DONE] sees the
+                # row), or when the caller went away mid-stream (499: what was
+                # generated is still paid for).
+                nonlocal accounted
+                if accounted:
+                    return
+                accounted = True
+                answer = "".join(parts)
+                tokens_in = int(usage.get("prompt_tokens") or 0) or decision.input_tokens
+                tokens_out = int(usage.get("completion_tokens") or 0) or _estimate_tokens(answer)
+                actual = self.cost_usd(served.router_model, tokens_in, tokens_out)
+                self.tenants.settle(reservation, actual)
+                latency = self._account(ctx, decision, served.name, served.router_model,
+                                        served.upstream, tokens_in, tokens_out,
+                                        decision.expected_cost_usd, actual, status, False)
+                if status == 200:
+                    self._remember(decision.decision_id, ctx.tenant, actual, latency,
+                                   tokens_out, answer)
+                    if self.cache is not None and answer:
+                        # Streamed answers are cached once complete, replayed as streams.
+                        self.cache.store(ctx.prompt, answer, tenant=ctx.tenant,
+                                         model=ctx.requested, system_prompt=ctx.system,
+                                         params=ctx.params, cost_usd=actual)
+                    self._maybe_shadow(ctx, decision, served, answer)
+
             try:
-                pending = [first] if first is not None else []
-                async for payload in _chain(pending, events):
-                    if payload == "[DONE]":
-                        completed = True
-                        break
-                    chunk = json.loads(payload)
-                    if "error" in chunk:
-                        failed = str(chunk["error"])
-                        break
-                    for choice in chunk.get("choices") or []:
-                        parts.append((choice.get("delta") or {}).get("content") or "")
-                    if chunk.get("usage"):
-                        usage = chunk["usage"]
-                        if not chunk.get("choices"):
-                            if not wants_usage:
-                                continue  # we asked for usage; the caller did not
-                            chunk["learned_router"] = {**meta, "actual_cost_usd": self.cost_usd(
-                                served.router_model,
-                                int(usage.get("prompt_tokens") or 0),
-                                int(usage.get("completion_tokens") or 0),
-                            )}
-                            payload = json.dumps(chunk)
-                    yield b"data: " + payload.encode() + b"\n\n"
-                if not completed and failed is None:
-                    failed = "the upstream closed the stream before it finished"
-            except (httpx.HTTPError, UpstreamError, ValueError) as error:
-                failed = f"{type(error).__name__}: {error}"
+                try:
+                    pending = [first] if first is not None else []
+                    async for payload in _chain(pending, events):
+                        if payload == "[DONE]":
+                            completed = True
+                            break
+                        chunk = json.loads(payload)
+                        if "error" in chunk:
+                            failed = str(chunk["error"])
+                            break
+                        for choice in chunk.get("choices") or []:
+                            parts.append((choice.get("delta") or {}).get("content") or "")
+                        if chunk.get("usage"):
+                            usage = chunk["usage"]
+                            if not chunk.get("choices"):
+                                if not wants_usage:
+                                    continue  # we asked for usage; the caller did not
+                                chunk["learned_router"] = {
+                                    **meta,
+                                    "actual_cost_usd": self.cost_usd(
+                                        served.router_model,
+                                        int(usage.get("prompt_tokens") or 0),
+                                        int(usage.get("completion_tokens") or 0),
+                                    ),
+                                }
+                                payload = json.dumps(chunk)
+                        yield b"data: " + payload.encode() + b"\n\n"
+                    if not completed and failed is None:
+                        failed = "the upstream closed the stream before it finished"
+                except (httpx.HTTPError, UpstreamError, ValueError) as error:
+                    failed = f"{type(error).__name__}: {error}"
+                await close()
+                if failed is not None:
+                    # After the first byte there is no silent switch to another
+                    # model: the caller gets an error event (the openai client
+                    # raises APIError on it).
+                    upstream.breaker.failure()
+                    self.metrics.upstream_errors.labels(upstream.name, "mid-stream").inc()
+                    account(502)
+                    error_event = GatewayError(
+                        502,
+                        f"the upstream {upstream.name!r} failed mid-stream after partial "
+                        f"output: {failed}; the answer is incomplete, retry the request",
+                        type="server_error",
+                        code="upstream_stream_error",
+                    )
+                    yield b"data: " + json.dumps(error_event.body()).encode() + b"\n\n"
+                else:
+                    upstream.breaker.success()
+                    account(200)
+                    yield b"data: [DONE]\n\n"
             finally:
-                await response.aclose()
-                self.release(decision.model)
-            if failed is not None:
-                # After the first byte there is no silent switch to another
-                # model: the caller gets an error event (the openai client
-                # raises APIError on it).
-                upstream.breaker.failure()
-                self.metrics.upstream_errors.labels(upstream.name, "mid-stream").inc()
-                error = GatewayError(
-                    502,
-                    f"the upstream {upstream.name!r} failed mid-stream after partial output: "
-                    f"{failed}; the answer is incomplete, retry the request",
-                    type="server_error",
-                    code="upstream_stream_error",
-                )
-                yield b"data: " + json.dumps(error.body()).encode() + b"\n\n"
-            else:
-                upstream.breaker.success()
-                yield b"data: [DONE]\n\n"
-            answer = "".join(parts)
-            tokens_in = int(usage.get("prompt_tokens") or 0) or decision.input_tokens
-            tokens_out = int(usage.get("completion_tokens") or 0) or _estimate_tokens(answer)
-            actual = self.cost_usd(served.router_model, tokens_in, tokens_out)
-            self.tenants.settle(reservation, actual)
-            latency = self._account(ctx, decision, served.name, served.router_model,
-                                    served.upstream, tokens_in, tokens_out,
-                                    decision.expected_cost_usd, actual,
-                                    200 if failed is None else 502, False)
-            if failed is None:
-                self._remember(decision.decision_id, ctx.tenant, actual, latency, tokens_out,
-                               answer)
-                if self.cache is not None and answer:
-                    # Streamed answers are cached once complete, replayed as streams.
-                    self.cache.store(ctx.prompt, answer, tenant=ctx.tenant, model=ctx.requested,
-                                     system_prompt=ctx.system, params=ctx.params,
-                                     cost_usd=actual)
-                self._maybe_shadow(ctx, decision, served, answer)
+                await close()
+                account(499)
 
         return StreamingResponse(relay(), media_type="text/event-stream",
                                  headers=self._headers(meta))
@@ -789,6 +820,17 @@ def _render(messages: list[dict[str, Any]]) -> tuple[str | None, str]:
 def _answer(data: Mapping[str, Any]) -> str:
     choices = data.get("choices") or [{}]
     return str((choices[0].get("message") or {}).get("content") or "")
+
+
+def _parse_completion(response: httpx.Response, upstream: str) -> dict[str, Any]:
+    """A non-streamed completion, or an UpstreamError (so the caller falls back)."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise UpstreamError(upstream, response.status_code, "the answer is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        raise UpstreamError(upstream, response.status_code, "the answer has no choices")
+    return data
 
 
 def _estimate_tokens(text: str) -> int:

@@ -6,8 +6,8 @@ keep-alive; the proxy overhead of a new TCP connection per request is the
 most common gateway complaint). A :class:`CircuitBreaker` per upstream opens
 after ``breaker_failures`` failures in a row and marks the upstream's models
 down in the router (``Router.mark_down``) until ``breaker_reset_s`` has
-passed; then one trial request is let through (half-open) and the models are
-marked up again on success.
+passed; then it goes half-open (the models are marked up) and the next request
+decides: a success closes it, a failure opens it again.
 """
 
 from __future__ import annotations
