@@ -199,7 +199,8 @@ def test_stream_usage_chunk_carries_the_actual_cost_when_asked(running: Running)
         stream=True, stream_options={"include_usage": True},
     ))
     last = chunks[-1]
-    assert last.usage is not None and last.usage.completion_tokens == 4
+    # "small-chat says: count the words": 5 words, 5 tokens in the stub
+    assert last.usage is not None and last.usage.completion_tokens == 5
     assert last.model_extra["learned_router"]["actual_cost_usd"] > 0
 
 
@@ -260,21 +261,27 @@ def test_after_the_first_byte_a_failure_is_an_error_event_not_a_switch(running: 
     assert (row.status, row.routed_model) == (502, "small-chat")
 
 
-def test_circuit_breaker_marks_the_model_down_and_the_router_skips_it(running: Running) -> None:
+def test_circuit_breaker_marks_the_upstream_down_and_the_router_skips_it(
+    running: Running,
+) -> None:
+    for name in SERVED:  # the whole public upstream is failing
+        running.stub.fail[name] = [503] * 100
+    # The router ranks a public model first for this prompt: each request tries
+    # it (2 tries), counts one breaker failure and falls back to the local model.
     prompt = "Review this contract"
-    first = routed_model(running, prompt)
-    running.stub.fail[first] = [503] * 100
-    for i in range(2):  # 2 requests x 2 tries >= 3 failures: the breaker opens
-        ask(running.client(), prompt, temperature=0.5 + i)
+    for i in range(3):  # breaker_failures = 3
+        raw = ask(running.client(), prompt, temperature=0.1 * i)
+        assert raw.headers["x-learned-router-model"] == "ours"
     health = httpx.get(f"{running.url}/healthz").json()
-    upstream = "local" if first == "ours" else "public"
-    assert health["upstreams"][upstream]["breaker"] == "open"
-    calls = running.stub.calls[first]
+    assert health["upstreams"]["public"]["breaker"] == "open"
+    assert health["upstreams"]["local"]["breaker"] == "closed"
+    calls = sum(running.stub.calls[name] for name in SERVED)
+    assert calls == 6
     raw = ask(running.client(), prompt, temperature=0.9)
-    assert raw.headers["x-learned-router-model"] != first
-    assert running.stub.calls[first] == calls  # skipped without a try
+    assert raw.headers["x-learned-router-model"] == "ours"
+    assert sum(running.stub.calls[name] for name in SERVED) == calls  # skipped, no tries
     metrics = httpx.get(f"{running.url}/metrics").text
-    assert f'learned_router_upstream_circuit_open{{upstream="{upstream}"}} 1.0' in metrics
+    assert 'learned_router_upstream_circuit_open{upstream="public"} 1.0' in metrics
 
 
 def test_self_hosted_slots_spill_to_public_models(running: Running) -> None:
