@@ -46,7 +46,11 @@ url = "sqlite:///{tmp}/ledger.sqlite"
 [[upstream]]
 name = "stub"
 base_url = "{stub}/v1"
-models = {{ "gpt-4-1106-preview" = "gpt-4-1106-preview", "gpt-3.5-turbo-1106" = "gpt-3.5-turbo-1106", "mistral-7b" = "mistralai/mistral-7b-chat", "qwen-7b" = "qwen2.5-7b-instruct" }}
+[upstream.models]
+"gpt-4-1106-preview" = "gpt-4-1106-preview"
+"gpt-3.5-turbo-1106" = "gpt-3.5-turbo-1106"
+"mistral-7b" = "mistralai/mistral-7b-chat"
+"qwen-7b" = "qwen2.5-7b-instruct"
 
 [[tenant]]
 name = "bench"
@@ -74,28 +78,36 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def _load(url: str, model: str, stream: bool, clients: int, requests: int,
-                max_seconds: float, tag: str) -> dict[str, Any]:
+async def _load(
+    url: str, model: str, stream: bool, clients: int, requests: int, max_seconds: float, tag: str
+) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
     counter = iter(range(requests))
     deadline = time.perf_counter() + max_seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0,
-                                 headers={"authorization": f"Bearer {KEY}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=url, limits=limits, timeout=60.0, headers={"authorization": f"Bearer {KEY}"}
+    ) as client:
 
         async def worker() -> None:
             nonlocal errors
             for i in counter:
                 if time.perf_counter() > deadline:
                     return
-                body = {"model": model, "stream": stream, "messages": [
-                    {"role": "user", "content": f"{tag} question {i}: summarise the memo"}]}
+                body = {
+                    "model": model,
+                    "stream": stream,
+                    "messages": [
+                        {"role": "user", "content": f"{tag} question {i}: summarise the memo"}
+                    ],
+                }
                 start = time.perf_counter()
                 try:
                     if stream:
-                        async with client.stream("POST", "/v1/chat/completions",
-                                                 json=body) as response:
+                        async with client.stream(
+                            "POST", "/v1/chat/completions", json=body
+                        ) as response:
                             async for _ in response.aiter_bytes():
                                 pass
                             ok = response.status_code == 200
@@ -118,9 +130,12 @@ async def _load(url: str, model: str, stream: bool, clients: int, requests: int,
         return 1e3 * latencies[min(len(latencies) - 1, int(q * len(latencies)))]
 
     return {
-        "requests": len(latencies), "errors": errors, "seconds": elapsed,
+        "requests": len(latencies),
+        "errors": errors,
+        "seconds": elapsed,
         "requests_per_s": len(latencies) / elapsed,
-        "p50_ms": pct(0.5), "p99_ms": pct(0.99),
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
     }
 
 
@@ -140,15 +155,42 @@ def main() -> None:
     (tmp / "gateway.toml").write_text(
         CONFIG.format(bundle=Path(args.bundle).resolve(), tmp=tmp, stub=stub_url, key=KEY)
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()),
-                                                         os.environ.get("PYTHONPATH", "")])}
-    stub = subprocess.Popen([sys.executable, "-m", "bench.gateway_stub", "--port",
-                             str(stub_port), "--delay-s", str(args.delay_s)], env=env)
-    gateway = subprocess.Popen([sys.executable, "-m", "learned_router", "serve", "--config",
-                                str(tmp / "gateway.toml"), "--port", str(gw_port)], env=env,
-                               stderr=subprocess.DEVNULL)
-    results: dict[str, Any] = {"machine": machine(), "stub_delay_s": args.delay_s,
-                               "bundle": args.bundle, "runs": []}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path.cwd()), os.environ.get("PYTHONPATH", "")]),
+    }
+    stub = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.gateway_stub",
+            "--port",
+            str(stub_port),
+            "--delay-s",
+            str(args.delay_s),
+        ],
+        env=env,
+    )
+    gateway = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "learned_router",
+            "serve",
+            "--config",
+            str(tmp / "gateway.toml"),
+            "--port",
+            str(gw_port),
+        ],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "stub_delay_s": args.delay_s,
+        "bundle": args.bundle,
+        "runs": [],
+    }
     try:
         _wait(f"{stub_url}/v1/models", stub)
         _wait(f"{gw_url}/healthz", gateway)
@@ -157,21 +199,46 @@ def main() -> None:
         for clients in [int(c) for c in args.clients.split(",")]:
             for stream in (False, True):
                 n = args.requests // 10 if clients == 1 else args.requests
-                direct = asyncio.run(_load(stub_url, "gpt-3.5-turbo-1106", stream, clients, n,
-                                           args.max_seconds, f"d{clients}{stream}"))
-                routed = asyncio.run(_load(gw_url, "router", stream, clients, n,
-                                           args.max_seconds, f"g{clients}{stream}"))
-                run = {"clients": clients, "stream": stream, "direct": direct,
-                       "gateway": routed,
-                       "added_p50_ms": routed["p50_ms"] - direct["p50_ms"],
-                       "added_p99_ms": routed["p99_ms"] - direct["p99_ms"]}
+                direct = asyncio.run(
+                    _load(
+                        stub_url,
+                        "gpt-3.5-turbo-1106",
+                        stream,
+                        clients,
+                        n,
+                        args.max_seconds,
+                        f"d{clients}{stream}",
+                    )
+                )
+                routed = asyncio.run(
+                    _load(
+                        gw_url,
+                        "router",
+                        stream,
+                        clients,
+                        n,
+                        args.max_seconds,
+                        f"g{clients}{stream}",
+                    )
+                )
+                run = {
+                    "clients": clients,
+                    "stream": stream,
+                    "direct": direct,
+                    "gateway": routed,
+                    "added_p50_ms": routed["p50_ms"] - direct["p50_ms"],
+                    "added_p99_ms": routed["p99_ms"] - direct["p99_ms"],
+                }
                 results["runs"].append(run)
-                print(f"clients={clients:>3} stream={stream!s:<5} "
-                      f"direct {direct['requests_per_s']:7.1f}/s p50 {direct['p50_ms']:6.1f} "
-                      f"p99 {direct['p99_ms']:6.1f} | gateway {routed['requests_per_s']:7.1f}/s "
-                      f"p50 {routed['p50_ms']:6.1f} p99 {routed['p99_ms']:6.1f} | added p50 "
-                      f"{run['added_p50_ms']:5.1f} p99 {run['added_p99_ms']:5.1f} ms "
-                      f"(errors {routed['errors']})", flush=True)
+                print(
+                    f"clients={clients:>3} stream={stream!s:<5} "
+                    f"direct {direct['requests_per_s']:7.1f}/s p50 {direct['p50_ms']:6.1f} "
+                    f"p99 {direct['p99_ms']:6.1f} | gateway {routed['requests_per_s']:7.1f}/s "
+                    f"p50 {routed['p50_ms']:6.1f} p99 {routed['p99_ms']:6.1f} | added p50 "
+                    f"{run['added_p50_ms']:5.1f} p99 {run['added_p99_ms']:5.1f} ms "
+                    f"(errors {routed['errors']})",
+                    flush=True,
+                )
         if args.memory_requests:
             samples = [(0, rss_mb(gateway.pid))]
             step = max(1, args.memory_requests // 10)

@@ -73,42 +73,79 @@ class StubUpstream:
             return
         text = self.answer(model, body)
         words = text.split(" ")
-        usage = {"prompt_tokens": 7, "completion_tokens": len(words),
-                 "total_tokens": 7 + len(words)}
+        usage = {
+            "prompt_tokens": 7,
+            "completion_tokens": len(words),
+            "total_tokens": 7 + len(words),
+        }
         if not body.get("stream"):
-            await _json(send, 200, {
-                "id": "stub-1", "object": "chat.completion", "created": int(time.time()),
-                "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                             "finish_reason": "stop"}],
-                "usage": usage,
-            })
+            await _json(
+                send,
+                200,
+                {
+                    "id": "stub-1",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": usage,
+                },
+            )
             return
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
         broken = self.midstream.get(model, 0) > 0
         if broken:
             self.midstream[model] -= 1
         for i, word in enumerate(words):
             piece = word if i == 0 else " " + word
-            chunk = {"id": "stub-1", "object": "chat.completion.chunk", "created": 0,
-                     "model": model,
-                     "choices": [{"index": 0, "delta": {"content": piece},
-                                  "finish_reason": None}]}
+            chunk = {
+                "id": "stub-1",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": model,
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+            }
             await send({"type": "http.response.body", "body": _event(chunk), "more_body": True})
             if broken:
                 # A dropped connection after the first byte.
-                await send({"type": "http.response.body", "body": b"data: {not json",
-                            "more_body": False})
+                await send(
+                    {"type": "http.response.body", "body": b"data: {not json", "more_body": False}
+                )
                 return
-        end = {"id": "stub-1", "object": "chat.completion.chunk", "created": 0, "model": model,
-               "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        end = {
+            "id": "stub-1",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
         tail = _event(end)
         if (body.get("stream_options") or {}).get("include_usage"):
-            tail += _event({"id": "stub-1", "object": "chat.completion.chunk", "created": 0,
-                            "model": model, "choices": [], "usage": usage})
-        await send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n",
-                    "more_body": False})
+            tail += _event(
+                {
+                    "id": "stub-1",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
+        await send(
+            {"type": "http.response.body", "body": tail + b"data: [DONE]\n\n", "more_body": False}
+        )
 
 
 def _event(chunk: dict[str, Any]) -> bytes:
@@ -117,9 +154,16 @@ def _event(chunk: dict[str, Any]) -> bytes:
 
 async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
     payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(payload)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -133,11 +177,13 @@ class ServerThread:
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind(("127.0.0.1", port))
         self.port = self.socket.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                backlog=2048)
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="on", backlog=2048
+        )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -176,8 +222,9 @@ def main() -> None:
     parser.add_argument("--delay-s", type=float, default=0.0)
     args = parser.parse_args()
     stub = StubUpstream(delay_s=args.delay_s, keep_bodies=False)
-    uvicorn.run(stub, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
-                backlog=2048)
+    uvicorn.run(
+        stub, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, backlog=2048
+    )
 
 
 if __name__ == "__main__":

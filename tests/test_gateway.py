@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
-
 from bench.gateway_stub import ServerThread, StubUpstream
+
 from learned_router import Router
 from learned_router.gateway.app import ShadowSample
 from learned_router.gateway.config import GatewayConfig, GatewayConfigError, hash_api_key
@@ -37,13 +37,22 @@ def config_dict(stub_url: str, tmp: Path, **overrides: Any) -> dict[str, Any]:
             "frontier_model": "frontier",
             "outcome_store": str(tmp / "outcomes.sqlite"),
         },
-        "gateway": {"retries": 1, "backoff_s": 0.0, "breaker_failures": 3,
-                    "breaker_reset_s": 3600.0},
+        "gateway": {
+            "retries": 1,
+            "backoff_s": 0.0,
+            "breaker_failures": 3,
+            "breaker_reset_s": 3600.0,
+        },
         "ledger": {"url": f"sqlite:///{tmp / 'ledger.sqlite'}"},
         "upstream": [
             {"name": "public", "base_url": f"{stub_url}/v1", "models": SERVED},
-            {"name": "local", "base_url": f"{stub_url}/v1", "self_hosted": True,
-             "max_concurrent_requests": 1, "models": {"ours": "ours-8b"}},
+            {
+                "name": "local",
+                "base_url": f"{stub_url}/v1",
+                "self_hosted": True,
+                "max_concurrent_requests": 1,
+                "models": {"ours": "ours-8b"},
+            },
         ],
         "tenant": [
             {"name": "acme", "api_key_sha256": hash_api_key(KEY), "usd_per_day": 100.0},
@@ -115,7 +124,10 @@ def test_router_model_is_routed_and_the_response_names_model_decision_and_costs(
     completion = raw.parse()
     routed = raw.headers["x-learned-router-model"]
     assert routed in (*SERVED, "ours")
-    assert completion.choices[0].message.content == f"{routed} says: Summarise this contract clause for me"
+    assert (
+        completion.choices[0].message.content
+        == f"{routed} says: Summarise this contract clause for me"
+    )
     meta = completion.model_extra["learned_router"]
     assert meta["decision_id"] == raw.headers["x-learned-router-decision-id"]
     assert float(raw.headers["x-learned-router-expected-cost-usd"]) == pytest.approx(
@@ -194,13 +206,18 @@ def test_cache_is_per_tenant(running: Running) -> None:
 
 
 def test_stream_usage_chunk_carries_the_actual_cost_when_asked(running: Running) -> None:
-    chunks = list(running.client().chat.completions.create(
-        model="small-chat", messages=[{"role": "user", "content": "count the words"}],
-        stream=True, stream_options={"include_usage": True},
-    ))
+    chunks = list(
+        running.client().chat.completions.create(
+            model="small-chat",
+            messages=[{"role": "user", "content": "count the words"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     last = chunks[-1]
     # "small-chat says: count the words": 5 words, 5 tokens in the stub
-    assert last.usage is not None and last.usage.completion_tokens == 5
+    assert last.usage is not None
+    assert last.usage.completion_tokens == 5
     assert last.model_extra["learned_router"]["actual_cost_usd"] > 0
 
 
@@ -223,7 +240,9 @@ def test_error_before_first_byte_falls_back_down_the_ranking(
     before = running.stub.calls[first]
     if stream:
         with running.client().chat.completions.with_streaming_response.create(
-            model="router", messages=[{"role": "user", "content": prompt}], stream=True,
+            model="router",
+            messages=[{"role": "user", "content": prompt}],
+            stream=True,
         ) as response:
             model = response.headers["x-learned-router-model"]
             text = "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices)
@@ -354,7 +373,12 @@ def test_ledger_rows_account_every_request(running: Running, tiny_bundle: Path) 
     rows = running.rows()
     catalog = Router.load(tiny_bundle).catalog.current
     for row, model in zip(rows, ["small", "frontier"], strict=True):
-        assert (row.tenant, row.router_model, row.tier, row.status) == ("acme", model, "public", 200)
+        assert (row.tenant, row.router_model, row.tier, row.status) == (
+            "acme",
+            model,
+            "public",
+            200,
+        )
         spec, top = catalog.get(model), catalog.get("frontier")
         assert row.actual_cost_usd == pytest.approx(
             (row.input_tokens * spec.usd_per_1m_input + row.output_tokens * spec.usd_per_1m_output)
@@ -373,7 +397,9 @@ def test_metrics_are_prometheus_text(running: Running) -> None:
     response = httpx.get(f"{running.url}/metrics")
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
-    assert 'learned_router_requests_total{model="small-chat",status="200",tenant="acme"} 1.0' in text
+    assert (
+        'learned_router_requests_total{model="small-chat",status="200",tenant="acme"} 1.0' in text
+    )
     assert 'learned_router_cost_usd_total{model="small-chat",tenant="acme",tier="public"}' in text
     assert "learned_router_request_seconds_bucket" in text
 
@@ -384,11 +410,15 @@ def test_feedback_goes_to_the_outcome_store(running: Running, tmp_path: Path) ->
     url = f"{running.url}/v1/feedback"
     auth = {"authorization": f"Bearer {KEY}"}
     # Another tenant cannot rate this decision.
-    other = httpx.post(url, json={"decision_id": decision, "quality": 1.0},
-                       headers={"authorization": "Bearer sk-narrow"})
+    other = httpx.post(
+        url,
+        json={"decision_id": decision, "quality": 1.0},
+        headers={"authorization": "Bearer sk-narrow"},
+    )
     assert other.status_code == 404
     bad = httpx.post(url, json={"decision_id": decision, "quality": 7}, headers=auth)
-    assert bad.status_code == 400 and bad.json()["error"]["param"] == "quality"
+    assert bad.status_code == 400
+    assert bad.json()["error"]["param"] == "quality"
     ok = httpx.post(url, json={"decision_id": decision, "quality": 0.75}, headers=auth)
     assert ok.status_code == 200, ok.text
     records = OutcomeStore(tmp_path / "outcomes.sqlite").records()
@@ -403,8 +433,9 @@ def test_shadow_hook_gets_both_answers_off_the_request_path(
     stub: tuple[StubUpstream, ServerThread], tiny_bundle: Path, tmp_path: Path
 ) -> None:
     samples: list[ShadowSample] = []
-    raw = config_dict(stub[1].url, tmp_path, gateway={"shadow_rate": 1.0,
-                                                       "shadow_model": "frontier-chat"})
+    raw = config_dict(
+        stub[1].url, tmp_path, gateway={"shadow_rate": 1.0, "shadow_model": "frontier-chat"}
+    )
     raw["router"]["bundle"] = str(tiny_bundle)
     app, gateway = build(GatewayConfig.from_dict(raw), launch_local=False, shadow=samples.append)
     with ServerThread(app) as server:
@@ -424,8 +455,12 @@ def test_shadow_hook_gets_both_answers_off_the_request_path(
 def test_every_request_ends_in_an_answer_or_an_openai_error_body(running: Running) -> None:
     url = f"{running.url}/v1/chat/completions"
     auth = {"authorization": f"Bearer {KEY}"}
-    for body in (b"not json", b"[]", json.dumps({"model": "router"}).encode(),
-                 json.dumps({"model": "router", "messages": [{"role": "user"}]}).encode()):
+    for body in (
+        b"not json",
+        b"[]",
+        json.dumps({"model": "router"}).encode(),
+        json.dumps({"model": "router", "messages": [{"role": "user"}]}).encode(),
+    ):
         response = httpx.post(url, content=body, headers=auth)
         assert response.status_code == 400
         assert response.json()["error"]["type"] == "invalid_request_error"
@@ -445,8 +480,9 @@ def test_every_request_ends_in_an_answer_or_an_openai_error_body(running: Runnin
         ({"upstream": [{"name": "u", "base_url": "http://x", "models": {}}]}, ".models must map"),
     ],
 )
-def test_bad_configs_say_where_and_how_to_fix(tmp_path: Path, change: dict[str, Any],
-                                               message: str) -> None:
+def test_bad_configs_say_where_and_how_to_fix(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
     raw = config_dict("http://127.0.0.1:1", tmp_path)
     raw.update(change)
     with pytest.raises(GatewayConfigError, match=None) as caught:

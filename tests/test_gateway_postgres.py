@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from bench.gateway_stub import ServerThread, StubUpstream, free_port
+
 from learned_router.gateway.config import GatewayConfig
 from learned_router.gateway.ledger import Ledger, UsageRow
 from learned_router.gateway.server import build
@@ -33,8 +33,10 @@ def _pg_bin() -> Path | None:
 def postgres_url() -> Iterator[str]:
     bindir = _pg_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed; "
-                    "apt-get install -y postgresql (.ci/run does)")
+        pytest.skip(
+            "PostgreSQL server binaries (initdb, pg_ctl) are not installed; "
+            "apt-get install -y postgresql (.ci/run does)"
+        )
     root = Path(tempfile.mkdtemp(prefix="lr-pg-"))
     prefix: list[str] = []
     if os.geteuid() == 0:  # initdb refuses to run as root: use the postgres user
@@ -46,10 +48,18 @@ def postgres_url() -> Iterator[str]:
         [*prefix, *args], check=True, capture_output=True, timeout=120
     )
     try:
-        run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-            "--no-sync")
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
-            f"-h 127.0.0.1 -p {port} -k {root} -F", "start")
+        run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
+        run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(root / "log"),
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {root} -F",
+            "start",
+        )
     except subprocess.CalledProcessError as error:
         shutil.rmtree(root, ignore_errors=True)
         raise AssertionError(f"could not start PostgreSQL: {error.stderr.decode()}") from None
@@ -62,14 +72,18 @@ def postgres_url() -> Iterator[str]:
 
 def test_postgres_ledger_round_trips_rows(postgres_url: str) -> None:
     ledger = Ledger.open(postgres_url)
-    ledger.append(UsageRow.example(tenant="pg", request_id="a", actual_cost_usd=0.25,
-                                   cache_hit=True, stream=True))
+    ledger.append(
+        UsageRow.example(
+            tenant="pg", request_id="a", actual_cost_usd=0.25, cache_hit=True, stream=True
+        )
+    )
     ledger.append(UsageRow.example(tenant="pg", request_id="b", actual_cost_usd=0.5))
     ledger.flush()
     assert ledger.spend_since("pg", 0.0) == pytest.approx(0.75)
     rows = [r for r in ledger.rows_since(0.0) if r.tenant == "pg"]
     assert [(r.request_id, r.cache_hit, r.stream) for r in rows] == [
-        ("a", True, True), ("b", False, False)
+        ("a", True, True),
+        ("b", False, False),
     ]
     ledger.close()
 

@@ -566,7 +566,9 @@ def cache_export_encoder(
 
 @app.command()
 def serve(
-    config: Annotated[Path, typer.Option("--config", help="Gateway TOML (see examples/gateway.toml).")],
+    config: Annotated[
+        Path, typer.Option("--config", help="Gateway TOML (see examples/gateway.toml).")
+    ],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
 ) -> None:

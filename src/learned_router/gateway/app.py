@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -48,7 +49,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from learned_router.cache import SemanticCache
 from learned_router.cache.semantic import CacheConfig
 from learned_router.capacity import CapacityTracker, ModelCapacity
-from learned_router.gateway.config import GatewayConfig, UpstreamConfig
+from learned_router.gateway.config import GatewayConfig
 from learned_router.gateway.errors import GatewayError, UpstreamError
 from learned_router.gateway.ledger import Ledger, UsageRow
 from learned_router.gateway.metrics import GatewayMetrics
@@ -63,9 +64,21 @@ HEADER = "x-learned-router-"
 _PASS_STATUS = (400, 404, 413, 422)
 # Generation parameters that change the answer, hence part of the cache key.
 _PARAMS = (
-    "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
-    "presence_penalty", "frequency_penalty", "response_format", "tools", "tool_choice", "n",
-    "logit_bias", "logprobs", "top_logprobs",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "n",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
 )
 
 
@@ -198,16 +211,21 @@ class Gateway:
 
     def candidates(self, exclude: set[str]) -> list[str]:
         """Router models that can take a request now."""
-        free = self.capacity.available() if self.capacity is not None else None
+        capacity = self.capacity
+        free = capacity.available() if capacity is not None else None
         out = []
         for model, served in self.by_router_model.items():
             upstream = self.upstreams[served.upstream]
             # allow() also moves an open breaker to half-open once its reset time passed.
             if model in exclude or not upstream.enabled or not upstream.breaker.allow():
                 continue
-            if free is not None and model in self.capacity.models:  # type: ignore[union-attr]
-                if not free[self.capacity.index(model)]:  # type: ignore[union-attr]
-                    continue
+            if (
+                capacity is not None
+                and free is not None
+                and model in capacity.models
+                and not free[capacity.index(model)]
+            ):
+                continue  # every slot taken: spill over to the next-best model
             out.append(model)
         return out
 
@@ -269,8 +287,15 @@ class Gateway:
                 )
             try:
                 decision = await anyio.to_thread.run_sync(
-                    lambda: self.router.route(
-                        prompt, tenant=tenant, candidates=candidates, **(policy or {})
+                    functools.partial(
+                        self.router.route,
+                        prompt,
+                        tenant=tenant,
+                        candidates=candidates,
+                        min_quality=(policy or {}).get("min_quality"),
+                        max_cost_usd=(policy or {}).get("max_cost_usd"),
+                        cost_weight=(policy or {}).get("cost_weight"),
+                        quality_fraction=(policy or {}).get("quality_fraction"),
                     )
                 )
             except NoModelAvailableError as error:
@@ -376,8 +401,18 @@ class Gateway:
         system, prompt = _render(messages)
         params = {k: body[k] for k in _PARAMS if k in body}
         ctx = _Request(
-            request_id, tenant, requested, stream, arrived, started, body, messages, system,
-            prompt, params, tenant_cfg.frontier_model or self.frontier_default,
+            request_id,
+            tenant,
+            requested,
+            stream,
+            arrived,
+            started,
+            body,
+            messages,
+            system,
+            prompt,
+            params,
+            tenant_cfg.frontier_model or self.frontier_default,
         )
         if self.cache is not None:
             hit = self.cache.lookup(
@@ -395,12 +430,14 @@ class Gateway:
             HEADER + "expected-cost-usd": "0",
             HEADER + "actual-cost-usd": "0",
         }
-        self._account(ctx, None, "cache", "cache", "cache", 0, _estimate_tokens(answer), 0.0, 0.0,
-                      200, True)
+        self._account(
+            ctx, None, "cache", "cache", "cache", 0, _estimate_tokens(answer), 0.0, 0.0, 200, True
+        )
         if ctx.stream:
             chunks = _replay_chunks(ctx.request_id, "cache", answer)
-            return StreamingResponse(_aiter(chunks), media_type="text/event-stream",
-                                     headers=headers)
+            return StreamingResponse(
+                _aiter(chunks), media_type="text/event-stream", headers=headers
+            )
         return JSONResponse(
             _completion(ctx.request_id, "cache", answer, 0, 0, {"cached": True}), headers=headers
         )
@@ -423,8 +460,7 @@ class Gateway:
                         type="server_error",
                         code="upstream_error",
                     )
-                self._account(ctx, first_decision, "", "", "", 0, 0, 0.0, 0.0, error.status,
-                              False)
+                self._account(ctx, first_decision, "", "", "", 0, 0, 0.0, 0.0, error.status, False)
                 raise error
             if first_decision is None:
                 first_decision = decision
@@ -468,8 +504,19 @@ class Gateway:
                 self.release(decision.model)
                 if error.caller_fault:
                     self.tenants.settle(reservation, 0.0)
-                    self._account(ctx, decision, served.name, served.router_model, upstream.name,
-                                  0, 0, 0.0, 0.0, error.status or 400, False)
+                    self._account(
+                        ctx,
+                        decision,
+                        served.name,
+                        served.router_model,
+                        upstream.name,
+                        0,
+                        0,
+                        0.0,
+                        0.0,
+                        error.status or 400,
+                        False,
+                    )
                     raise _passed_on(error) from None
                 upstream.breaker.failure()
                 last_error = error
@@ -479,8 +526,9 @@ class Gateway:
                 log.warning("upstream %s failed (%s); falling back", upstream.name, error)
                 continue
             if ctx.stream:
-                return self._stream(ctx, decision, served, upstream, reservation, response,
-                                    events, first)
+                return self._stream(
+                    ctx, decision, served, upstream, reservation, response, events, first
+                )
             self.release(decision.model)
             upstream.breaker.success()
             return self._finish_plain(ctx, decision, served, reservation, data)
@@ -499,20 +547,39 @@ class Gateway:
         tokens_out = int(usage.get("completion_tokens") or 0) or _estimate_tokens(answer)
         actual = self.cost_usd(served.router_model, tokens_in, tokens_out)
         self.tenants.settle(reservation, actual)
-        latency = self._account(ctx, decision, served.name, served.router_model, served.upstream,
-                                tokens_in, tokens_out, decision.expected_cost_usd, actual, 200,
-                                False)
+        latency = self._account(
+            ctx,
+            decision,
+            served.name,
+            served.router_model,
+            served.upstream,
+            tokens_in,
+            tokens_out,
+            decision.expected_cost_usd,
+            actual,
+            200,
+            False,
+        )
         self._remember(decision.decision_id, ctx.tenant, actual, latency, tokens_out, answer)
         finish = (data.get("choices") or [{}])[0].get("finish_reason")
         if self.cache is not None and answer and finish in ("stop", "length", None):
-            self.cache.store(ctx.prompt, answer, tenant=ctx.tenant, model=ctx.requested,
-                             system_prompt=ctx.system, params=ctx.params, cost_usd=actual)
+            self.cache.store(
+                ctx.prompt,
+                answer,
+                tenant=ctx.tenant,
+                model=ctx.requested,
+                system_prompt=ctx.system,
+                params=ctx.params,
+                cost_usd=actual,
+            )
         self._maybe_shadow(ctx, decision, served, answer)
         meta = self._meta(decision, served, actual)
         data["learned_router"] = meta
         return JSONResponse(data, headers=self._headers(meta))
 
-    def _meta(self, decision: RouteDecision, served: _Served, actual: float | None) -> dict[str, Any]:
+    def _meta(
+        self, decision: RouteDecision, served: _Served, actual: float | None
+    ) -> dict[str, Any]:
         meta: dict[str, Any] = {
             "model": served.name,
             "router_model": served.router_model,
@@ -570,17 +637,34 @@ class Gateway:
                 tokens_out = int(usage.get("completion_tokens") or 0) or _estimate_tokens(answer)
                 actual = self.cost_usd(served.router_model, tokens_in, tokens_out)
                 self.tenants.settle(reservation, actual)
-                latency = self._account(ctx, decision, served.name, served.router_model,
-                                        served.upstream, tokens_in, tokens_out,
-                                        decision.expected_cost_usd, actual, status, False)
+                latency = self._account(
+                    ctx,
+                    decision,
+                    served.name,
+                    served.router_model,
+                    served.upstream,
+                    tokens_in,
+                    tokens_out,
+                    decision.expected_cost_usd,
+                    actual,
+                    status,
+                    False,
+                )
                 if status == 200:
-                    self._remember(decision.decision_id, ctx.tenant, actual, latency,
-                                   tokens_out, answer)
+                    self._remember(
+                        decision.decision_id, ctx.tenant, actual, latency, tokens_out, answer
+                    )
                     if self.cache is not None and answer:
                         # Streamed answers are cached once complete, replayed as streams.
-                        self.cache.store(ctx.prompt, answer, tenant=ctx.tenant,
-                                         model=ctx.requested, system_prompt=ctx.system,
-                                         params=ctx.params, cost_usd=actual)
+                        self.cache.store(
+                            ctx.prompt,
+                            answer,
+                            tenant=ctx.tenant,
+                            model=ctx.requested,
+                            system_prompt=ctx.system,
+                            params=ctx.params,
+                            cost_usd=actual,
+                        )
                     self._maybe_shadow(ctx, decision, served, answer)
 
             try:
@@ -639,8 +723,9 @@ class Gateway:
                 await close()
                 account(499)
 
-        return StreamingResponse(relay(), media_type="text/event-stream",
-                                 headers=self._headers(meta))
+        return StreamingResponse(
+            relay(), media_type="text/event-stream", headers=self._headers(meta)
+        )
 
     # -- accounting -----------------------------------------------------------------
 
@@ -665,12 +750,24 @@ class Gateway:
         frontier = self.cost_usd(ctx.frontier, tokens_in, tokens_out) if status == 200 else 0.0
         self.ledger.append(
             UsageRow(
-                ts=ctx.arrived, request_id=ctx.request_id,
-                decision_id=decision.decision_id if decision else None, tenant=ctx.tenant,
-                requested_model=ctx.requested, routed_model=served, router_model=router_model,
-                upstream=upstream, tier=tier, input_tokens=tokens_in, output_tokens=tokens_out,
-                expected_cost_usd=expected, actual_cost_usd=actual, frontier_cost_usd=frontier,
-                latency_ms=latency_ms, cache_hit=cache_hit, stream=ctx.stream, status=status,
+                ts=ctx.arrived,
+                request_id=ctx.request_id,
+                decision_id=decision.decision_id if decision else None,
+                tenant=ctx.tenant,
+                requested_model=ctx.requested,
+                routed_model=served,
+                router_model=router_model,
+                upstream=upstream,
+                tier=tier,
+                input_tokens=tokens_in,
+                output_tokens=tokens_out,
+                expected_cost_usd=expected,
+                actual_cost_usd=actual,
+                frontier_cost_usd=frontier,
+                latency_ms=latency_ms,
+                cache_hit=cache_hit,
+                stream=ctx.stream,
+                status=status,
             )
         )
         m = self.metrics
@@ -683,8 +780,15 @@ class Gateway:
             m.latency.labels(tier).observe(latency_ms / 1e3)
         return latency_ms
 
-    def _remember(self, decision_id: str, tenant: str, cost: float, latency: float,
-                  tokens_out: int, answer: str) -> None:
+    def _remember(
+        self,
+        decision_id: str,
+        tenant: str,
+        cost: float,
+        latency: float,
+        tokens_out: int,
+        answer: str,
+    ) -> None:
         self._feedback[decision_id] = _Feedback(tenant, cost, latency, tokens_out, answer)
         while len(self._feedback) > self._feedback_size:
             self._feedback.popitem(last=False)
@@ -697,13 +801,19 @@ class Gateway:
         decision_id = body.get("decision_id")
         quality = body.get("quality")
         if not isinstance(decision_id, str) or not decision_id:
-            raise GatewayError(400, "feedback needs a decision_id (the response's "
-                               "x-learned-router-decision-id)", param="decision_id")
-        if isinstance(quality, bool) or not isinstance(quality, (int, float)) or not (
-            0.0 <= quality <= 1.0
+            raise GatewayError(
+                400,
+                "feedback needs a decision_id (the response's x-learned-router-decision-id)",
+                param="decision_id",
+            )
+        if (
+            isinstance(quality, bool)
+            or not isinstance(quality, (int, float))
+            or not (0.0 <= quality <= 1.0)
         ):
-            raise GatewayError(400, f"quality must be a number in [0, 1], got {quality!r}",
-                               param="quality")
+            raise GatewayError(
+                400, f"quality must be a number in [0, 1], got {quality!r}", param="quality"
+            )
         known = self._feedback.get(decision_id)
         if known is None or known.tenant != tenant.name:
             raise GatewayError(
@@ -755,8 +865,16 @@ class Gateway:
             body["model"] = golden
             response = await self._send(upstream, body, stream=False)
             data = response.json()
-            sample = ShadowSample(ctx.request_id, decision.decision_id, ctx.tenant,
-                                  ctx.messages, served.name, answer, golden, _answer(data))
+            sample = ShadowSample(
+                ctx.request_id,
+                decision.decision_id,
+                ctx.tenant,
+                ctx.messages,
+                served.name,
+                answer,
+                golden,
+                _answer(data),
+            )
             hook = self.shadow
             assert hook is not None
             await anyio.to_thread.run_sync(lambda: hook(sample))
@@ -799,7 +917,9 @@ def _content(message: Mapping[str, Any]) -> str:
         return content
     if isinstance(content, list):  # content parts: keep the text ones
         return "\n".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+            str(p.get("text", ""))
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text"
         )
     return ""
 
@@ -852,7 +972,11 @@ def _passed_on(error: UpstreamError) -> GatewayError:
 
 
 def _completion(
-    request_id: str, model: str, answer: str, tokens_in: int, tokens_out: int,
+    request_id: str,
+    model: str,
+    answer: str,
+    tokens_in: int,
+    tokens_out: int,
     meta: dict[str, Any],
 ) -> dict[str, Any]:
     return {
@@ -860,10 +984,18 @@ def _completion(
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
-                     "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
-                  "total_tokens": tokens_in + tokens_out},
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": tokens_in,
+            "completion_tokens": tokens_out,
+            "total_tokens": tokens_in + tokens_out,
+        },
         "learned_router": meta,
     }
 
@@ -872,9 +1004,13 @@ def _replay_chunks(request_id: str, model: str, answer: str, piece: int = 64) ->
     """A cached answer as an SSE stream: role, content in pieces, stop, [DONE]."""
 
     def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
-        body = {"id": request_id, "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": model, "choices": [{"index": 0, "delta": delta,
-                                             "finish_reason": finish}]}
+        body = {
+            "id": request_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
         return b"data: " + json.dumps(body).encode() + b"\n\n"
 
     out = [chunk({"role": "assistant", "content": ""}, None)]
@@ -942,8 +1078,13 @@ def create_app(gateway: Gateway, *, local_servers: list[Any] | None = None) -> F
             for server in local_servers or []:
                 server.stop()
 
-    app = FastAPI(title="learned-router gateway", lifespan=lifespan, docs_url=None,
-                  redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="learned-router gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
 
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:
@@ -952,8 +1093,9 @@ def create_app(gateway: Gateway, *, local_servers: list[Any] | None = None) -> F
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error on %s", request.url.path)
-        body = GatewayError(500, f"internal gateway error: {type(error).__name__}: {error}",
-                            type="server_error").body()
+        body = GatewayError(
+            500, f"internal gateway error: {type(error).__name__}: {error}", type="server_error"
+        ).body()
         return JSONResponse(body, status_code=500)
 
     async def json_body(request: Request) -> dict[str, Any]:
@@ -982,20 +1124,27 @@ def create_app(gateway: Gateway, *, local_servers: list[Any] | None = None) -> F
             raise GatewayError(401, "Incorrect API key provided.", code="invalid_api_key")
         names = [ROUTER_MODEL] + [f"{ROUTER_MODEL}:{p}" for p in gateway.config.presets]
         names += [n for n, s in gateway.served.items() if gateway.upstreams[s.upstream].enabled]
-        return JSONResponse({"object": "list", "data": [
-            {"id": n, "object": "model", "created": 0, "owned_by": "learned-router"}
-            for n in names
-        ]})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {"id": n, "object": "model", "created": 0, "owned_by": "learned-router"}
+                    for n in names
+                ],
+            }
+        )
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        return JSONResponse({
-            "status": "ok",
-            "upstreams": {
-                name: {"enabled": u.enabled, "breaker": u.breaker.state}
-                for name, u in gateway.upstreams.items()
-            },
-        })
+        return JSONResponse(
+            {
+                "status": "ok",
+                "upstreams": {
+                    name: {"enabled": u.enabled, "breaker": u.breaker.state}
+                    for name, u in gateway.upstreams.items()
+                },
+            }
+        )
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -11,7 +11,7 @@ commented example and ``docs/gateway.md`` for every key.
 ... })
 >>> cfg.upstreams[0].models
 {'small-chat': 'small'}
->>> cfg.tenants[0].api_key_sha256 == hash_api_key("sk-local-demo")
+>>> cfg.tenants[0].api_key_sha256 == (hash_api_key("sk-local-demo"),)
 True
 """
 
@@ -136,12 +136,22 @@ class GatewayConfig:
         """Validates a parsed TOML document."""
         _keys(source, "the top level", raw, {"router", "gateway", "ledger", "upstream", "tenant"})
         router = _table(source, raw, "router")
-        _keys(source, "[router]", router, {"bundle", "policy", "presets", "frontier_model",
-                                           "outcome_store"})
+        _keys(
+            source,
+            "[router]",
+            router,
+            {"bundle", "policy", "presets", "frontier_model", "outcome_store"},
+        )
         gateway = _table(source, raw, "gateway")
         numbers = {
-            "connect_timeout_s", "request_timeout_s", "retries", "backoff_s", "breaker_failures",
-            "breaker_reset_s", "cache_max_entries", "shadow_rate",
+            "connect_timeout_s",
+            "request_timeout_s",
+            "retries",
+            "backoff_s",
+            "breaker_failures",
+            "breaker_reset_s",
+            "cache_max_entries",
+            "shadow_rate",
         }
         _keys(source, "[gateway]", gateway, numbers | {"cache", "shadow_model"})
         ledger = _table(source, raw, "ledger")
@@ -188,8 +198,9 @@ class GatewayConfig:
             bundle=_opt_str(source, "[router].bundle", router.get("bundle")),
             policy=policy,
             presets=presets,
-            frontier_model=_opt_str(source, "[router].frontier_model",
-                                    router.get("frontier_model")),
+            frontier_model=_opt_str(
+                source, "[router].frontier_model", router.get("frontier_model")
+            ),
             outcome_store=_opt_str(source, "[router].outcome_store", router.get("outcome_store")),
             ledger_url=str(ledger.get("url", _DEFAULTS.ledger_url)),
             cache=bool(gateway.get("cache", True)),
@@ -255,8 +266,18 @@ def _positive(source: str, where: str, value: Any, kind: type = float) -> Any:
 def _upstream(source: str, i: int, raw: Mapping[str, Any]) -> UpstreamConfig:
     where = f"[[upstream]] #{i + 1}"
     allowed = {
-        "name", "base_url", "models", "api_key_env", "self_hosted", "max_concurrent_requests",
-        "launch", "model_path", "n_ctx", "n_threads", "startup_timeout_s", "usd_per_1m_input",
+        "name",
+        "base_url",
+        "models",
+        "api_key_env",
+        "self_hosted",
+        "max_concurrent_requests",
+        "launch",
+        "model_path",
+        "n_ctx",
+        "n_threads",
+        "startup_timeout_s",
+        "usd_per_1m_input",
         "usd_per_1m_output",
     }
     _keys(source, where, raw, allowed)
@@ -314,8 +335,14 @@ def _price(source: str, where: str, value: Any) -> float | None:
 def _tenant(source: str, i: int, raw: Mapping[str, Any]) -> TenantConfig:
     where = f"[[tenant]] #{i + 1}"
     allowed = {
-        "name", "api_key", "api_key_sha256", "usd_per_day", "usd_per_month",
-        "requests_per_minute", "allowed_models", "frontier_model",
+        "name",
+        "api_key",
+        "api_key_sha256",
+        "usd_per_day",
+        "usd_per_month",
+        "requests_per_minute",
+        "allowed_models",
+        "frontier_model",
     }
     _keys(source, where, raw, allowed)
     name = _opt_str(source, f"{where}.name", raw.get("name"))
@@ -330,8 +357,8 @@ def _tenant(source: str, i: int, raw: Mapping[str, Any]) -> TenantConfig:
     ):
         raise GatewayConfigError(
             f"{source}: {where}.api_key_sha256 must be 64 lower-case hex digits (or a list); "
-            "compute it with: python -c \"import hashlib,sys; "
-            "print(hashlib.sha256(sys.argv[1].encode()).hexdigest())\" YOUR_KEY"
+            'compute it with: python -c "import hashlib,sys; '
+            'print(hashlib.sha256(sys.argv[1].encode()).hexdigest())" YOUR_KEY'
         )
     plain = raw.get("api_key")
     if plain is not None:

@@ -61,11 +61,24 @@ class UsageRow:
     @classmethod
     def example(cls, **overrides: Any) -> UsageRow:
         values: dict[str, Any] = {
-            "ts": time.time(), "request_id": "r", "decision_id": None, "tenant": "t",
-            "requested_model": "router", "routed_model": "m", "router_model": "m",
-            "upstream": "u", "tier": "public", "input_tokens": 10, "output_tokens": 5,
-            "expected_cost_usd": 0.0, "actual_cost_usd": 0.0, "frontier_cost_usd": 0.0,
-            "latency_ms": 1.0, "cache_hit": False, "stream": False, "status": 200,
+            "ts": time.time(),
+            "request_id": "r",
+            "decision_id": None,
+            "tenant": "t",
+            "requested_model": "router",
+            "routed_model": "m",
+            "router_model": "m",
+            "upstream": "u",
+            "tier": "public",
+            "input_tokens": 10,
+            "output_tokens": 5,
+            "expected_cost_usd": 0.0,
+            "actual_cost_usd": 0.0,
+            "frontier_cost_usd": 0.0,
+            "latency_ms": 1.0,
+            "cache_hit": False,
+            "stream": False,
+            "status": 200,
         }
         values.update(overrides)
         return cls(**values)
@@ -73,10 +86,16 @@ class UsageRow:
 
 COLUMNS = tuple(f.name for f in fields(UsageRow))
 _TYPES = {
-    "ts": "DOUBLE PRECISION", "input_tokens": "BIGINT", "output_tokens": "BIGINT",
-    "expected_cost_usd": "DOUBLE PRECISION", "actual_cost_usd": "DOUBLE PRECISION",
-    "frontier_cost_usd": "DOUBLE PRECISION", "latency_ms": "DOUBLE PRECISION",
-    "cache_hit": "BOOLEAN", "stream": "BOOLEAN", "status": "INTEGER",
+    "ts": "DOUBLE PRECISION",
+    "input_tokens": "BIGINT",
+    "output_tokens": "BIGINT",
+    "expected_cost_usd": "DOUBLE PRECISION",
+    "actual_cost_usd": "DOUBLE PRECISION",
+    "frontier_cost_usd": "DOUBLE PRECISION",
+    "latency_ms": "DOUBLE PRECISION",
+    "cache_hit": "BOOLEAN",
+    "stream": "BOOLEAN",
+    "status": "INTEGER",
 }
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS usage ("
@@ -231,8 +250,12 @@ class Ledger:
             cur.execute(
                 f"SELECT {', '.join(COLUMNS)} FROM usage WHERE ts >= {p} ORDER BY ts", (since_ts,)
             )
-            return [
-                UsageRow(*(bool(v) if c in ("cache_hit", "stream") else v
-                           for c, v in zip(COLUMNS, r, strict=True)))
-                for r in cur.fetchall()
-            ]
+            return [_row(r) for r in cur.fetchall()]
+
+
+def _row(values: Sequence[Any]) -> UsageRow:
+    """A database row as a UsageRow (sqlite stores booleans as 0/1)."""
+    fields_ = dict(zip(COLUMNS, values, strict=True))
+    for name in ("cache_hit", "stream"):
+        fields_[name] = bool(fields_[name])
+    return UsageRow(**fields_)

@@ -62,16 +62,27 @@ class LlamaCppServer:
         self.alias = next(iter(config.models))
         self.process: subprocess.Popen[bytes] | None = None
         # The server logs every request: a file, not a pipe nobody drains.
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
 
     def start(self) -> None:
         """Starts the server and waits until it answers ``GET /v1/models``."""
         threads = self.config.n_threads or max(1, (os.cpu_count() or 2) // 2)
         command = [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(self.model_path), "--model_alias", self.alias,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--n_ctx", str(self.config.n_ctx), "--n_threads", str(threads),
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.model_path),
+            "--model_alias",
+            self.alias,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            str(self.config.n_ctx),
+            "--n_threads",
+            str(threads),
         ]
         if self.config.max_concurrent_requests:
             command += ["--n_parallel", str(self.config.max_concurrent_requests)]

@@ -69,8 +69,7 @@ def summarise(rows: Sequence[UsageRow], *, by: str) -> list[ReportLine]:
     for row in rows:
         if row.status != 200:
             continue
-        key = {"tenant": row.tenant, "model": row.routed_model, "tier": row.tier,
-               "all": "all"}[by]
+        key = {"tenant": row.tenant, "model": row.routed_model, "tier": row.tier, "all": "all"}[by]
         groups.setdefault(key, []).append(row)
     lines = []
     for key, members in sorted(groups.items()):
@@ -123,8 +122,9 @@ def plot(rows: Sequence[UsageRow], path: str | Path) -> Path:
     lines = summarise(rows, by="tenant")
     fig, ax = plt.subplots(figsize=(max(4.0, 1.5 * len(lines) + 2), 3.5))
     xs = range(len(lines))
-    ax.bar([x - 0.2 for x in xs], [ln.frontier_cost_usd for ln in lines], 0.4,
-           label="always frontier")
+    ax.bar(
+        [x - 0.2 for x in xs], [ln.frontier_cost_usd for ln in lines], 0.4, label="always frontier"
+    )
     ax.bar([x + 0.2 for x in xs], [ln.cost_usd for ln in lines], 0.4, label="routed (actual)")
     ax.set_xticks(list(xs), [ln.group for ln in lines])
     ax.set_ylabel("USD")

@@ -143,7 +143,9 @@ class TenantBook:
             spend.reserved += expected_usd
             return Reservation(tenant, expected_usd)
 
-    def settle(self, reservation: Reservation, actual_usd: float, *, now: float | None = None) -> None:
+    def settle(
+        self, reservation: Reservation, actual_usd: float, *, now: float | None = None
+    ) -> None:
         """Replaces the reservation by what the request actually cost."""
         now = self._clock() if now is None else now
         with self._lock:
