@@ -71,6 +71,12 @@ def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120.0) 
     raise RuntimeError(f"{url} did not come up")
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used (robust to other jobs on the box)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -196,6 +202,7 @@ def main() -> None:
         _wait(f"{gw_url}/healthz", gateway)
         # Warm up both (connections, the encoder's first call).
         asyncio.run(_load(gw_url, "router", False, 4, 50, 30, "warmup"))
+        results["gateway_rss_mb_after_warmup"] = rss_mb(gateway.pid)
         for clients in [int(c) for c in args.clients.split(",")]:
             for stream in (False, True):
                 n = args.requests // 10 if clients == 1 else args.requests
@@ -210,6 +217,7 @@ def main() -> None:
                         f"d{clients}{stream}",
                     )
                 )
+                cpu_before = (cpu_s(gateway.pid), cpu_s(stub.pid))
                 routed = asyncio.run(
                     _load(
                         gw_url,
@@ -221,9 +229,16 @@ def main() -> None:
                         f"g{clients}{stream}",
                     )
                 )
+                # CPU the gateway spent per request (the stub's share excluded):
+                # unlike wall-clock latency, barely affected by other jobs.
+                gateway_cpu_ms = 1e3 * (cpu_s(gateway.pid) - cpu_before[0])
+                stub_cpu_ms = 1e3 * (cpu_s(stub.pid) - cpu_before[1])
+                served_n = max(1, routed["requests"] + routed["errors"])
                 run = {
                     "clients": clients,
                     "stream": stream,
+                    "gateway_cpu_ms_per_request": gateway_cpu_ms / served_n,
+                    "stub_cpu_ms_per_request": stub_cpu_ms / served_n,
                     "direct": direct,
                     "gateway": routed,
                     "added_p50_ms": routed["p50_ms"] - direct["p50_ms"],
@@ -236,9 +251,12 @@ def main() -> None:
                     f"p99 {direct['p99_ms']:6.1f} | gateway {routed['requests_per_s']:7.1f}/s "
                     f"p50 {routed['p50_ms']:6.1f} p99 {routed['p99_ms']:6.1f} | added p50 "
                     f"{run['added_p50_ms']:5.1f} p99 {run['added_p99_ms']:5.1f} ms "
-                    f"(errors {routed['errors']})",
+                    f"(errors {routed['errors']}) | gateway CPU "
+                    f"{run['gateway_cpu_ms_per_request']:.2f} ms/request, stub "
+                    f"{run['stub_cpu_ms_per_request']:.2f}",
                     flush=True,
                 )
+        results["gateway_rss_mb_after_runs"] = rss_mb(gateway.pid)
         if args.memory_requests:
             samples = [(0, rss_mb(gateway.pid))]
             step = max(1, args.memory_requests // 10)

@@ -73,10 +73,13 @@ class StubUpstream:
             return
         text = self.answer(model, body)
         words = text.split(" ")
+        # ~4 characters per input token; one token per output word.
+        chars = sum(len(str(m.get("content") or "")) for m in body["messages"])
+        prompt_tokens = 1 + chars // 4
         usage = {
-            "prompt_tokens": 7,
+            "prompt_tokens": prompt_tokens,
             "completion_tokens": len(words),
-            "total_tokens": 7 + len(words),
+            "total_tokens": prompt_tokens + len(words),
         }
         if not body.get("stream"):
             await _json(

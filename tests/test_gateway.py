@@ -135,8 +135,9 @@ def test_router_model_is_routed_and_the_response_names_model_decision_and_costs(
     )
     # Actual cost: the stub's usage at the routed model's catalog price.
     spec = Router.load(tiny_bundle).catalog.current.get(meta["router_model"])
-    tokens_out = completion.usage.completion_tokens
-    expected = (7 * spec.usd_per_1m_input + tokens_out * spec.usd_per_1m_output) / 1e6
+    tokens_in, tokens_out = completion.usage.prompt_tokens, completion.usage.completion_tokens
+    assert (tokens_in, tokens_out) == (1 + len("Summarise this contract clause for me") // 4, 8)
+    expected = (tokens_in * spec.usd_per_1m_input + tokens_out * spec.usd_per_1m_output) / 1e6
     assert meta["actual_cost_usd"] == pytest.approx(expected)
     # The upstream was asked for the served name, not the router's name.
     assert running.stub.bodies[-1]["model"] == routed
@@ -510,3 +511,58 @@ def test_sqlite_ledger_keeps_queued_rows_on_close(tmp_path: Path) -> None:
     reopened = Ledger.open(url)
     assert [r.request_id for r in reopened.rows_since(0.0)] == [str(i) for i in range(500)]
     reopened.close()
+
+
+# --- the report and the CLI --------------------------------------------------------------------
+
+
+def test_report_prints_savings_per_tenant_model_and_tier_and_plots(
+    running: Running, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from learned_router.cli import app
+
+    for i in range(3):
+        ask(running.client(), f"hi {i}", model="small-chat")
+    ask(running.client(), "hi big", model="frontier-chat")
+    ask(running.client(), "hi 0", model="small-chat")  # a cache hit
+    rows = running.rows()
+    url = running.gateway.ledger.url
+    result = CliRunner().invoke(
+        app, ["report", "--since", "2000-01-01", "--ledger", url, "--plot", str(tmp_path / "r.png")]
+    )
+    assert result.exit_code == 0, result.output
+    cost = sum(r.actual_cost_usd for r in rows)
+    frontier = sum(r.frontier_cost_usd for r in rows)
+    (line,) = [ln for ln in result.output.splitlines() if ln.strip().startswith("all ")]
+    fields = line.split()
+    assert fields[1:3] == ["5", "1"]  # requests, cache hits
+    assert float(fields[3]) == pytest.approx(cost / 5, abs=1e-6)
+    assert fields[-1] == f"{100 * (frontier - cost) / frontier:.1f}%"
+    for group in ("acme", "public", "cache", "small-chat", "frontier-chat"):
+        assert any(ln.strip().startswith(group + " ") for ln in result.output.splitlines())
+    assert (tmp_path / "r.png").stat().st_size > 1000
+
+
+def test_report_rejects_a_bad_date() -> None:
+    from typer.testing import CliRunner
+
+    from learned_router.cli import app
+
+    result = CliRunner().invoke(app, ["report", "--since", "yesterday", "--ledger", "sqlite:///x"])
+    assert result.exit_code != 0
+    assert "YYYY-MM-DD" in str(result.exception) + result.output
+
+
+def test_serve_without_the_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from typer.testing import CliRunner
+
+    from learned_router.cli import app
+
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # import fastapi -> ImportError
+    result = CliRunner().invoke(app, ["serve", "--config", "examples/gateway.toml"])
+    assert result.exit_code == 1
+    assert "pip install 'learned-router[gateway]'" in result.output
