@@ -84,8 +84,6 @@ class LlamaCppServer:
             "--n_threads",
             str(threads),
         ]
-        if self.config.max_concurrent_requests:
-            command += ["--n_parallel", str(self.config.max_concurrent_requests)]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=self._log, start_new_session=True
         )
@@ -120,3 +118,4 @@ class LlamaCppServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        self._log.close()
