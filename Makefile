@@ -10,8 +10,9 @@ VENV ?= .venv
 PY := $(abspath $(VENV))/bin/python
 # Extras installed by `make setup`: train (torch & co.) is needed by the
 # training tests; dev brings pytest, hypothesis, ruff, mypy; gateway the
-# OpenAI-compatible server (FastAPI, uvicorn, httpx, psycopg) and its tests.
-EXTRAS ?= train,dev,gateway
+# OpenAI-compatible server (FastAPI, uvicorn, httpx, psycopg) and its tests;
+# gateway-local the llama.cpp tier (compiled once, then served from pip's cache).
+EXTRAS ?= train,dev,gateway,gateway-local
 SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 # Offline and quiet by default: no model hub, no MLflow telemetry.

@@ -36,6 +36,7 @@ def serve(config_path: str, *, host: str = "127.0.0.1", port: int = 8080) -> Non
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call
     config = GatewayConfig.load(config_path)
     app, _ = build(config)
     # Access logs off: one line per request costs more than the routing decision.
