@@ -10,9 +10,13 @@ VENV ?= .venv
 PY := $(abspath $(VENV))/bin/python
 # Two installs into one .venv: the runtime alone (numpy, onnxruntime, ...; no
 # torch), which is all `make demo` needs, and then the extras `make setup` adds:
-# train (torch & co., the training code and its tests), dev (pytest, ruff, mypy)
-# and drift (river, for the learning loop's detectors).
-EXTRAS ?= train,dev,drift
+# train (torch & co., the training code and its tests), dev (pytest, ruff, mypy),
+# drift (river, for the learning loop's detectors) and gateway (the
+# OpenAI-compatible server: FastAPI, uvicorn, httpx, psycopg). The llama.cpp tier
+# (gateway-local) compiles llama.cpp on install (~1 hour on 2 cores), so it is
+# not installed by default: `make setup EXTRAS=train,dev,drift,gateway,gateway-local`
+# (its test is skipped, saying so, without it).
+EXTRAS ?= train,dev,drift,gateway
 
 # Offline and quiet by default: no model hub, no MLflow telemetry.
 export HF_HUB_OFFLINE := 1
@@ -20,7 +24,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup setup-runtime build build-runtime test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder drift-demo
+.PHONY: help setup setup-runtime build build-runtime test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder drift-demo bench-gateway
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -77,6 +81,9 @@ bench: build ## Speed and memory benchmarks (results in benchmarks/results/*.jso
 	$(PY) -m benchmarks.bench_route
 	$(PY) -m benchmarks.bench_routing_infra
 	$(PY) -m benchmarks.bench_cache
+
+bench-gateway: build ## Gateway load test on loopback (stub upstream): added latency, throughput
+	$(PY) -m benchmarks.bench_gateway
 
 # The development data (outside the repository; never committed).
 DEV_DATA ?= ../shared/data

@@ -615,6 +615,67 @@ def drift_status(
         )
 
 
+@app.command()
+def serve(
+    config: Annotated[
+        Path, typer.Option("--config", help="Gateway TOML (see examples/gateway.toml).")
+    ],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Run the OpenAI-compatible gateway (needs the gateway extra)."""
+    try:
+        import fastapi  # noqa: F401
+        import httpx  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as error:
+        from learned_router.gateway import INSTALL_HINT
+
+        typer.echo(f"`serve` needs the gateway extra ({error.name} is missing): {INSTALL_HINT}")
+        raise typer.Exit(1) from None
+    from learned_router.gateway.server import serve as run_gateway
+
+    run_gateway(str(config), host=host, port=port)
+
+
+@app.command()
+def report(
+    since: Annotated[str, typer.Option("--since", help="YYYY-MM-DD or ISO time (UTC).")],
+    ledger: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--ledger", help="Ledger URL (sqlite:///PATH or postgresql://...)."),
+    ] = None,
+    config: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--config", help="Gateway TOML whose [ledger] url to read."),
+    ] = None,
+    plot: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--plot", help="Write a cost plot (PNG) here."),
+    ] = None,
+) -> None:
+    """Blended cost per request and savings vs always-frontier, from the gateway's ledger."""
+    from learned_router.gateway.ledger import Ledger
+    from learned_router.gateway.report import parse_since, render
+    from learned_router.gateway.report import plot as write_plot
+
+    if ledger is None:
+        if config is None:
+            raise typer.BadParameter("give --ledger URL or --config FILE", param_hint="--ledger")
+        from learned_router.gateway.config import GatewayConfig
+
+        ledger = GatewayConfig.load(config).ledger_url
+    book = Ledger.open(ledger)
+    try:
+        rows = book.rows_since(parse_since(since))
+    finally:
+        book.close()
+    typer.echo(f"{len(rows)} requests in {ledger} since {since}\n")
+    typer.echo(render(rows))
+    if plot is not None:
+        typer.echo(f"plot: {write_plot(rows, plot)}")
+
+
 def main() -> None:
     """Entry point of the ``learned-router`` console script."""
     app()
