@@ -20,6 +20,7 @@ from learned_router.cache.embedding import HashingEmbedder
 from learned_router.cache.encoder import CacheEncoder
 from learned_router.cache.guards import GuardReason, Guards
 from learned_router.cache.keys import PromptKey
+from learned_router.cache.verifier import PairVerifier
 from learned_router.cache.semantic import (
     CacheCandidate,
     CacheConfig,
@@ -40,6 +41,7 @@ __all__ = [
     "GuardReason",
     "Guards",
     "HashingEmbedder",
+    "PairVerifier",
     "PromptKey",
     "SemanticCache",
     "Verifier",
