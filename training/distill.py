@@ -87,7 +87,7 @@ def embed_with_onnx(
     progress: Progress | None = None,
 ) -> npt.NDArray[np.float32]:
     """Embeds texts with an exported encoder, reusing and filling ``cache``."""
-    encoder = Encoder(onnx_path, load_tokenizer(), truncation, batch_size=64)
+    encoder = Encoder(onnx_path, load_tokenizer(), truncation)
     if cache is None:
         return encoder.embed(texts)
     todo = cache.missing(texts)

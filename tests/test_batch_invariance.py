@@ -1,0 +1,50 @@
+"""The same prompt gets the same embedding and P(success) alone and in any
+batch, on the shipped bundle (its int8 encoder is where batch mates used to
+leak in through dynamic activation scales)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from learned_router import Router
+from learned_router.bundle import DEFAULT_BUNDLE, Bundle
+
+PROMPTS = [
+    "What is 17 * 23? Answer with the number only.",
+    "Write a Python function that returns the n-th Fibonacci number, with memoisation.",
+    "Summarise the causes of the French Revolution in three sentences.",
+    "Translate 'good morning' into German.",
+    "Prove that the square root of 2 is irrational. " * 20,
+    "hi",
+    "Question: Which gas do plants absorb? A) oxygen B) carbon dioxide C) helium D) neon",
+    "x" * 3000,
+]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Bundle:
+    return Bundle.load(DEFAULT_BUNDLE)
+
+
+def test_embedding_alone_equals_embedding_in_any_batch(shipped: Bundle) -> None:
+    encoder = shipped.encoder(threads=1)
+    alone = np.concatenate([encoder.embed([p]) for p in PROMPTS])
+    together = encoder.embed(PROMPTS)
+    shuffled_order = np.random.default_rng(0).permutation(len(PROMPTS))
+    shuffled = encoder.embed([PROMPTS[i] for i in shuffled_order])
+    assert np.abs(alone - together).max() <= 1e-6
+    assert np.abs(alone[shuffled_order] - shuffled).max() <= 1e-6
+
+
+def test_route_batch_gives_each_prompt_what_route_gives_it() -> None:
+    router = Router.load(DEFAULT_BUNDLE)
+    batch = router.route_batch(PROMPTS * 3, min_quality=0.7)
+    for prompt, decision in zip(PROMPTS * 3, batch, strict=True):
+        single = router.route(prompt, min_quality=0.7)
+        assert decision.model == single.model
+        np.testing.assert_allclose(
+            [c.p_success for c in decision.candidates],
+            [c.p_success for c in single.candidates],
+            atol=1e-6,
+        )
