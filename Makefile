@@ -82,8 +82,9 @@ demo: build ## Route example enterprise prompts with the shipped model (models/d
 train-default: build ## Train models/default on the development data (DEV_DATA=../shared/data)
 	$(PY) -m learned_router train --data $(DEV_DATA) --config training/configs/default.toml --bundle-dir models/default
 
-cache-encoder: build ## Export the semantic cache's encoder (int8 teacher) to models/cache-encoder
-	$(PY) -m learned_router cache export-encoder --out models/cache-encoder
+cache-encoder: build ## Re-export the shipped cache encoder (int8 teacher) and retrain its verifier (../shared/data)
+	$(PY) -m learned_router cache export-encoder --out src/learned_router/assets/cache-encoder
+	$(PY) -m training.cache_verifier
 
 wheel: setup ## Build the abi3 wheel into dist/
 	$(VENV)/bin/maturin build --release --out dist

@@ -123,24 +123,48 @@ def test_names_glued_to_punctuation_are_still_names(query: str, candidate: str) 
     ("query", "candidate", "reason"),
     [
         # Swapped roles and order.
-        ("He was born in Albury and went to Sydney.", "He was born in Sydney and went to Albury.", R.ROLES),
+        (
+            "He was born in Albury and went to Sydney.",
+            "He was born in Sydney and went to Albury.",
+            R.ROLES,
+        ),
         (
             "The film was written by Tom Hanks and directed by Ron Howard.",
             "The film was written by Ron Howard and directed by Tom Hanks.",
             R.ROLES,
         ),
-        ("The parcel was sent to Leeds from York.", "The parcel was sent to York from Leeds.", R.ROLES),
+        (
+            "The parcel was sent to Leeds from York.",
+            "The parcel was sent to York from Leeds.",
+            R.ROLES,
+        ),
         ("Convert 100 USD to EUR", "Convert 100 EUR to USD", R.ROLES),
-        ("Flights from Boston to Denver on Friday", "Flights from Denver to Boston on Friday", R.ROLES),
+        (
+            "Flights from Boston to Denver on Friday",
+            "Flights from Denver to Boston on Friday",
+            R.ROLES,
+        ),
         # Changes of scope.
         (
             "How do I get rid of fleas?",
             "How do I get rid of fleas in my crawlspace for ever?",
             R.SCOPE,
         ),
-        ("What is the dose of ibuprofen?", "What is the dose of ibuprofen for a teenager?", R.SCOPE),
-        ("What is the dose of ibuprofen?", "What is the dose of ibuprofen for a child?", R.NEGATIONS),
-        ("What is the adult dose of ibuprofen?", "What is the child dose of ibuprofen?", R.NEGATIONS),
+        (
+            "What is the dose of ibuprofen?",
+            "What is the dose of ibuprofen for a teenager?",
+            R.SCOPE,
+        ),
+        (
+            "What is the dose of ibuprofen?",
+            "What is the dose of ibuprofen for a child?",
+            R.NEGATIONS,
+        ),
+        (
+            "What is the adult dose of ibuprofen?",
+            "What is the child dose of ibuprofen?",
+            R.NEGATIONS,
+        ),
         # Harmless variants pass.
         ("Dr Smith treats the patient.", "Dr. Smith treats the patient.", None),
         ("I met Dr Smith in the U.S. today.", "I met Dr. Smith in the US today.", None),

@@ -20,7 +20,6 @@ from learned_router.cache.embedding import HashingEmbedder
 from learned_router.cache.encoder import CacheEncoder
 from learned_router.cache.guards import GuardReason, Guards
 from learned_router.cache.keys import PromptKey
-from learned_router.cache.verifier import PairVerifier
 from learned_router.cache.semantic import (
     CacheCandidate,
     CacheConfig,
@@ -30,6 +29,7 @@ from learned_router.cache.semantic import (
     SemanticCache,
     Verifier,
 )
+from learned_router.cache.verifier import PairVerifier
 
 __all__ = [
     "CacheCandidate",

@@ -141,16 +141,11 @@ class CacheEncoder:
         return self._encoder.dim
 
     def __call__(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """One row per text, each embedded alone: the same text gets the same
-        vector in any batch. (The int8 graph quantises activations with scales
-        computed over the whole input, so a batch-mate or the padding it forces
-        moved a text's vector to cosine 0.986 of its solo vector; ``store_many``
-        and ``lookup`` keyed one text differently.) Measured cost: see
-        docs/cache.md, "Batch invariance"."""
-        ids = self._encoder.token_ids(list(texts))
-        if not ids:
-            return np.zeros((0, max(self.dim, 0)), dtype=np.float32)
-        return np.concatenate([self._encoder.embed_ids([row]) for row in ids])
+        """One row per text. Batch-invariant: the shared encoder embeds every
+        text alone (:meth:`learned_router.encoder.Encoder.embed_ids`), so
+        ``store_many`` and ``lookup`` key a text alike (with int8 dynamic
+        quantisation a batch mate used to move a vector to cosine 0.986)."""
+        return self._encoder.embed(list(texts))
 
     def cache_config(self, **settings: Any) -> CacheConfig:
         """A :class:`CacheConfig` with this encoder's calibrated threshold and name."""

@@ -336,18 +336,20 @@ _NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECA
 _PLAIN_NUMBER = re.compile(r"^-?\d+(?:[.,]\d+)*$")
 _COORDINATIONS = frozenset(["and", "or", ",", "&", "vs", "versus", "nor", "plus", "with"])
 _SLOT_WINDOW = 2
-_STOP_WORDS = frozenset(
-    """a an the this that these those there here it its itself i me my mine we us our ours
-    you your yours he him his she her hers they them their theirs one ones someone something
-    is are was were be been being am do does did doing done have has had having will would
-    shall should can could may might must ought whats thats its lets im ive id youre theyre
-    of in on at to for from by with into onto upon about as than then so such also too very
-    just only really actually please kindly exactly quite rather still even yet again now
-    and or but if because while when where which who whom whose what why how whether
-    all any some each every both either most many much more few several other another same
-    own out up down off over under again further once tell give show explain describe
-    get got getting go going make made let know want need like way use using used""".split()
+_STOP_WORD_TEXT = (
+    "a an the this that these those there here it its itself i me my mine we us our "
+    "ours you your yours he him his she her hers they them their theirs one ones "
+    "someone something is are was were be been being am do does did doing done have "
+    "has had having will would shall should can could may might must ought whats "
+    "thats its lets im ive id youre theyre of in on at to for from by with into onto "
+    "upon about as than then so such also too very just only really actually please "
+    "kindly exactly quite rather still even yet again now and or but if because while "
+    "when where which who whom whose what why how whether all any some each every "
+    "both either most many much more few several other another same own out up down "
+    "off over under again further once tell give show explain describe get got "
+    "getting go going make made let know want need like way use using used "
 )
+_STOP_WORDS = frozenset(_STOP_WORD_TEXT.split())
 
 
 def _normalise(text: str) -> str:
@@ -385,8 +387,10 @@ def features(text: str) -> TextFeatures:
     found = []
     for match in _DIGITS.finditer(stripped):
         raw, start = match.group(0), match.start()
-        if raw[0] == "-" and start and (
-            stripped[start - 1].isalnum() or stripped[start - 1] in ").,"
+        if (
+            raw[0] == "-"
+            and start
+            and (stripped[start - 1].isalnum() or stripped[start - 1] in ").,")
         ):
             raw, start = raw[1:], start + 1  # a hyphen ("2-3", "x-1"), not a sign
         found.append((start, _canonical_number(raw)))
@@ -440,9 +444,7 @@ def features(text: str) -> TextFeatures:
 _SLOT_TOKEN = re.compile(r"-?\d+(?:[.,]\d+)*|[^\W_](?:[\w\-]*[^\W_])?|[,;:&]")
 
 
-def _slots(
-    text: str, names: set[str]
-) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
+def _slots(text: str, names: set[str]) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
     """Names and numbers with their left and right context (first occurrence)."""
     if not names and not _HAS_DIGIT.search(text):
         return ()
@@ -453,10 +455,13 @@ def _slots(
         if lowered in names or _PLAIN_NUMBER.match(token):
             key = _canonical_number(token) if _PLAIN_NUMBER.match(token) else lowered
             previous = items[-1] if items else -2
-            if previous == len(sequence) - 1 and not _PLAIN_NUMBER.match(sequence[previous]):
-                if not _PLAIN_NUMBER.match(token):
-                    sequence[previous] += " " + key  # a multi-word name: "new york"
-                    continue
+            if (
+                previous == len(sequence) - 1
+                and not _PLAIN_NUMBER.match(sequence[previous])
+                and not _PLAIN_NUMBER.match(token)
+            ):
+                sequence[previous] += " " + key  # a multi-word name: "new york"
+                continue
             items.append(len(sequence))
             sequence.append(key)
         else:
