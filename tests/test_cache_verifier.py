@@ -51,7 +51,7 @@ def _folder(tmp_path: Path, *, verifier_weights: dict[str, object] | None) -> Pa
         folder,
         {
             "name": "tiny-cache",
-            "min_similarity": 0.8,
+            "min_similarity": 0.3,
             "min_similarity_without_verifier": 0.95,
             "truncation": {"max_tokens": 16, "head_tokens": 4},
         },
@@ -81,7 +81,7 @@ def test_with_a_shipped_verifier_the_cache_uses_it_at_its_own_threshold(
         "LEARNED_ROUTER_CACHE_ENCODER", str(_folder(tmp_path, verifier_weights=weights))
     )
     cache = SemanticCache.default(max_entries=10)
-    assert cache.config.min_similarity == 0.8
+    assert cache.config.min_similarity == 0.3
     assert isinstance(cache._verifier, PairVerifier)
     cache.store("How do I reset my password?", "Settings", tenant="t")
     assert cache.lookup("How do I reset my password, please?", tenant="t") is None
@@ -126,3 +126,36 @@ def test_the_verifier_is_a_cache_verifier() -> None:
     assert scorer(candidate) is True  # sigmoid(0.9) = 0.71
     assert scorer(CacheCandidate("q", "q", "a", similarity=0.1, tenant="t")) is False
     assert np.isclose(scorer.probability("q", "q", 0.0), 0.5)
+
+
+@pytest.mark.parametrize(
+    ("stored", "paraphrase", "swap"),
+    [
+        (
+            "He was born in Albury and went to Sydney.",
+            "Born in Albury, he later went to Sydney.",
+            "He was born in Sydney and went to Albury.",
+        ),
+        (
+            "The film was written by Tom Hanks and directed by Ron Howard.",
+            "The film was directed by Ron Howard and written by Tom Hanks.",
+            "The film was written by Ron Howard and directed by Tom Hanks.",
+        ),
+        (
+            "How do I reset my password?",
+            "how do i reset my password",
+            "How do I password my reset?",
+        ),
+    ],
+)
+def test_the_shipped_verifier_ranks_paraphrases_above_word_swaps(
+    stored: str, paraphrase: str, swap: str
+) -> None:
+    from learned_router.cache import CacheEncoder
+
+    shipped, encoder = PairVerifier.load(), CacheEncoder.load(threads=1)
+    a, b, c = encoder([stored, paraphrase, swap])
+    p_paraphrase = shipped.probability(paraphrase, stored, float(a @ b))
+    p_swap = shipped.probability(swap, stored, float(a @ c))
+    assert p_swap < shipped.threshold, "the swap is never served"
+    assert p_paraphrase > p_swap
