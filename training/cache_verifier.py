@@ -205,7 +205,9 @@ def curve(
     """The (false-hit rate, hit rate) frontier over all threshold pairs."""
     points = set()
     thresholds = np.round(np.arange(0.0, 1.0, 0.02), 2) if scores is not None else [0.0]
-    for cosine in (*np.round(np.arange(0.3, 1.0, 0.01), 2), 1.01):
+    # PAWS pairs crowd into cosine 0.95-1.0: a fine grid there.
+    grid = (*np.round(np.arange(0.3, 0.9, 0.01), 2), *np.round(np.arange(0.9, 1.0, 0.001), 3))
+    for cosine in (*grid, 1.0, 1.01):
         for threshold in thresholds:
             hit, false = rates(served(cosines, guard_ok, scores, cosine, threshold), labels)
             points.add((round(false, 4), round(hit, 4)))

@@ -333,6 +333,7 @@ _ABBREVIATION = re.compile(
 _POSSESSIVE = re.compile(r"(?<=[^\W_])['’]s\b")
 _INITIALISM = re.compile(r"\b(?:[A-Z]\.){2,}")
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_LETTERS = re.compile(r"[a-z]+")
 _PLAIN_NUMBER = re.compile(r"^-?\d+(?:[.,]\d+)*$")
 _COORDINATIONS = frozenset(["and", "or", ",", "&", "vs", "versus", "nor", "plus", "with"])
 _SLOT_WINDOW = 2
@@ -354,12 +355,15 @@ _STOP_WORDS = frozenset(_STOP_WORD_TEXT.split())
 
 def _normalise(text: str) -> str:
     """Harmless variants made equal: abbreviation periods, initialisms,
-    apostrophes, number words (as digits)."""
-    text = _ABBREVIATION.sub(r"\1", text)
-    text = _POSSESSIVE.sub("", text)  # "France's" = "France"
-    text = _INITIALISM.sub(lambda m: m.group(0).replace(".", ""), text)
-    text = text.translate(_APOSTROPHES)  # "doesn't" -> "doesnt", one token
-    if _NUMBER_WORD.search(text):
+    apostrophes, number words (as digits). Each rewrite runs only when its
+    trigger character or word is present (most keys need none)."""
+    if "." in text:
+        text = _ABBREVIATION.sub(r"\1", text)
+        text = _INITIALISM.sub(lambda m: m.group(0).replace(".", ""), text)
+    if "'" in text or "’" in text:
+        text = _POSSESSIVE.sub("", text)  # "France's" = "France"
+        text = text.translate(_APOSTROPHES)  # "doesn't" -> "doesnt", one token
+    if not _NUMBER_WORDS.keys().isdisjoint(_LETTERS.findall(text.lower())):
         text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(0).lower()], text)
     return text
 
