@@ -2,8 +2,9 @@
 
 Run: ``python -m bench.bench_verifier`` (needs ``../shared/data/paraphrase``).
 Thread CPU time (a shared host's preemption left out; onnxruntime with one
-thread runs in the calling thread), on the held-out part of ``paws_wiki_dev.tsv`` (real sentence pairs,
-~20 words each), one call at a time:
+thread runs in the calling thread), on the held-out part of
+``paws_wiki_dev.tsv`` (real sentence pairs, ~20 words each), one call at a
+time:
 
 - ``guards.check`` with the query's features not yet cached (a new query)
   and the candidate's cached (a stored entry), as in a lookup;
