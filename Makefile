@@ -97,6 +97,8 @@ check-wheel: wheel ## Install the wheel into an empty venv: no torch, imports, C
 	cd build && wheel-venv/bin/python -c "import time; t = time.perf_counter(); import learned_router; print(f'import learned_router: {1e3 * (time.perf_counter() - t):.0f} ms')"
 	cd build && wheel-venv/bin/learned-router --help >/dev/null
 	cd build && wheel-venv/bin/python -c "from learned_router.catalog import Catalog; from learned_router.tokens import TokenCounter; Catalog.load(); TokenCounter()"
+	cd build && wheel-venv/bin/python -c "from learned_router.cache import SemanticCache; c = SemanticCache.default(); c.store('How do I reset my password?', 'a', tenant='t'); assert c.lookup('how do i reset my password?  please', tenant='t').tier == 'semantic'"
+	@ls -l dist/learned_router-*-abi3-*.whl
 	@echo "wheel OK: installs without torch, imports, CLI runs"
 
 clean: ## Remove build outputs (keeps .venv)
