@@ -298,7 +298,9 @@ class SemanticCache:
         guards alone at the stricter threshold calibrated for that.
         ``settings`` go to :class:`CacheConfig`.
 
-        >>> cache = SemanticCache.default(max_entries=1000)  # doctest: +SKIP
+        >>> cache = SemanticCache.default(max_entries=1000)
+        >>> cache.config.max_entries, cache.config.min_similarity
+        (1000, 0.98)
         """
         from learned_router.cache.encoder import CacheEncoder
         from learned_router.cache.verifier import PairVerifier
