@@ -8,10 +8,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(abspath $(VENV))/bin/python
-# Extras installed by `make setup`: train (torch & co.) is needed by the
-# training tests; dev brings pytest, hypothesis, ruff, mypy.
+# Two installs into one .venv: the runtime alone (numpy, onnxruntime, ...; no
+# torch), which is all `make demo` needs, and then the extras `make setup` adds:
+# train (torch & co., the training code and its tests) and dev (pytest, ruff, mypy).
 EXTRAS ?= train,dev
-SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 # Offline and quiet by default: no model hub, no MLflow telemetry.
 export HF_HUB_OFFLINE := 1
@@ -19,25 +19,34 @@ export TRANSFORMERS_OFFLINE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup build test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder
+.PHONY: help setup setup-runtime build build-runtime test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml rust/Cargo.toml
+$(VENV)/.runtime: pyproject.toml rust/Cargo.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip 'maturin>=1.9,<2'
-	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --extras $(EXTRAS)
-	# The training package (training/) is used from a checkout, not shipped in
-	# the wheel: put the repository root on the venv's path so it imports.
-	echo "$(CURDIR)" > "$(SITE)/learned_router_repo.pth"
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release
 	touch $@
+
+# The training package (training/) is used from the checkout, never shipped in
+# the wheel: run it from the repository root (`python -m training ...`).
+$(VENV)/.installed: $(VENV)/.runtime
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --extras $(EXTRAS)
+	touch $@
+
+setup-runtime: $(VENV)/.runtime ## Create .venv with the runtime only (no torch): enough for demo and route
+	@true
 
 setup: $(VENV)/.installed ## Create .venv and install the package (editable, release build) with extras
 	@true
 
-build: setup ## Rebuild the Rust extension in place (release mode)
+build-runtime: setup-runtime ## Rebuild the Rust extension in place (release mode), runtime only
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --skip-install --quiet
+
+build: setup build-runtime ## Rebuild the Rust extension in place, with the extras installed
+	@true
 
 test: build test-rust test-python ## Run every test: cargo test, then pytest
 
@@ -48,25 +57,25 @@ test-python: build ## pytest (strict: warnings are errors)
 	$(PY) -m pytest
 
 lint: build ## ruff, ruff format --check, mypy (src + training), cargo fmt --check, clippy -D warnings, stubtest
-	$(PY) -m ruff check src tests training bench data
-	$(PY) -m ruff format --check src tests training bench data
+	$(PY) -m ruff check src tests training benchmarks scripts
+	$(PY) -m ruff format --check src tests training benchmarks scripts
 	$(PY) -m mypy
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --features python -- -D warnings
 	$(PY) -m mypy.stubtest learned_router._core
 
 fmt: setup ## Format Python and Rust sources
-	$(PY) -m ruff format src tests training bench data
-	$(PY) -m ruff check --fix src tests training bench data
+	$(PY) -m ruff format src tests training benchmarks scripts
+	$(PY) -m ruff check --fix src tests training benchmarks scripts
 	cargo fmt --all
 
-bench: build ## Speed and memory benchmarks (results in bench/results/*.json)
-	$(PY) -m bench.bench_selection
-	$(PY) -m bench.bench_data
-	$(PY) -m bench.bench_encoder
-	$(PY) -m bench.bench_route
-	$(PY) -m bench.bench_routing_infra
-	$(PY) -m bench.bench_cache
+bench: build ## Speed and memory benchmarks (results in benchmarks/results/*.json)
+	$(PY) -m benchmarks.bench_selection
+	$(PY) -m benchmarks.bench_data
+	$(PY) -m benchmarks.bench_encoder
+	$(PY) -m benchmarks.bench_route
+	$(PY) -m benchmarks.bench_routing_infra
+	$(PY) -m benchmarks.bench_cache
 
 # The development data (outside the repository; never committed).
 DEV_DATA ?= ../shared/data
@@ -76,20 +85,20 @@ ROUTING_REPORT ?= reports/routing-dev
 bench-routing: build ## Routing quality vs baselines on DEV_DATA: report, plots in ROUTING_REPORT
 	$(PY) -m learned_router bench --data $(DEV_DATA) --out $(ROUTING_REPORT)
 
-demo: build ## Route example enterprise prompts with the shipped model (models/default)
+demo: build-runtime ## Route example prompts with the shipped model (models/default); no torch needed
 	$(PY) -m learned_router demo
 
 train-default: build ## Train models/default on the development data (DEV_DATA=../shared/data)
-	$(PY) -m learned_router train --data $(DEV_DATA) --config training/configs/default.toml --bundle-dir models/default
+	$(PY) -m training train --data $(DEV_DATA) --config training/configs/default.toml --bundle-dir models/default
 
 cache-encoder: build ## Re-export the shipped cache encoder (int8 teacher) and retrain its verifier (../shared/data)
-	$(PY) -m learned_router cache export-encoder --out src/learned_router/assets/cache-encoder
+	$(PY) -m training cache export-encoder --out src/learned_router/assets/cache-encoder
 	$(PY) -m training.cache_verifier
 
 wheel: setup ## Build the abi3 wheel into dist/
 	$(VENV)/bin/maturin build --release --out dist
 
-check-wheel: wheel ## Install the wheel into an empty venv: no torch, imports, CLI works
+check-wheel: wheel ## Install the wheel into an empty venv: no torch, imports, CLI and demo work
 	rm -rf build/wheel-venv
 	$(PYTHON) -m venv build/wheel-venv
 	build/wheel-venv/bin/pip install --quiet dist/learned_router-*-abi3-*.whl
@@ -98,11 +107,12 @@ check-wheel: wheel ## Install the wheel into an empty venv: no torch, imports, C
 	cd build && wheel-venv/bin/learned-router --help >/dev/null
 	cd build && wheel-venv/bin/python -c "from learned_router.catalog import Catalog; from learned_router.tokens import TokenCounter; Catalog.load(); TokenCounter()"
 	cd build && wheel-venv/bin/python -c "from learned_router.cache import SemanticCache; c = SemanticCache.default(); c.store('How do I reset my password?', 'a', tenant='t'); assert c.lookup('how do i reset my password?  please', tenant='t').tier == 'semantic'"
+	cd build && wheel-venv/bin/learned-router demo --bundle ../models/default >/dev/null
 	@ls -l dist/learned_router-*-abi3-*.whl
-	@echo "wheel OK: installs without torch, imports, CLI runs"
+	@echo "wheel OK: installs without torch, imports, CLI and demo run, the shipped cache encoder serves"
 
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf target dist build src/learned_router/_core*.so .pytest_cache .mypy_cache .ruff_cache
 
 catalog: setup ## Rebuild the shipped catalog from the development data (DEV_DATA=../shared/data)
-	$(PY) data/build_default_catalog.py $(DEV_DATA)
+	$(PY) scripts/build_default_catalog.py $(DEV_DATA)

@@ -18,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from learned_router.bench.routers import RouterInputs, TrainingSet
 from learned_router.catalog import Catalog
 from learned_router.data.log import OutcomeLog
+from learned_router.routing_benchmark.routers import RouterInputs, TrainingSet
 
 MODELS = ("cheap", "mid", "frontier")
 COST_PER_CALL = np.array([1e-4, 4e-4, 2e-3])

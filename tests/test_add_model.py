@@ -38,7 +38,7 @@ def test_a_new_model_learns_from_a_few_hundred_labels(tmp_path: Path) -> None:
     assert (base / "heads.npz").read_bytes() == before  # the old bundle is untouched
     bundle = Bundle.load(result.bundle)
     assert bundle.models == ("small", "mid", "frontier", "ours-8b")
-    assert bundle.manifest["added_models"][0]["model"] == "ours-8b"
+    assert bundle.manifest.added_models[0].model == "ours-8b"
     router = Router.load(result.bundle)
     p = router.predict(
         ["summarise meeting note 999", "review contract clause 999"], models=["ours-8b"]

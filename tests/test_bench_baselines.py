@@ -1,5 +1,5 @@
 """Learned baselines: each beats random routing on a problem with a planted signal
-(learned_router.bench.baselines, learned_router.bench._nn)."""
+(learned_router.routing_benchmark.baselines, learned_router.routing_benchmark._nn)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 
 from bench_synth import synthetic
-from learned_router.bench._nn import MFNet, MLPNet, TrainConfig
-from learned_router.bench.baselines import (
+from learned_router.errors import InvalidInputError
+from learned_router.routing_benchmark._nn import MFNet, MLPNet, NetTrainConfig
+from learned_router.routing_benchmark.baselines import (
     KNNRouter,
     MatrixFactorizationRouter,
     MLPRouter,
     TfidfLogisticRouter,
 )
-from learned_router.bench.harness import default_routers, score_routings
-from learned_router.bench.routers import Oracle, QualityScorer, Router, Routing
-from learned_router.errors import InvalidInputError
+from learned_router.routing_benchmark.harness import default_routers, score_routings
+from learned_router.routing_benchmark.routers import BenchRouter, Oracle, QualityScorer, Routing
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_scorers_refuse_to_predict_before_fit() -> None:
     inputs = synthetic(10).training_set(slice(0, 10)).inputs
     for router in (KNNRouter(), MLPRouter(), MatrixFactorizationRouter(), TfidfLogisticRouter()):
         assert isinstance(router, QualityScorer)
-        assert isinstance(router, Router)
+        assert isinstance(router, BenchRouter)
         with pytest.raises(InvalidInputError, match="fit"):
             router.predict_quality(inputs)
 
@@ -103,9 +103,9 @@ def test_numpy_gradients_match_finite_differences(net: str) -> None:
     y = rng.random((6, 3))
     model: MLPNet | MFNet
     if net == "mlp":
-        model = MLPNet(hidden=(5,), config=TrainConfig(max_epochs=1))
+        model = MLPNet(hidden=(5,), config=NetTrainConfig(max_epochs=1))
     else:
-        model = MFNet(dim=5, config=TrainConfig(max_epochs=1))
+        model = MFNet(dim=5, config=NetTrainConfig(max_epochs=1))
     model.fit(x, y)
     params = {k: v + rng.normal(0, 0.3, size=v.shape) for k, v in model.params.items()}
     _, grads = model._gradient(params, x, y)
@@ -129,7 +129,7 @@ def metrics_bce(p: np.ndarray, y: np.ndarray) -> float:  # unclipped, for exact 
 def test_early_stopping_keeps_the_best_epoch() -> None:
     problem = synthetic(300, seed=4)
     train, val = problem.training_set(slice(0, 200)), problem.training_set(slice(200, 300))
-    net = MLPNet(hidden=(16,), config=TrainConfig(max_epochs=60, patience=3))
+    net = MLPNet(hidden=(16,), config=NetTrainConfig(max_epochs=60, patience=3))
     net.fit(
         np.asarray(train.inputs.embeddings, float),
         train.quality,
@@ -142,6 +142,6 @@ def test_early_stopping_keeps_the_best_epoch() -> None:
 
 
 def _bce(p: np.ndarray, y: np.ndarray) -> float:
-    from learned_router.bench._nn import bce
+    from learned_router.routing_benchmark._nn import bce
 
     return bce(np.asarray(p, float), y)

@@ -1,4 +1,4 @@
-"""The cache evaluation set (bench/cache_eval.py) on a small generated corpus:
+"""The cache evaluation set (benchmarks/cache_eval.py) on a small generated corpus:
 every kind of query is built as documented, and the evaluation runs end to
 end with a lexical encoder."""
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bench import cache_eval
-from bench.cache_eval import (
+from benchmarks import cache_eval
+from benchmarks.cache_eval import (
     NEGATIVE_KINDS,
     POSITIVE_KINDS,
     PromptRecord,

@@ -1,4 +1,4 @@
-"""The on-disk embedding cache (learned_router.bench.embeddings)."""
+"""The on-disk embedding cache (learned_router.routing_benchmark.embeddings)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from learned_router.bench.embeddings import EmbeddingCache, text_key
 from learned_router.errors import InvalidInputError
+from learned_router.routing_benchmark.embeddings import EmbeddingCache, text_key
 
 
 class Counting:

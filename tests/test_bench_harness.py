@@ -1,5 +1,5 @@
 """The evaluation harness: same split and prompts for everyone, no leakage, costs
-(learned_router.bench.harness)."""
+(learned_router.routing_benchmark.harness)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import pyarrow as pa
 import pytest
 
 from bench_synth import MODELS, LookupEmbedder, catalog, outcome_log, synthetic
-from learned_router.bench.baselines import KNNRouter
-from learned_router.bench.harness import (
+from learned_router.data.log import OutcomeLog
+from learned_router.data.splits import prompt_group, split_prompts
+from learned_router.errors import BenchmarkError, InvalidInputError
+from learned_router.routing_benchmark.baselines import KNNRouter
+from learned_router.routing_benchmark.harness import (
     BenchConfig,
     complete_cases,
     prepare_dataset,
@@ -19,23 +22,20 @@ from learned_router.bench.harness import (
     score_routings,
     two_model_decisions,
 )
-from learned_router.bench.routers import (
+from learned_router.routing_benchmark.routers import (
     AlwaysBest,
     AlwaysCheapest,
+    BenchRouter,
     HeuristicTriage,
     RandomMixture,
-    Router,
     Routing,
     TriageRules,
 )
-from learned_router.data.log import OutcomeLog
-from learned_router.data.splits import prompt_group, split_prompts
-from learned_router.errors import BenchmarkError, InvalidInputError
 
 FAST = BenchConfig(bootstrap_resamples=50)
 
 
-def fast_routers() -> list[Router]:
+def fast_routers() -> list[BenchRouter]:
     return [AlwaysCheapest(), AlwaysBest(), RandomMixture(), HeuristicTriage(), KNNRouter()]
 
 

@@ -1,4 +1,4 @@
-"""Importing the benchmark stays light (learned_router.bench)."""
+"""Importing the benchmark stays light (learned_router.routing_benchmark)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import learned_router
 
 def test_importing_the_benchmark_loads_no_heavy_dependency() -> None:
     code = (
-        "import sys, learned_router.bench, learned_router.cli; "
+        "import sys, learned_router.routing_benchmark, learned_router.cli; "
         "print(sorted(m for m in ('torch', 'sklearn', 'matplotlib', 'sentence_transformers') "
         "if m in sys.modules))"
     )

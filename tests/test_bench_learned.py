@@ -1,4 +1,4 @@
-"""The learned router's slot (learned_router.bench.learned)."""
+"""The learned router's slot (learned_router.routing_benchmark.learned)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from bench_synth import synthetic
-from learned_router.bench.learned import (
+from learned_router.errors import BundleError, InvalidInputError
+from learned_router.routing_benchmark.learned import (
     LearnedRouterPredictor,
     PredictorRouter,
     load_learned_predictor,
 )
-from learned_router.errors import BundleError, InvalidInputError
 
 
 class Fixed:
@@ -61,8 +61,8 @@ def test_a_bundle_predicts_and_records_its_training_prompts(tiny_bundle: Path) -
 
 
 def test_the_bench_tells_a_bundle_which_scale_grades_the_dataset(tiny_bundle: Path) -> None:
-    from learned_router.bench.learned import PredictorRouter
-    from learned_router.bench.routers import RouterInputs
+    from learned_router.routing_benchmark.learned import PredictorRouter
+    from learned_router.routing_benchmark.routers import RouterInputs
 
     calls: list[object] = []
 

@@ -1,4 +1,4 @@
-"""Routing metrics against hand-computed examples (learned_router.bench.metrics)."""
+"""Routing metrics against hand-computed examples (learned_router.routing_benchmark.metrics)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from learned_router.bench import metrics
 from learned_router.errors import InvalidInputError
+from learned_router.routing_benchmark import metrics
 
 # --- the non-decreasing convex hull ---------------------------------------------------------
 

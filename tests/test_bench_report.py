@@ -1,4 +1,4 @@
-"""Report, plots, JSON and terminal summary (learned_router.bench.report)."""
+"""Report, plots, JSON and terminal summary (learned_router.routing_benchmark.report)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,20 @@ import pytest
 from rich.console import Console
 
 from bench_synth import LookupEmbedder, catalog, outcome_log, synthetic
-from learned_router.bench.harness import BenchConfig, Estimate, run_benchmark
-from learned_router.bench.report import (
+from learned_router.routing_benchmark.harness import BenchConfig, Estimate, run_benchmark
+from learned_router.routing_benchmark.report import (
     format_estimate,
     plot_filename,
     render_markdown,
     summary_table,
     write_report,
 )
-from learned_router.bench.routers import AlwaysBest, AlwaysCheapest, HeuristicTriage, RandomMixture
+from learned_router.routing_benchmark.routers import (
+    AlwaysBest,
+    AlwaysCheapest,
+    HeuristicTriage,
+    RandomMixture,
+)
 
 
 @pytest.fixture(scope="module")

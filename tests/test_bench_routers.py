@@ -1,4 +1,5 @@
-"""Router interface, fixed routers, heuristic triage, oracle (learned_router.bench.routers)."""
+"""BenchRouter interface, fixed routers, heuristic triage, oracle
+(learned_router.routing_benchmark.routers)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,21 @@ import numpy as np
 import pytest
 
 from bench_synth import MODELS, synthetic
-from learned_router.bench.routers import (
+from learned_router.errors import InvalidInputError
+from learned_router.routing_benchmark.routers import (
     AlwaysBest,
     AlwaysCheapest,
+    BenchRouter,
     HeuristicTriage,
     Oracle,
     RandomMixture,
     ReferenceModels,
-    Router,
     RouterInputs,
     TrainingSet,
     TriageRules,
     cost_weight_grid,
     sweep_cost_weights,
 )
-from learned_router.errors import InvalidInputError
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def test_fixed_routers(problem) -> None:  # type: ignore[no-untyped-def]
     train = problem.training_set(slice(0, 200))
     test = problem.training_set(slice(200, 300)).inputs
     for router, model in ((AlwaysCheapest(), 0), (AlwaysBest(), 2)):
-        assert isinstance(router, Router)
+        assert isinstance(router, BenchRouter)
         with pytest.raises(InvalidInputError, match="fit"):
             router.route(test)
         router.fit(train)

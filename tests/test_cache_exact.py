@@ -168,29 +168,45 @@ def test_rejects_bad_arguments_with_the_package_error() -> None:
         cache.insert(scope, bytes(32), "q", "a", 0.0, 0.0, math.inf, math.nan)
 
 
+SNAPSHOT_FIELDS = (
+    "next_id",
+    "scopes",
+    "ids",
+    "entry_scopes",
+    "prompts",
+    "key_texts",
+    "responses",
+    "cost_usd",
+    "created_at",
+    "expires_at",
+)
+
+
 def test_export_restore_round_trip() -> None:
     cache = _core.ExactCache(5)
     scope = cache.scope("t", "default", "m", context("m"))
     for prompt in ("a", "b", "c"):
         put(cache, scope, prompt, expires_at=100.0)
     cache.get(scope, _core.prompt_digest("a"), 1.0)
-    parts = cache.export()
-    restored, (dropped, _, _) = _core.ExactCache.restore(5, *parts)
+    snapshot = cache.export()
+    assert len(snapshot) == 3
+    restored, (dropped, _, _) = _core.ExactCache.restore(5, snapshot)
     assert len(dropped) == 0
     assert restored.lru_order().tolist() == cache.lru_order().tolist()
     assert restored.scopes() == cache.scopes()
     exported = restored.export()
-    assert exported[0] == parts[0]
-    for left, right in zip(exported[1:], parts[1:], strict=True):
+    assert exported.next_id == snapshot.next_id
+    for name in SNAPSHOT_FIELDS[1:]:
+        left, right = getattr(exported, name), getattr(snapshot, name)
         assert np.array_equal(np.asarray(left, dtype=object), np.asarray(right, dtype=object))
-    smaller, (dropped, _, _) = _core.ExactCache.restore(2, *parts)
+    smaller, (dropped, _, _) = _core.ExactCache.restore(2, snapshot)
     assert len(smaller) == 2
     assert len(dropped) == 1
-    next_id, scopes, ids, *rest = parts
+    fields = {name: getattr(snapshot, name) for name in SNAPSHOT_FIELDS}
     with pytest.raises(InvalidInputError, match="snapshot"):
-        _core.ExactCache.restore(5, next_id, scopes, ids[:2], *rest)
+        _core.ExactCache.restore(5, _core.ExactSnapshot(**{**fields, "ids": snapshot.ids[:2]}))
     with pytest.raises(InvalidInputError, match="snapshot"):
-        _core.ExactCache.restore(5, 1, scopes, ids, *rest)
+        _core.ExactCache.restore(5, _core.ExactSnapshot(**{**fields, "next_id": 1}))
 
 
 class ExactCacheMatchesTheModel(RuleBasedStateMachine):
@@ -270,10 +286,12 @@ def test_concurrent_use_gives_the_serial_result() -> None:
 
     def contents(cache: _core.ExactCache) -> set[tuple[str, str, str]]:
         scopes = cache.scopes()
-        _, _, _, entry_scopes, _, key_texts, responses, *_ = cache.export()
+        snapshot = cache.export()
         return {
             (scopes[s][0], k, r)
-            for s, k, r in zip(entry_scopes.tolist(), key_texts, responses, strict=True)
+            for s, k, r in zip(
+                snapshot.entry_scopes.tolist(), snapshot.key_texts, snapshot.responses, strict=True
+            )
         }
 
     serial = _core.ExactCache(threads_n * per_thread)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from learned_router.calibration import Calibration
 from learned_router.cli import app
+from learned_router.policy_calibration import Calibration
 from learned_router.router import Router
 
 runner = CliRunner()

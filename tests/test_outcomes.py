@@ -210,3 +210,20 @@ def test_acknowledged_records_survive_sigkill(tmp_path: Path) -> None:
         assert [records[i + 1] for i in acknowledged] == [record(i) for i in acknowledged]
         store.append(record(10_000))  # and it takes new records after the crash
     assert data.load(path).num_outcomes == stored.num_rows + 1
+
+
+def test_the_outcome_schema_is_defined_once() -> None:
+    """OutcomeRecord, the store's SQL table and the Arrow schema all follow
+    learned_router.outcome_schema; a field added there must appear in each."""
+    from dataclasses import fields as dataclass_fields
+
+    from learned_router import outcome_schema, outcomes
+    from learned_router.outcomes import OutcomeRecord
+
+    canonical = [f.name for f in outcome_schema.FIELDS]
+    store_only = [f.name for f in outcome_schema.STORE_FIELDS]
+    assert [f.name for f in dataclass_fields(OutcomeRecord)] == canonical + store_only
+    assert data.OUTCOME_LOG_SCHEMA.names == canonical
+    assert [name.removesuffix("_us") for name, _ in outcomes._COLUMNS] == canonical + store_only
+    required = {f.name for f in outcome_schema.FIELDS if f.required}
+    assert {name for name, kind in outcomes._COLUMNS if "NOT NULL" in kind} == required

@@ -55,3 +55,63 @@ def test_version_matches_the_rust_crate() -> None:
 
     assert learned_router.__version__ == _core.__version__
     assert learned_router.__version__.count(".") == 2
+
+
+def _imported_modules(path: Path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_the_runtime_never_imports_training() -> None:
+    src = Path(learned_router.__file__).parent
+    offenders = {
+        str(path.relative_to(src)): sorted(
+            m for m in _imported_modules(path) if m == "training" or m.startswith("training.")
+        )
+        for path in src.rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_data_and_outcomes_do_not_import_each_other_at_import_time() -> None:
+    src = Path(learned_router.__file__).parent
+    assert not any(
+        m.startswith("learned_router.data") for m in _imported_modules(src / "outcomes.py")
+    )
+    code = (
+        "import json, sys, learned_router.outcomes; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('learned_router.data'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    assert json.loads(out) == []
+
+
+def test_training_commands_live_with_training() -> None:
+    runtime = subprocess.run(
+        [sys.executable, "-m", "learned_router", "--help"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    root = Path(__file__).resolve().parents[1]
+    training = subprocess.run(
+        [sys.executable, "-m", "training", "--help"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=root,
+    ).stdout
+    for command in ("train", "add-model", "promote", "cache"):
+        assert f" {command} " in training
+    for command in (" train ", "add-model", " promote "):
+        assert command not in runtime

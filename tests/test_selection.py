@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 import reference
 from learned_router import InvalidInputError, LearnedRouterError, Outcome, select_models
+from learned_router.selection import KEYWORDS, Policy
 
 P = [0.95, 0.80, 0.40]
 COST = [0.030, 0.002, 0.0002]
@@ -209,3 +210,44 @@ def test_identical_results_from_many_threads() -> None:
     assert len(results) == 160
     for got in results:
         np.testing.assert_array_equal(got, expected.index)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "expected"),
+    [
+        ({"min_quality": 0.8}, Policy("min_quality", 0.8)),
+        ({"max_cost_usd": 0.01}, Policy("max_cost", 0.01)),
+        ({"cost_weight": 3.0, "max_cost_usd": 0.5}, Policy("cost_weight", 3.0, 0.5)),
+        ({"quality_fraction": 0.9}, Policy("relative_quality", 0.9)),
+        ({}, Policy("min_quality", 0.5)),  # the default
+    ],
+)
+def test_policy_from_keywords(keywords: dict[str, float], expected: Policy) -> None:
+    assert Policy.from_keywords(**keywords, default=Policy("min_quality", 0.5)) == expected
+
+
+def test_policy_refuses_what_it_cannot_mean() -> None:
+    with pytest.raises(InvalidInputError, match="at most one of"):
+        Policy.from_keywords(min_quality=0.8, cost_weight=1.0)
+    with pytest.raises(InvalidInputError, match="give a policy"):
+        Policy.from_keywords()
+    with pytest.raises(InvalidInputError, match="`max_cost_usd`: got -1"):
+        Policy.from_keywords(min_quality=0.8, max_cost_usd=-1.0)
+    with pytest.raises(InvalidInputError, match="unknown policy 'cheapest'"):
+        Policy("cheapest", 1.0)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="policy must name one of"):
+        Policy.from_mapping({"max_cost": 1.0})
+    with pytest.raises(InvalidInputError, match="policy= or a policy keyword"):
+        select_models(P, COST, policy=Policy("min_quality", 0.7), min_quality=0.7)
+
+
+def test_a_policy_object_selects_like_its_keyword_and_its_cap_masks() -> None:
+    for name, keyword in KEYWORDS.items():
+        value = {"min_quality": 0.7, "max_cost": 0.02, "cost_weight": 5.0}.get(name, 0.9)
+        by_policy = select_models(P, COST, policy=Policy(name, value))
+        by_keyword = select_models(P, COST, **{keyword: value})
+        assert by_policy.index.tolist() == by_keyword.index.tolist()
+        assert (by_policy.policy, by_policy.value) == (name, value)
+    capped = select_models(P, COST, policy=Policy("cost_weight", 0.0, max_cost_usd=0.002))
+    assert float(capped.cost_usd[0]) <= 0.002
+    assert Policy.from_mapping({"quality_fraction": 0.9}).keywords() == {"quality_fraction": 0.9}

@@ -29,6 +29,10 @@ def _config(root: Path, **overrides: Any) -> Any:
         "encoder.student_layers": [0],
         "encoder.max_tokens": 32,
         "encoder.head_tokens": 8,
+        # One epoch of distillation (the shipped config runs none) so the test
+        # covers it; no teacher comparison, to keep the run short.
+        "encoder.distill_epochs": 1,
+        "encoder.compare_teacher": False,
         "encoder.distill_batch_size": 16,
         "encoder.distill_learning_rate": 3e-4,
         "heads.hidden": 32,
@@ -220,3 +224,10 @@ def test_promotion_gates_promote_a_good_version_and_refuse_a_worse_one(
     assert any(g.name == "no worse than champion" and not g.passed for g in second.gates)
     assert str(registry.get_model_version_by_alias("learned-router", "champion").version) == "1"
     assert registry.get_model_version("learned-router", "2").tags["promotion.decision"] == "refused"
+
+
+def test_the_code_defaults_are_the_shipped_config() -> None:
+    """A knob left out of a config file means what training/configs/default.toml says."""
+    assert load_config(None) == load_config(
+        Path(__file__).parents[1] / "training/configs/default.toml"
+    )

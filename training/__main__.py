@@ -1,5 +1,5 @@
-"""``python -m training --data PATH... [--config FILE]``: the same as ``learned-router train``."""
+"""``python -m training COMMAND``: train, add-model, promote, cache export-encoder."""
 
-from learned_router.cli import app
+from training.cli import main
 
-app(["train", *__import__("sys").argv[1:]])
+main()

@@ -7,15 +7,14 @@ strength chosen by cross-validation. Its calibration
 is the identity (a = 1, b = 0): the regression is fitted on probabilities
 directly.
 
-``learned-router add-model --bundle models/default --data new.jsonl --model
-NAME --out models/with-NAME`` writes a new bundle; the old one is untouched.
+``python -m training add-model --bundle models/default --data new.jsonl --model
+NAME --out models/with-NAME`` writes a new bundle through
+:meth:`learned_router.bundle.Bundle.with_model`; the old one is untouched.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,8 +23,9 @@ import numpy as np
 import numpy.typing as npt
 
 from learned_router import data
-from learned_router.bundle import Bundle, write_manifest
+from learned_router.bundle import AddedModelRecord, Bundle, ModelEntry
 from learned_router.errors import InvalidInputError
+from learned_router.predictor import QualityPredictor
 from training.heads import fit_new_model
 
 
@@ -36,9 +36,20 @@ class AddedModel:
     labels: int
 
 
+def heads_model(bundle: Bundle) -> QualityPredictor:
+    """The bundle's quality model, which must be the shared-trunk heads."""
+    quality = bundle.quality_model()
+    if not isinstance(quality, QualityPredictor):
+        raise InvalidInputError(
+            f"{bundle.path}: add-model fits a head on the shared trunk; this bundle's quality "
+            f"model is {quality.kind!r}, which has none. Retrain with the new model's outcomes."
+        )
+    return quality
+
+
 def trunk_features(bundle: Bundle, prompts: list[str]) -> npt.NDArray[np.float64]:
     embeddings = bundle.encoder().embed(prompts)
-    return bundle.heads.features(embeddings).astype(np.float64)
+    return heads_model(bundle).heads.features(embeddings).astype(np.float64)
 
 
 def add_model(
@@ -78,46 +89,15 @@ def add_model(
     out = Path(out_dir)
     if out.resolve() == Path(bundle_dir).resolve():
         raise InvalidInputError("write the new bundle to another folder (--out)")
-    if out.exists():
-        shutil.rmtree(out)
-    shutil.copytree(bundle.path, out)
-    heads = bundle.heads
-    np.savez(
-        out / "heads.npz",
-        trunk_weight=heads.trunk_weight,
-        trunk_bias=heads.trunk_bias,
-        model_vectors=np.vstack([heads.model_vectors, vector.astype(np.float32)[None, :]]),
-        model_bias=np.append(heads.model_bias, np.float32(bias)),
-        scale_offsets=np.hstack(
-            [heads.scale_offsets, np.zeros((heads.scale_offsets.shape[0], 1), np.float32)]
+    written = bundle.with_model(
+        out,
+        quality=heads_model(bundle).with_model(model_id, vector, float(bias)),
+        entry=ModelEntry(id=model_id, train_labels=len(labels), added_after_training=True),
+        added=AddedModelRecord(
+            model=model_id,
+            labels=len(labels),
+            at=datetime.now(timezone.utc).isoformat(),
+            data=tuple(str(p) for p in log_paths),
         ),
     )
-    models_info = json.loads((out / "models.json").read_text())
-    models_info["models"].append(
-        {
-            "id": model_id,
-            "index": len(bundle.models),
-            "train_labels": len(labels),
-            "added_after_training": True,
-        }
-    )
-    (out / "models.json").write_text(json.dumps(models_info, indent=1) + "\n")
-    calibration = json.loads((out / "calibration.json").read_text())
-    calibration["a"].append(1.0)
-    calibration["b"].append(0.0)
-    (out / "calibration.json").write_text(json.dumps(calibration, indent=1) + "\n")
-    manifest = {
-        k: v for k, v in bundle.manifest.items() if k not in ("files", "format", "format_version")
-    }
-    manifest["added_models"] = [
-        *manifest.get("added_models", []),
-        {
-            "model": model_id,
-            "labels": len(labels),
-            "at": datetime.now(timezone.utc).isoformat(),
-            "data": list(log_paths),
-        },
-    ]
-    write_manifest(out, manifest)
-    Bundle.load(out)
-    return AddedModel(out, model_id, len(labels))
+    return AddedModel(written.path, model_id, len(labels))

@@ -3,7 +3,7 @@ encoder and trunk frozen, as good as training the model jointly?
 
 For each chosen model X: train the heads on the training split without X's
 labels; then fit X's head alone on 100, 300, 1000 and all of X's training
-labels (``training.heads.fit_new_model``, what ``learned-router add-model``
+labels (``training.heads.fit_new_model``, what ``python -m training add-model``
 does), three ways: a fixed l2 = 1; l2 by cross-validation; prior (none, the
 mean model, the five most similar models) and l2 by cross-validation. Each
 count is drawn ``--draws`` times and the mean test AUC reported, next to X's
@@ -27,11 +27,11 @@ import numpy.typing as npt
 
 from learned_router.bundle import Bundle
 from learned_router.catalog import Catalog
-from training.calibration import auc
 from training.config import load_config
 from training.dataset import SplitArrays, prepare
 from training.evaluate import head_data
 from training.heads import features_of, fit_new_model, logits_of, train_heads
+from training.platt import auc
 
 
 def _without(part: SplitArrays, column: int) -> SplitArrays:

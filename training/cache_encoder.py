@@ -8,7 +8,7 @@ The shipped copy lives in ``src/learned_router/assets/cache-encoder`` (in the
 wheel, so ``CacheEncoder.load()`` needs no argument); ``make cache-encoder``
 re-exports it there and retrains its verifier (``training/cache_verifier.py``).
 
-``learned-router cache export-encoder --out models/cache-encoder``
+``python -m training cache export-encoder --out models/cache-encoder``
 """
 
 from __future__ import annotations

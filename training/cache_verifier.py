@@ -14,7 +14,7 @@ A pair (text1, text2) is a cache holding ``text1`` asked ``text2``: served
 when cosine >= ``min_similarity``, the guards pass and (with the verifier)
 P(same meaning) >= its threshold. Writes ``verifier.json`` into the cache
 encoder folder, the chosen thresholds into its manifest, and the curves to
-``bench/results/cache_verifier.json``.
+``benchmarks/results/cache_verifier.json``.
 
 ``python -m training.cache_verifier [--encoder FOLDER] [--target 0.01]``
 """
@@ -46,7 +46,7 @@ from learned_router.cache.verifier import FEATURE_NAMES, FORMAT, FORMAT_VERSION,
 DATA_DIR = Path("../shared/data")
 PAWS = DATA_DIR / "paraphrase" / "paws_wiki_dev.tsv"
 WORK_DIR = Path(".cache/cache_eval")
-REPORT = Path("bench/results/cache_verifier.json")
+REPORT = Path("benchmarks/results/cache_verifier.json")
 #: Stated false-hit target on word-swap look-alikes; thresholds are chosen on
 #: the tune part at half of it, for margin on unseen pairs.
 TARGET_FALSE_HIT_RATE = 0.01

@@ -11,6 +11,7 @@ from typing import Any
 
 from learned_router.errors import InvalidInputError
 from training.heads import HeadConfig
+from training.quality_model import QualityConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,7 +36,7 @@ class EncoderConfig:
     student_layers: tuple[int, ...] = (0, 1)
     max_tokens: int = 128
     head_tokens: int = 32
-    distill_epochs: int = 1
+    distill_epochs: int = 0
     distill_batch_size: int = 32
     distill_learning_rate: float = 1e-4
     distill_max_prompts: int = 0
@@ -43,7 +44,8 @@ class EncoderConfig:
     int8: bool = True
     parity_max_abs_diff: float = 0.08
     parity_max_auc_drop: float = 0.01
-    compare_teacher: bool = False
+    compare_teacher: bool = True
+    reuse_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     heads: HeadConfig = field(default_factory=HeadConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
@@ -87,6 +90,7 @@ _SECTIONS: dict[str, type] = {
     "data": DataConfig,
     "encoder": EncoderConfig,
     "heads": HeadConfig,
+    "quality": QualityConfig,
     "output": OutputConfig,
     "tracking": TrackingConfig,
 }

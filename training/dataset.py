@@ -33,6 +33,7 @@ class SplitArrays:
     scale_index: npt.NDArray[np.int64]  # [n]
     dataset_index: npt.NDArray[np.int64]  # [n]
     cost_usd: npt.NDArray[np.float64]  # [n, m] real cost where logged, NaN elsewhere
+    output_tokens: npt.NDArray[np.float64]  # [n, m] observed answer tokens, NaN where unknown
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -47,6 +48,7 @@ class SplitArrays:
             scale_index=self.scale_index[rows],
             dataset_index=self.dataset_index[rows],
             cost_usd=self.cost_usd[rows],
+            output_tokens=self.output_tokens[rows],
         )
 
 
@@ -125,4 +127,31 @@ def _arrays(
         scale_index=np.array([scale_of.get(s, 0) for s in matrix.quality_scales], dtype=np.int64),
         dataset_index=np.array([dataset_of[d] for d in matrix.datasets], dtype=np.int64),
         cost_usd=matrix.cost_usd,
+        output_tokens=observed_output_tokens(part, matrix.keys, models),
     )
+
+
+def observed_output_tokens(
+    log: OutcomeLog, keys: Sequence[tuple[str, str]], models: Sequence[str]
+) -> npt.NDArray[np.float64]:
+    """``[len(keys), len(models)]`` answer lengths in tokens where the log has them
+    (token counts, or the answer text / its length in characters), NaN elsewhere."""
+    from learned_router.tokens import TokenCounter
+    from learned_router.tokens import observed_output_tokens as per_row
+
+    tokens = per_row(log, TokenCounter())
+    column = {m: j for j, m in enumerate(models)}
+    row = {key: i for i, key in enumerate(keys)}
+    out = np.full((len(keys), len(models)), np.nan)
+    outcomes = log.outcomes
+    for value, dataset, pid, model in zip(
+        tokens,
+        outcomes.column("dataset").to_pylist(),
+        outcomes.column("prompt_id").to_pylist(),
+        outcomes.column("model").to_pylist(),
+        strict=True,
+    ):
+        i, j = row.get((dataset, pid)), column.get(model)
+        if i is not None and j is not None and np.isfinite(value):
+            out[i, j] = value
+    return out

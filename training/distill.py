@@ -29,7 +29,7 @@ def _text_key(text: str) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
-class EmbeddingCache:
+class EmbeddingStore:
     """Embeddings of texts under one encoder and truncation, kept on disk.
 
     One ``.npz`` file (``keys``: 16-byte text hashes, ``vectors``: float32) per
@@ -82,7 +82,7 @@ def embed_with_onnx(
     texts: Sequence[str],
     truncation: Truncation,
     *,
-    cache: EmbeddingCache | None = None,
+    cache: EmbeddingStore | None = None,
     chunk: int = 2048,
     progress: Progress | None = None,
 ) -> npt.NDArray[np.float32]:

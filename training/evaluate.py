@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from training.calibration import ModelMetrics, fit_platt, per_model_metrics, sigmoid, summarise
 from training.dataset import SplitArrays
 from training.heads import HeadConfig, HeadData, QualityHeads, logits_of, train_heads
+from training.platt import ModelMetrics, fit_platt, per_model_metrics, sigmoid, summarise
 
 
 def head_data(part: SplitArrays, embeddings: npt.NDArray[np.float32]) -> HeadData:

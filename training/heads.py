@@ -358,14 +358,3 @@ def fit_new_model(
     name, strength = grid[0]
     w = _newton_logistic(x, labels, penalty(strength), centres[name])
     return w[:-1], float(w[-1])
-
-
-def labels_matrix(
-    quality: npt.NDArray[np.float64], models: Sequence[str], all_models: Sequence[str]
-) -> npt.NDArray[np.float32]:
-    """Re-orders a quality matrix's columns into ``all_models`` (NaN where absent)."""
-    out = np.full((quality.shape[0], len(all_models)), np.nan, dtype=np.float32)
-    column = {m: j for j, m in enumerate(all_models)}
-    for j, model in enumerate(models):
-        out[:, column[model]] = quality[:, j]
-    return out

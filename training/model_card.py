@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from learned_router.bundle import BundleManifest
 from training.config import TrainConfig
 
 
@@ -24,22 +25,23 @@ def _row(metrics: Mapping[str, float], label: str, prefix: str) -> str:
 
 def render_model_card(
     *,
-    manifest: Mapping[str, Any],
+    manifest: BundleManifest,
     metrics: Mapping[str, float],
     per_model: Sequence[Mapping[str, Any]],
     per_dataset: Mapping[str, float],
     seconds: Mapping[str, float],
     config: TrainConfig,
 ) -> str:
-    encoder = manifest["encoder"]
-    data = manifest["data"]
-    trunc = encoder["truncation"]
+    encoder = manifest.encoder
+    data = manifest.data
+    trunc = encoder.truncation
+    layers = list(encoder.student_layers)
     has_teacher = "teacher_test_auc" in metrics
     lines = [
-        f"# learned-router model card: {manifest['name']}",
+        f"# learned-router model card: {manifest.name}",
         "",
-        f"Created {manifest['created_at']} by learned-router {manifest['package_version']}; "
-        f"MLflow run `{manifest.get('mlflow_run_id')}`; catalog `{manifest['catalog_version']}`.",
+        f"Created {manifest.created_at} by learned-router {manifest.package_version}; "
+        f"MLflow run `{manifest.mlflow_run_id}`; catalog `{manifest.catalog_version}`.",
         "",
         "## What it predicts",
         "",
@@ -64,8 +66,8 @@ def render_model_card(
         "",
         "## Method",
         "",
-        f"- Encoder: a {len(encoder['student_layers'])}-layer student (teacher layers "
-        f"{encoder['student_layers']}) of `{encoder['teacher']}`, distilled to the teacher's "
+        f"- Encoder: a {len(layers)}-layer student (teacher layers "
+        f"{layers}) of `{encoder.teacher}`, distilled to the teacher's "
         f"embeddings: a projection fitted in closed form (least squares) on "
         f"{config.encoder.projection_prompts} training prompts"
         + (
@@ -73,10 +75,10 @@ def render_model_card(
             if config.encoder.distill_epochs
             else ""
         )
-        + f"; exported to ONNX ({encoder['quantization']}).",
-        f"- Token budget: {trunc['max_tokens']} tokens; long prompts keep the first "
-        f"{trunc['head_tokens']} tokens and the last "
-        f"{trunc['max_tokens'] - 2 - trunc['head_tokens']} "
+        + f"; exported to ONNX ({encoder.quantization}).",
+        f"- Token budget: {trunc.max_tokens} tokens; long prompts keep the first "
+        f"{trunc.head_tokens} tokens and the last "
+        f"{trunc.max_tokens - 2 - trunc.head_tokens} "
         "(few-shot prompts put the question last). The choice and its trade-off come from "
         "the encoder study (docs/training.md).",
         f"- Heads: shared trunk ({config.heads.hidden} units) + one vector and bias per model; "

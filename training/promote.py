@@ -1,6 +1,6 @@
 """Promotion through the MLflow registry, with gates.
 
-``learned-router promote VERSION --eval-data PATH`` moves the ``champion``
+``python -m training promote VERSION --eval-data PATH`` moves the ``champion``
 alias to a registered version only if, on a fixed evaluation log the caller
 names (held out from every candidate's training):
 
@@ -10,7 +10,7 @@ names (held out from every candidate's training):
    no champion yet);
 2. **beats heuristic routing**: on every dataset of the log with at least
    three models, the candidate's AIQ (area under its cost-quality frontier,
-   ``learned_router.bench``) is above the heuristic triage router's. The
+   ``learned_router.routing_benchmark``) is above the heuristic triage router's. The
    log's prompts are split in half: the heuristic picks its cheap / mid /
    frontier models on one half, and both are scored on the other.
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,8 @@ import numpy as np
 
 from learned_router import data
 from learned_router.bundle import Bundle
-from learned_router.predictor import QualityPredictor
 from learned_router.registry import CHAMPION, DEFAULT_MODEL_NAME, client, download_bundle
-from training.calibration import per_model_metrics, summarise
+from training.platt import per_model_metrics, summarise
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,7 @@ def quality_metrics(bundle: Bundle, log: data.OutcomeLog) -> dict[str, float]:
     part = log.select(models=known).with_catalog_names(catalog)
     models = list(part.models)
     matrix = part.matrix(models)
-    predictor = QualityPredictor(bundle.models, bundle.scales, bundle.heads, bundle.calibration)
-    p = predictor.p_success(bundle.encoder().embed(list(matrix.prompts)), models=models)
+    p = bundle.scorer().p_success(list(matrix.prompts), models)
     return summarise(per_model_metrics(p, matrix.quality, models))
 
 
@@ -75,15 +73,15 @@ def routing_against_heuristic(
     bundle_dir: Path, log: data.OutcomeLog, *, seed: int = 0
 ) -> dict[str, Any]:
     """Per dataset: AIQ of the candidate and of heuristic triage (see the module docstring)."""
-    from learned_router.bench import (
+    from learned_router.errors import DatasetNotUsableError
+    from learned_router.routing_benchmark import (
         BenchConfig,
         EmbeddingCache,
         PredictorRouter,
         load_learned_predictor,
     )
-    from learned_router.bench.harness import evaluate_dataset, prepare_dataset
-    from learned_router.bench.routers import HeuristicTriage
-    from learned_router.errors import DatasetNotUsableError
+    from learned_router.routing_benchmark.harness import evaluate_dataset, prepare_dataset
+    from learned_router.routing_benchmark.routers import HeuristicTriage
 
     predictor = load_learned_predictor(bundle_dir)
     config = BenchConfig(seed=seed, fractions={"train": 0.5, "test": 0.5}, bootstrap_resamples=0)
@@ -206,7 +204,3 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
-
-
-def as_dict(decision: PromotionDecision) -> dict[str, Any]:
-    return _finite(asdict(decision))  # type: ignore[no-any-return]

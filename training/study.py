@@ -4,7 +4,7 @@ Variants (token budget, which tokens are kept, teacher or a distilled
 student of k layers) are compared by training the same quality heads on each
 variant's embeddings of the same prompts and measuring per-model test AUC,
 Brier score and ECE after calibration. Latency is measured separately on the
-exported ONNX files (``bench/bench_encoder.py``).
+exported ONNX files (``benchmarks/bench_encoder.py``).
 
 Run: ``python -m training.study --data ../shared/data [--per-dataset 2000]``.
 Writes ``docs/results/encoder_study.json`` (figures only).
@@ -24,7 +24,7 @@ import torch
 from learned_router.catalog import Catalog
 from learned_router.encoder import Truncation
 from training.dataset import SplitArrays, TrainingData, prepare
-from training.distill import EmbeddingCache, distill, embed_with_onnx
+from training.distill import EmbeddingStore, distill, embed_with_onnx
 from training.encoder_model import student_encoder, teacher_encoder
 from training.evaluate import fit_and_measure
 from training.heads import HeadConfig
@@ -104,7 +104,7 @@ def run(
         started = time.perf_counter()
         t = variant.truncation
         tag = f"{t.max_tokens}-{t.head_tokens}"
-        teacher_cache = EmbeddingCache(cache / "embeddings", f"teacher-{tag}")
+        teacher_cache = EmbeddingStore(cache / "embeddings", f"teacher-{tag}")
         if variant.layers is None:
             embeddings = {
                 k: embed_with_onnx(teacher_onnx, p.texts, t, cache=teacher_cache)

@@ -1,14 +1,18 @@
 """One training run: outcome logs in, a verified bundle and an MLflow model version out.
 
-``main(config)`` (also ``learned-router train --data PATH... --config FILE``):
+``main(config)`` (also ``python -m training train --data PATH... --config FILE``):
 
 1. load, validate and split the logs (by prompt), resolving model names
    through the catalog;
 2. teacher embeddings of the training prompts (cached on disk);
 3. distil the student encoder (least-squares projection start, then cosine
-   distillation), export it to ONNX and quantise it to int8;
+   distillation), export it to ONNX and quantise it to int8 -- or, with
+   ``[encoder] reuse_from = BUNDLE``, take that bundle's encoder as it is
+   (steps 2, 3 and 5 are skipped: the encoder learns from no labels);
 4. embed every split with the int8 student (what serving will compute) and
-   train the quality heads; calibrate them on the validation split;
+   train the quality model (``training/quality_model.py``: one latent ability
+   per model, a link per label source, support-aware shrinkage, a per-prompt
+   length model), early-stopped on the validation split;
 5. parity check: torch student vs int8 ONNX (max |diff| of embeddings, change
    in validation AUC); a broken export fails the run;
 6. write the bundle (model card included), log everything to MLflow and
@@ -34,21 +38,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import learned_router
+from learned_router.bundle import BundleManifest, EncoderInfo, ModelEntry, write_bundle
 from learned_router.catalog import Catalog
+from learned_router.data import prompt_group
 from learned_router.encoder import Truncation, encode_ids
 from learned_router.errors import LearnedRouterError
+from learned_router.quality import LatentQualityModel
 from learned_router.tokens import OutputLengthModel, load_tokenizer
-from training.calibration import per_model_metrics, sigmoid, summarise
 from training.config import TrainConfig, load_config
-from training.dataset import prepare
-from training.distill import EmbeddingCache, _padded, distill, embed_with_onnx
+from training.dataset import SplitArrays, TrainingData, prepare
+from training.distill import EmbeddingStore, _padded, distill, embed_with_onnx
 from training.encoder_model import TEACHER_NAME, PromptEncoder, student_encoder, teacher_encoder
-from training.evaluate import Evaluation, fit_and_measure
-from training.heads import QualityHeads, comparative, logits_of
 from training.model_card import render_model_card
 from training.onnx_export import export_encoder, export_fp32
+from training.platt import ModelMetrics, per_model_metrics, summarise
+from training.quality_model import QualityData, fit_quality_model
 from training.tracking import Tracker, temporary_folder
-from training.write_bundle import write_bundle
 
 
 class ParityError(LearnedRouterError):
@@ -93,9 +98,8 @@ def parity_check(
     student: PromptEncoder,
     texts: list[str],
     onnx_embeddings: npt.NDArray[np.float32],
-    heads: QualityHeads,
+    p_of: Any,
     labels: npt.NDArray[np.float32],
-    scale_index: npt.NDArray[np.int64],
     models: list[str],
     truncation: Truncation,
     *,
@@ -105,15 +109,15 @@ def parity_check(
     """Compares the torch student with the exported encoder on validation prompts.
 
     Raises :class:`ParityError` if any embedding moved more than
-    ``max_abs_diff`` or the heads' validation AUC dropped more than
-    ``max_auc_drop`` through the export.
+    ``max_abs_diff`` or the quality model's validation AUC (``p_of(embeddings)``)
+    dropped more than ``max_auc_drop`` through the export.
     """
     torch_embeddings = _embed_torch(student, texts, truncation)
     diff = float(np.abs(torch_embeddings - onnx_embeddings).max())
     cosine = float((torch_embeddings * onnx_embeddings).sum(1).min())
     auc = {}
     for name, embeddings in (("torch", torch_embeddings), ("onnx", onnx_embeddings)):
-        p = sigmoid(logits_of(heads, embeddings, scale_index))
+        p = p_of(embeddings)
         auc[name] = summarise(
             per_model_metrics(p, labels.astype(np.float64), models, min_labels=10)
         )["auc"]
@@ -204,107 +208,86 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
             tracker.json("data_report.json", data.log.report.__dict__)
         lap("data")
 
-        console.print("[bold]2/6[/] teacher embeddings (cached)")
-        train = data.parts["train"]
-        texts = train.texts
-        # Gradient distillation needs the teacher on every prompt it trains on;
-        # the closed-form projection alone needs only its own sample.
-        limit = config.encoder.distill_max_prompts
-        if config.encoder.distill_epochs == 0:
-            limit = config.encoder.projection_prompts
-        if limit and len(texts) > limit:
-            rng = np.random.default_rng(config.seed)
-            texts = [texts[i] for i in sorted(rng.choice(len(texts), limit, replace=False))]
-        teacher_onnx = cache / "teacher.fp32.onnx"
-        if not teacher_onnx.exists():
-            export_fp32(teacher_encoder(), teacher_onnx)
-        tag = f"teacher-{truncation.max_tokens}-{truncation.head_tokens}"
-        teacher_cache = EmbeddingCache(cache / "embeddings", tag)
-        task = progress.add_task("teacher embeddings", total=None)
-        targets = embed_with_onnx(
-            teacher_onnx,
-            texts,
-            truncation,
-            cache=teacher_cache,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
-        progress.remove_task(task)
-        lap("teacher_embeddings")
+        reuse = config.encoder.reuse_from
+        student: PromptEncoder | None = None
+        losses: list[float] = []
+        if reuse:
+            from learned_router.bundle import Bundle
 
-        console.print(
-            f"[bold]3/6[/] distilling a {len(config.encoder.student_layers)}-layer student"
-        )
-        student = student_encoder(config.encoder.student_layers)
-        task = progress.add_task("distillation", total=None)
-        losses = distill(
-            student,
-            texts,
-            targets,
-            truncation,
-            epochs=config.encoder.distill_epochs,
-            init_rows=config.encoder.projection_prompts,
-            batch_size=config.encoder.distill_batch_size,
-            learning_rate=config.encoder.distill_learning_rate,
-            seed=config.seed,
-            on_epoch=lambda epoch, loss: tracker.metrics({"distill_loss": loss}, step=epoch),
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
-        progress.remove_task(task)
-        workdir = temporary_folder()
-        fp32, int8 = export_encoder(student, workdir, int8=config.encoder.int8)
-        served = int8 or fp32
-        lap("distillation_and_export")
+            console.print(f"[bold]2-3/6[/] reusing the encoder of {reuse}")
+            source = Bundle.load(reuse)
+            if source.truncation != truncation:
+                raise LearnedRouterError(
+                    f"[encoder] reuse_from = {reuse!r}: its token budget {source.truncation} "
+                    f"differs from the config's {truncation}; align max_tokens/head_tokens"
+                )
+            served = source.path / "encoder.onnx"
+            quantization = source.manifest.encoder.quantization
+            int8 = served
+        else:
+            student, served, int8, losses = _distil_student(
+                config, data, truncation, cache, tracker, progress, console
+            )
+            quantization = "dynamic int8, per-channel weights" if int8 else "none (fp32)"
+        lap("encoder")
 
-        console.print("[bold]4/6[/] quality heads on the student's embeddings")
-        offset_scales = comparative(data.scales, config.heads.comparative_scale_words)
-        tracker.params(
-            {
-                "comparative_scales": [
-                    s for s, c in zip(data.scales, offset_scales, strict=True) if c
-                ]
-            }
-        )
-        task = progress.add_task("student embeddings", total=len(data.parts))
+        console.print("[bold]4/6[/] the quality model on the served encoder's embeddings")
+        task = progress.add_task("embeddings", total=len(data.parts))
+        store = EmbeddingStore(cache / "embeddings", f"served-{_file_digest(served)}")
         embeddings = {}
         for name, part in data.parts.items():
-            embeddings[name] = embed_with_onnx(served, part.texts, truncation)
+            embeddings[name] = embed_with_onnx(served, part.texts, truncation, cache=store)
             progress.advance(task)
         progress.remove_task(task)
-        teacher_rows = EmbeddingCache(cache / "embeddings", tag)
-        sample = data.parts["val"].texts[:512]
-        teacher_val = embed_with_onnx(teacher_onnx, sample, truncation, cache=teacher_rows)
-        cosine = float((embeddings["val"][: len(sample)] * teacher_val).sum(1).mean())
-        evaluation = fit_and_measure(
-            data.parts["train"],
-            data.parts["val"],
-            data.parts["test"],
-            embeddings,
+        base_of = _base_columns(data.models, catalog)
+        quality, history = fit_quality_model(
+            quality_data(data.parts["train"], embeddings["train"]),
+            quality_data(data.parts["val"], embeddings["val"]),
             data.models,
-            len(data.scales),
-            config.heads,
-            offset_scales=offset_scales,
+            data.dataset_names,
+            base_of,
+            config.quality,
             on_epoch=lambda epoch, tr, va: tracker.metrics(
-                {"heads_train_loss": tr, "heads_val_loss": va}, step=epoch
+                {"quality_train_loss": tr, "quality_val_loss": va}, step=epoch
             ),
         )
-        lap("heads")
+        test = data.parts["test"]
+        test_p = p_on_own_scale(quality, test, embeddings["test"], data.dataset_names)
+        after = per_model_metrics(test_p, test.labels.astype(np.float64), data.models)
+        canonical = quality.p_success(embeddings["test"])
+        metrics: dict[str, float] = {
+            **{f"test_{k}": v for k, v in summarise(after).items()},
+            **{
+                f"test_canonical_{k}": v
+                for k, v in summarise(
+                    per_model_metrics(canonical, test.labels.astype(np.float64), data.models)
+                ).items()
+                if k != "models"
+            },
+            **length_metrics(quality, test, embeddings["test"]),
+        }
+        lap("quality_model")
 
-        console.print("[bold]5/6[/] parity check: torch student vs exported encoder")
-        val = data.parts["val"]
-        rows = np.arange(min(512, len(val)))
-        parity = parity_check(
-            student,
-            [val.texts[i] for i in rows],
-            embeddings["val"][rows],
-            evaluation.heads,
-            val.labels[rows],
-            val.scale_index[rows],
-            data.models,
-            truncation,
-            max_abs_diff=config.encoder.parity_max_abs_diff,
-            max_auc_drop=config.encoder.parity_max_auc_drop,
-        )
-        lap("parity")
+        if student is not None:
+            console.print("[bold]5/6[/] parity check: torch student vs exported encoder")
+            val = data.parts["val"]
+            rows = np.arange(min(512, len(val)))
+            metrics.update(
+                parity_check(
+                    student,
+                    [val.texts[i] for i in rows],
+                    embeddings["val"][rows],
+                    lambda e, rows=rows: p_on_own_scale(
+                        quality, val.subset(rows), e, data.dataset_names
+                    ),
+                    val.labels[rows],
+                    data.models,
+                    truncation,
+                    max_abs_diff=config.encoder.parity_max_abs_diff,
+                    max_auc_drop=config.encoder.parity_max_auc_drop,
+                )
+            )
+            lap("parity")
 
         console.print("[bold]6/6[/] bundle, model card, MLflow")
         lengths = OutputLengthModel.fit(data.splits.log(data.log, "train"))
@@ -313,99 +296,47 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
             for t in (1, 2)
             for k, v in encoder_latency(served, truncation, threads=t).items()
         }
-        metrics: dict[str, float] = {
-            **evaluation.summary,
-            **parity,
-            "student_cosine_to_teacher_val": cosine,
-            **latency,
-            "distill_final_loss": losses[-1] if losses else float("nan"),
-            "encoder_mb": served.stat().st_size / 1e6,
-        }
-        teacher_metrics: dict[str, Any] = {}
-        if config.encoder.compare_teacher:
-            teacher_embeddings = {
-                name: embed_with_onnx(teacher_onnx, part.texts, truncation, cache=teacher_rows)
-                for name, part in data.parts.items()
-            }
-            teacher_eval = fit_and_measure(
-                data.parts["train"],
-                data.parts["val"],
-                data.parts["test"],
-                teacher_embeddings,
-                data.models,
-                len(data.scales),
-                config.heads,
-                offset_scales=offset_scales,
-            )
-            metrics.update({f"teacher_{k}": v for k, v in teacher_eval.summary.items()})
-            teacher_metrics = {m.model: m for m in teacher_eval.after}
-        per_model = [
-            {
-                "model": m.model,
-                "test_labels": m.labels,
-                "auc": m.auc,
-                "brier": m.brier,
-                "ece": m.ece,
-                **(
-                    {
-                        "teacher_auc": teacher_metrics[m.model].auc,
-                        "teacher_brier": teacher_metrics[m.model].brier,
-                    }
-                    if m.model in teacher_metrics
-                    else {}
-                ),
-            }
-            for m in evaluation.after
-        ]
-        before = {m.model: m for m in evaluation.before}
-        for row in per_model:
-            row["brier_uncalibrated"] = before[row["model"]].brier
-            row["ece_uncalibrated"] = before[row["model"]].ece
-        per_dataset = evaluation.per_dataset_auc(
-            data.parts["test"], data.models, data.dataset_names
-        )
+        metrics.update(latency)
+        metrics["encoder_mb"] = served.stat().st_size / 1e6
+        if losses:
+            metrics["distill_final_loss"] = losses[-1]
+        labelled = (~np.isnan(data.parts["train"].labels)).sum(0)
+        sources = _label_sources(data.parts["train"], data.dataset_names)
+        per_model = _per_model_rows(data.models, after, labelled, sources)
+        per_dataset = per_dataset_auc(test_p, test, data.models, data.dataset_names)
         tracker.metrics(metrics)
         tracker.metrics({f"test_auc_{d}": v for d, v in per_dataset.items()})
         tracker.json("per_model_metrics.json", per_model)
-        labelled = (~np.isnan(data.parts["train"].labels)).sum(0)
-        models_meta = [
-            {
-                "id": m,
-                "index": j,
-                "train_labels": int(labelled[j]),
-                "catalog_version": catalog.version,
-            }
+        entries = [
+            ModelEntry(id=m, train_labels=int(labelled[j]), catalog_version=catalog.version)
             for j, m in enumerate(data.models)
         ]
-        manifest = {
-            "name": Path(config.output.bundle_dir).name,
-            "created_at": datetime.now(timezone.utc).isoformat(),
-            "package_version": learned_router.__version__,
-            "encoder": {
-                "truncation": {
-                    "max_tokens": truncation.max_tokens,
-                    "head_tokens": truncation.head_tokens,
-                },
-                "dim": int(embeddings["train"].shape[1]),
-                "teacher": TEACHER_NAME,
-                "student_layers": list(config.encoder.student_layers),
-                "quantization": "dynamic int8, per-channel weights" if int8 else "none (fp32)",
-            },
-            "data": {
+        manifest = BundleManifest(
+            name=Path(config.output.bundle_dir).name,
+            created_at=datetime.now(timezone.utc).isoformat(),
+            package_version=learned_router.__version__,
+            encoder=EncoderInfo(
+                truncation=truncation,
+                dim=int(embeddings["train"].shape[1]),
+                teacher=TEACHER_NAME,
+                student_layers=tuple(config.encoder.student_layers),
+                quantization=quantization,
+            ),
+            data={
                 "fingerprint": data.fingerprint,
                 "paths": list(config.data.paths),
                 **data.rows,
                 "datasets": data.dataset_names,
                 "split": data.splits.params(),
             },
-            "catalog_version": catalog.version,
-            "config": config.to_dict(),
-            "metrics": {
+            catalog_version=catalog.version,
+            config=config.to_dict(),
+            metrics={
                 k: (None if isinstance(v, float) and not np.isfinite(v) else v)
                 for k, v in metrics.items()
             },
-            "mlflow_run_id": tracker.run_id,
-        }
+            mlflow_run_id=tracker.run_id,
+        )
         card = render_model_card(
             manifest=manifest,
             metrics=metrics,
@@ -416,17 +347,17 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
         )
         bundle = write_bundle(
             config.output.bundle_dir,
+            manifest=manifest,
+            quality=quality,
+            entries=entries,
             encoder_onnx=served,
-            head_arrays=evaluation.heads.to_arrays(),
-            models=models_meta,
-            scales=data.scales,
-            calibration=(evaluation.calibration.a, evaluation.calibration.b),
             output_lengths=lengths,
             catalog=catalog,
             model_card=card,
-            manifest=manifest,
-            train_prompts=data.parts["train"].texts + data.parts["val"].texts,
-        )
+            train_prompt_groups=[
+                prompt_group(text) for text in data.parts["train"].texts + data.parts["val"].texts
+            ],
+        ).path
         size_mb = sum(f.stat().st_size for f in bundle.iterdir()) / 1e6
         if size_mb > config.output.max_bundle_mb:
             console.print(
@@ -435,7 +366,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
             )
         tracker.metrics({"bundle_mb": size_mb})
         tracker.artifacts(bundle, "bundle")
-        _log_plots(tracker, evaluation, losses)
+        _log_plots(tracker, history, losses)
         version = tracker.register(bundle, example_prompt=data.parts["test"].texts[0][:2000])
         lap("bundle_and_tracking")
         tracker.metrics({f"seconds_{k}": v for k, v in seconds.items()})
@@ -444,7 +375,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
     return RunResult(bundle, metrics, tracker.run_id, version, seconds)
 
 
-def _log_plots(tracker: Tracker, evaluation: Evaluation, losses: list[float]) -> None:
+def _log_plots(tracker: Tracker, history: list[dict[str, float]], losses: list[float]) -> None:
     if not tracker.enabled:
         return
     import matplotlib
@@ -453,11 +384,10 @@ def _log_plots(tracker: Tracker, evaluation: Evaluation, losses: list[float]) ->
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    history = evaluation.history
-    axes[0].plot([h["train_loss"] for h in history], label="heads train")
-    axes[0].plot([h["val_loss"] for h in history], label="heads val")
+    axes[0].plot([h["train_loss"] for h in history], label="train")
+    axes[0].plot([h.get("val_loss", float("nan")) for h in history], label="validation")
     axes[0].set_xlabel("epoch")
-    axes[0].set_title("quality-head losses")
+    axes[0].set_title("quality-model losses")
     axes[0].legend()
     axes[1].bar(range(len(losses)), losses)
     axes[1].set_title("distillation loss (1 - cosine)")
@@ -484,9 +414,8 @@ def _summary(
         "test_auc",
         "test_brier",
         "test_ece",
-        "test_uncalibrated_brier",
-        "test_uncalibrated_ece",
-        "teacher_test_auc",
+        "test_canonical_auc",
+        "test_length_median_abs_log_ratio",
         "parity_max_abs_diff",
         "parity_val_auc_drop",
         "student_int8_30_tokens_ms_1t",
@@ -501,10 +430,175 @@ def _summary(
     console.print(table)
 
 
+def _distil_student(
+    config: TrainConfig,
+    data: TrainingData,
+    truncation: Truncation,
+    cache: Path,
+    tracker: Tracker,
+    progress: Progress,
+    console: Console,
+) -> tuple[PromptEncoder, Path, Path | None, list[float]]:
+    """Steps 2-3: teacher embeddings, the distilled student, its ONNX export."""
+    console.print("[bold]2/6[/] teacher embeddings (cached)")
+    texts = data.parts["train"].texts
+    # Gradient distillation needs the teacher on every prompt it trains on;
+    # the closed-form projection alone needs only its own sample.
+    limit = config.encoder.distill_max_prompts
+    if config.encoder.distill_epochs == 0:
+        limit = config.encoder.projection_prompts
+    if limit and len(texts) > limit:
+        rng = np.random.default_rng(config.seed)
+        texts = [texts[i] for i in sorted(rng.choice(len(texts), limit, replace=False))]
+    teacher_onnx = cache / "teacher.fp32.onnx"
+    if not teacher_onnx.exists():
+        export_fp32(teacher_encoder(), teacher_onnx)
+    tag = f"teacher-{truncation.max_tokens}-{truncation.head_tokens}"
+    task = progress.add_task("teacher embeddings", total=None)
+    targets = embed_with_onnx(
+        teacher_onnx,
+        texts,
+        truncation,
+        cache=EmbeddingStore(cache / "embeddings", tag),
+        progress=lambda done, total: progress.update(task, completed=done, total=total),
+    )
+    progress.remove_task(task)
+    console.print(f"[bold]3/6[/] distilling a {len(config.encoder.student_layers)}-layer student")
+    student = student_encoder(config.encoder.student_layers)
+    task = progress.add_task("distillation", total=None)
+    losses = distill(
+        student,
+        texts,
+        targets,
+        truncation,
+        epochs=config.encoder.distill_epochs,
+        init_rows=config.encoder.projection_prompts,
+        batch_size=config.encoder.distill_batch_size,
+        learning_rate=config.encoder.distill_learning_rate,
+        seed=config.seed,
+        on_epoch=lambda epoch, loss: tracker.metrics({"distill_loss": loss}, step=epoch),
+        progress=lambda done, total: progress.update(task, completed=done, total=total),
+    )
+    progress.remove_task(task)
+    fp32, int8 = export_encoder(student, temporary_folder(), int8=config.encoder.int8)
+    return student, int8 or fp32, int8, losses
+
+
+def _file_digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def quality_data(part: SplitArrays, embeddings: npt.NDArray[np.float32]) -> QualityData:
+    """A split as the quality model's training rows: each dataset is its own label source."""
+    return QualityData(
+        embeddings=embeddings,
+        labels=part.labels,
+        source=part.dataset_index,
+        dataset=part.dataset_index,
+        lengths=part.output_tokens,
+    )
+
+
+def _base_columns(models: list[str], catalog: Catalog) -> list[int]:
+    """Each model's base model's column (itself unless it is a deployment of a trained one)."""
+    index = {m: j for j, m in enumerate(models)}
+    out = []
+    for j, m in enumerate(models):
+        base = catalog.base_of(m) if catalog.knows(m) else None
+        out.append(index.get(base, j) if base else j)
+    return out
+
+
+def p_on_own_scale(
+    quality: LatentQualityModel,
+    part: SplitArrays,
+    embeddings: npt.NDArray[np.float32],
+    sources: list[str],
+) -> npt.NDArray[np.float64]:
+    """P(success) of every row on its own dataset's label scale (how it was graded)."""
+    p = np.empty(part.labels.shape, dtype=np.float64)
+    for d, name in enumerate(sources):
+        rows = part.dataset_index == d
+        if rows.any():
+            p[rows] = quality.p_success(embeddings[rows], scale=name)
+    return p
+
+
+def length_metrics(
+    quality: LatentQualityModel, part: SplitArrays, embeddings: npt.NDArray[np.float32]
+) -> dict[str, float]:
+    """How far predicted answer lengths are from the observed ones on held-out prompts."""
+    predicted = quality.predict(embeddings).output_tokens
+    assert predicted is not None
+    seen = np.isfinite(part.output_tokens) & (part.output_tokens > 0)
+    if not seen.any():
+        return {}
+    ratio = np.log(predicted[seen] / part.output_tokens[seen])
+    return {
+        "test_length_median_abs_log_ratio": float(np.median(np.abs(ratio))),
+        "test_length_total_predicted_over_observed": float(
+            predicted[seen].sum() / part.output_tokens[seen].sum()
+        ),
+    }
+
+
+def per_dataset_auc(
+    p: npt.NDArray[np.float64], part: SplitArrays, models: list[str], names: list[str]
+) -> dict[str, float]:
+    """Mean per-model test AUC in each dataset."""
+    out = {}
+    for d, name in enumerate(names):
+        rows = part.dataset_index == d
+        if not rows.any():
+            continue
+        found = per_model_metrics(p[rows], part.labels[rows].astype(np.float64), models)
+        aucs = [m.auc for m in found if not np.isnan(m.auc)]
+        if aucs:
+            out[name] = float(np.mean(aucs))
+    return out
+
+
+def _label_sources(part: SplitArrays, names: list[str]) -> list[list[str]]:
+    """The datasets each model's training labels come from."""
+    known = ~np.isnan(part.labels)
+    return [
+        [name for d, name in enumerate(names) if known[part.dataset_index == d, j].any()]
+        for j in range(part.labels.shape[1])
+    ]
+
+
+def _per_model_rows(
+    models: list[str],
+    after: list[ModelMetrics],
+    labelled: npt.NDArray[np.int64],
+    sources: list[list[str]],
+) -> list[dict[str, Any]]:
+    """One model-card row per model: training labels and sources, test metrics where
+    it has at least 20 test labels."""
+    measured = {m.model: m for m in after}
+    rows = []
+    for j, model in enumerate(models):
+        found = measured.get(model)
+        rows.append(
+            {
+                "model": model,
+                "train_labels": int(labelled[j]),
+                "datasets": sources[j],
+                "test_labels": found.labels if found else 0,
+                "auc": found.auc if found else None,
+                "brier": found.brier if found else None,
+                "ece": found.ece if found else None,
+            }
+        )
+    return rows
+
+
 def cli(
     data: list[str], config_path: str | None, overrides: dict[str, Any] | None = None
 ) -> RunResult:
-    """What ``learned-router train`` calls."""
+    """What ``python -m training train`` calls."""
     config = load_config(
         config_path, **({"data.paths": list(data)} if data else {}), **(overrides or {})
     )

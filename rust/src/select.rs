@@ -24,7 +24,7 @@ pub enum Policy {
     /// when none is affordable, the cheapest model (a fallback).
     MaxCost { max_cost_usd: f64 },
     /// The model maximising `p - cost_weight * cost`. Never falls back.
-    CostWeighted { cost_weight: f64 },
+    CostWeight { cost_weight: f64 },
     /// The cheapest model whose `p` reaches `quality_fraction` times the best
     /// available `p` for that prompt. The best model always qualifies, so this
     /// policy never falls back.
@@ -142,7 +142,7 @@ pub fn validate_policy(policy: &Policy) -> Result<(), CoreError> {
             max_cost_usd.is_finite() && max_cost_usd >= 0.0,
             "a finite amount of USD >= 0",
         ),
-        Policy::CostWeighted { cost_weight } => (
+        Policy::CostWeight { cost_weight } => (
             "cost_weight",
             cost_weight,
             cost_weight.is_finite() && cost_weight >= 0.0,
@@ -308,7 +308,7 @@ pub fn select_row(
                 }
             }
         }
-        Policy::CostWeighted { cost_weight } => {
+        Policy::CostWeight { cost_weight } => {
             let mut best_score = f64::NEG_INFINITY;
             for j in (0..p.len()).filter(|&j| available[j]) {
                 let score = p[j] - cost_weight * cost[j];
@@ -423,7 +423,7 @@ mod tests {
             &[0.0, 5.0, 3.0],
             &ALL,
             3,
-            Policy::CostWeighted { cost_weight: 0.0 },
+            Policy::CostWeight { cost_weight: 0.0 },
         );
         // Tie on p breaks to the cheaper model.
         assert_eq!(s.index, vec![2]);
@@ -437,7 +437,7 @@ mod tests {
             &[10.0, 1.0, 0.1],
             &ALL,
             3,
-            Policy::CostWeighted { cost_weight: 0.1 },
+            Policy::CostWeight { cost_weight: 0.1 },
         );
         assert_eq!(s.index, vec![1]);
     }
@@ -535,7 +535,7 @@ mod tests {
             ),
             (Policy::MaxCost { max_cost_usd: -0.1 }, "max_cost_usd"),
             (
-                Policy::CostWeighted {
+                Policy::CostWeight {
                     cost_weight: f64::INFINITY,
                 },
                 "cost_weight",

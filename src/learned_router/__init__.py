@@ -15,7 +15,6 @@ The selection kernel on its own:
 
 from learned_router._core import __version__
 from learned_router.cache import CacheConfig, CacheHit, CacheStats, SemanticCache
-from learned_router.calibration import Calibration
 from learned_router.catalog import Catalog, ModelSpec
 from learned_router.errors import (
     BundleError,
@@ -27,6 +26,7 @@ from learned_router.errors import (
 )
 from learned_router.live_catalog import LiveCatalog
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
+from learned_router.policy_calibration import Calibration
 from learned_router.router import CandidateEstimate, NoModelAvailableError, RouteDecision, Router
 from learned_router.selection import Outcome, Selection, select_models
 

@@ -2,7 +2,7 @@
 # Checked against the built binary by `make lint` (python -m mypy.stubtest).
 # Users never import this module; they call learned_router.selection,
 # learned_router.capacity and learned_router.cache.
-from typing import Final, final
+from typing import Final, Protocol, final, type_check_only
 
 import numpy as np
 import numpy.typing as npt
@@ -10,6 +10,7 @@ import numpy.typing as npt
 __all__ = [
     "CapacityTracker",
     "ExactCache",
+    "ExactSnapshot",
     "__version__",
     "context_digest",
     "normalise_prompt",
@@ -19,12 +20,20 @@ __all__ = [
 
 __version__: Final[str]
 
+@type_check_only
+class _Policy(Protocol):
+    """What the kernel reads of ``learned_router.selection.Policy``."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> float: ...
+
 def select(
     p: npt.NDArray[np.float64],
     cost: npt.NDArray[np.float64],
     available: npt.NDArray[np.bool_],
-    policy: str,
-    value: float,
+    policy: _Policy,
 ) -> tuple[
     npt.NDArray[np.int64],
     npt.NDArray[np.float64],
@@ -71,18 +80,53 @@ _Removed = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.ui
 _Hit = tuple[int, str, float, float]
 # (tenant, namespace, model, context digest)
 _Scope = tuple[str, str, str | None, bytes]
-_Export = tuple[
-    int,
-    list[_Scope],
-    _Ids,
-    _Ids,
-    bytes,
-    list[str],
-    list[str],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-]
+
+@final
+class ExactSnapshot:
+    """The exact tier's contents, entries least recently used first, as columns:
+    what `ExactCache.export()` returns and `ExactCache.restore()` takes."""
+
+    def __new__(
+        cls,
+        *,
+        next_id: int,
+        scopes: list[_Scope],
+        ids: _Ids,
+        entry_scopes: _Ids,
+        prompts: bytes,
+        key_texts: list[str],
+        responses: list[str],
+        cost_usd: npt.NDArray[np.float64],
+        created_at: npt.NDArray[np.float64],
+        expires_at: npt.NDArray[np.float64],
+    ) -> ExactSnapshot: ...
+    def __len__(self) -> int:
+        """Number of entries."""
+    @property
+    def next_id(self) -> int:
+        """The id the next entry will get."""
+    @property
+    def scopes(self) -> list[_Scope]:
+        """Scopes as (tenant, namespace, model, context digest), by scope id."""
+    @property
+    def ids(self) -> _Ids:
+        """Entry ids (int64)."""
+    @property
+    def entry_scopes(self) -> _Ids:
+        """Each entry's scope id (int64)."""
+    @property
+    def prompts(self) -> bytes:
+        """Each entry's 32-byte prompt digest, concatenated."""
+    @property
+    def key_texts(self) -> list[str]: ...
+    @property
+    def responses(self) -> list[str]: ...
+    @property
+    def cost_usd(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def created_at(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def expires_at(self) -> npt.NDArray[np.float64]: ...
 
 def normalise_prompt(prompt: str) -> str:
     """Collapse whitespace, lowercase and strip final ?!. (the exact tier's key)."""
@@ -144,21 +188,10 @@ class ExactCache:
         """Scopes as (tenant, namespace, model, context digest) tuples, by id."""
     def lru_order(self) -> _Ids:
         """Entry ids in LRU order, least recently used first."""
-    def export(self) -> _Export:
+    def export(self) -> ExactSnapshot:
         """Everything needed by restore(), entries least recently used first."""
     @staticmethod
-    def restore(
-        max_entries: int,
-        next_id: int,
-        scopes: list[_Scope],
-        ids: _Ids,
-        entry_scopes: _Ids,
-        prompts: bytes,
-        key_texts: list[str],
-        responses: list[str],
-        cost_usd: npt.NDArray[np.float64],
-        created_at: npt.NDArray[np.float64],
-        expires_at: npt.NDArray[np.float64],
-    ) -> tuple[ExactCache, _Removed]:
-        """Rebuilds a cache from export()'s parts; returns it and the entries
-        dropped to fit `max_entries`. Inconsistent parts are rejected."""
+    def restore(max_entries: int, snapshot: ExactSnapshot) -> tuple[ExactCache, _Removed]:
+        """Rebuilds a cache from an `ExactSnapshot` (export()'s result); returns it
+        and the entries dropped to fit `max_entries`. An inconsistent snapshot
+        is rejected."""

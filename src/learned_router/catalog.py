@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -101,6 +102,10 @@ class ModelSpec:
     self_hosted: bool = False
     hosting: SelfHosting | None = None
     aliases: tuple[str, ...] = ()
+    base: str = ""
+    """For a deployment (the same weights on another host ``@host``, at a reasoning
+    effort ``(high)``, or with a prompting variant ``+concise``): the id of the model
+    whose weights it shares. Empty for a model in its own right."""
     price_as_of: str = ""
     price_source: str = ""
     price_confidence: str = ""
@@ -222,7 +227,15 @@ def _spec_from_dict(raw: Mapping[str, Any], where: str) -> ModelSpec:
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
         raise CatalogError(f"{where}: aliases must be a list of strings")
     text = {}
-    for name in ("id", "provider", "price_as_of", "price_source", "price_confidence", "notes"):
+    for name in (
+        "id",
+        "provider",
+        "base",
+        "price_as_of",
+        "price_source",
+        "price_confidence",
+        "notes",
+    ):
         value = raw.get(name, "")
         if not isinstance(value, str):
             raise CatalogError(f"{where}: {name} must be a string, got {value!r}")
@@ -241,6 +254,7 @@ def _spec_from_dict(raw: Mapping[str, Any], where: str) -> ModelSpec:
         self_hosted=self_hosted,
         hosting=hosting,
         aliases=tuple(aliases),
+        base=text["base"].strip(),
         price_as_of=text["price_as_of"],
         price_source=text["price_source"],
         price_confidence=text["price_confidence"],
@@ -262,19 +276,38 @@ class Catalog:
     source: str = ""
     _index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
+    _loose: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
+
     def __post_init__(self) -> None:
+        where = self.source or "catalog"
         index: dict[str, int] = {}
+        loose: dict[str, set[int]] = {}
         for i, spec in enumerate(self.models):
             for name in (spec.id, *spec.aliases):
                 key = name.strip().lower()
                 if key in index and index[key] != i:
                     other = self.models[index[key]].id
                     raise CatalogError(
-                        f"{self.source or 'catalog'}: name {name!r} is used by both "
+                        f"{where}: name {name!r} is used by both "
                         f"{other!r} and {spec.id!r}; names and aliases must be unique"
                     )
                 index[key] = i
+                loose.setdefault(normalise_name(name), set()).add(i)
+        for spec in self.models:
+            if not spec.base:
+                continue
+            if spec.base.strip().lower() == spec.id.strip().lower():
+                raise CatalogError(f"{where}: model {spec.id!r} names itself as its base")
+            base = index.get(spec.base.strip().lower())
+            if base is None or self.models[base].id != spec.base:
+                close = difflib.get_close_matches(spec.base, [m.id for m in self.models], n=3)
+                hint = f" Closest ids: {', '.join(map(repr, close))}." if close else ""
+                raise CatalogError(
+                    f"{where}: model {spec.id!r} has base {spec.base!r}, which is not the id "
+                    f"of a model in this catalog.{hint} A base must be a catalog id."
+                )
         object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_loose", {key: tuple(sorted(ids)) for key, ids in loose.items()})
 
     # --- loading and saving ----------------------------------------------------------------
 
@@ -315,7 +348,7 @@ class Catalog:
             lines.append(f"description = {_toml(description)}")
         for spec in self.models:
             lines += ["", "[[model]]"]
-            for name in ("id", "aliases", "provider"):
+            for name in ("id", "base", "aliases", "provider"):
                 value = getattr(spec, name)
                 if value not in ("", ()):
                     lines.append(f"{name} = {_toml(value)}")
@@ -357,24 +390,84 @@ class Catalog:
         return tuple(spec.id for spec in self.models)
 
     def knows(self, name: str) -> bool:
-        """True if ``name`` is a model id or alias (case-insensitive)."""
-        return name.strip().lower() in self._index
+        """True if ``name`` is a model id or alias (see :meth:`resolve` for the matching)."""
+        return self._lookup(name) is not None
 
-    def get(self, name: str) -> ModelSpec:
-        """The model called ``name`` (id or alias, case-insensitive)."""
+    def _lookup(self, name: str) -> int | None:
         index = self._index.get(name.strip().lower())
         if index is None:
-            close = difflib.get_close_matches(name.lower(), list(self._index), n=3)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            matches = self._loose.get(normalise_name(name), ())
+            if len(matches) == 1:
+                index = matches[0]
+        return index
+
+    def get(self, name: str) -> ModelSpec:
+        """The model called ``name`` (id or alias; see :meth:`resolve`)."""
+        if not isinstance(name, str):
+            raise CatalogError(f"a model name must be a string, got {name!r}")
+        index = self._lookup(name)
+        if index is None:
+            ambiguous = self._loose.get(normalise_name(name), ())
+            if len(ambiguous) > 1:
+                ids = ", ".join(repr(self.models[i].id) for i in ambiguous)
+                raise CatalogError(
+                    f"model {name!r} matches several catalog models ({ids}) once case and "
+                    "punctuation are ignored; use the exact id or alias."
+                )
             raise CatalogError(
                 f"model {name!r} is not in the catalog {self.source or ''} "
-                f"(version {self.version}).{hint} Add it, or an alias for it, to the catalog."
+                f"(version {self.version}).{self._closest_hint(name)} Add it, or an alias "
+                "for it, to the catalog (docs/catalog.md, 'Adding a model')."
             )
         return self.models[index]
 
+    def _closest_hint(self, name: str) -> str:
+        close = difflib.get_close_matches(name.strip().lower(), list(self._index), n=6)
+        ids = list(dict.fromkeys(self.models[self._index[c]].id for c in close))[:3]
+        return f" Did you mean {', '.join(map(repr, ids))} (the closest ids)?" if ids else ""
+
     def resolve(self, name: str) -> str:
-        """The catalog id of ``name``."""
+        """The canonical id of ``name``: an id or an alias, matched case-insensitively,
+        then (if that finds nothing) ignoring punctuation, spaces and case
+        (``Meta-Llama-3_1-8B-Instruct`` = ``meta-llama-3.1-8b-instruct``) when that
+        points at one model only. Raises :class:`CatalogError` naming the closest ids.
+
+        >>> Catalog.load().resolve("mistralai/mixtral-8x7b-chat")
+        'mixtral-8x7b-instruct-v0.1'
+        """
         return self.get(name).id
+
+    def resolve_all(self, names: Iterable[str]) -> list[str]:
+        """:meth:`resolve` for each name, in order; one error lists every unknown name."""
+        resolved, unknown = [], []
+        for name in names:
+            try:
+                resolved.append(self.resolve(name))
+            except CatalogError as error:
+                unknown.append(f"{name!r}:{str(error).split('.', 1)[-1].split(' Add it')[0]}")
+        if unknown:
+            raise CatalogError(
+                f"{len(unknown)} model name(s) not in the catalog {self.source or ''} "
+                f"(version {self.version}): {'; '.join(unknown)}. Add them, or aliases for "
+                "them, to the catalog (docs/catalog.md, 'Adding a model')."
+            )
+        return resolved
+
+    def mapping(self, names: Iterable[str]) -> dict[str, str]:
+        """``{name: canonical id}`` for every distinct name (raises for unknown names)."""
+        unique = list(dict.fromkeys(names))
+        return dict(zip(unique, self.resolve_all(unique), strict=True))
+
+    def base_of(self, name: str) -> str:
+        """The id of the model whose weights ``name`` shares: its ``base`` for a
+        deployment, else its own id."""
+        spec = self.get(name)
+        return spec.base or spec.id
+
+    def deployments_of(self, name: str) -> tuple[str, ...]:
+        """Ids of the deployments whose base is ``name``'s model."""
+        model = self.resolve(name)
+        return tuple(spec.id for spec in self.models if spec.base == model)
 
     def prices(self, names: Sequence[str]) -> dict[str, npt.NDArray[np.float64]]:
         """Per-model price arrays (USD per 1M tokens) in the order of ``names``."""
@@ -418,6 +511,15 @@ class Catalog:
         return Catalog(
             models=tuple(models), version=version or f"{self.version}+1", source=self.source
         )
+
+
+_PUNCTUATION = re.compile(r"[\s_\-.:/]+")
+
+
+def normalise_name(name: str) -> str:
+    """A model name with case, spaces and ``_ - . : /`` ignored (the loose match of
+    :meth:`Catalog.resolve`): ``"Meta-Llama-3_1-8B"`` -> ``"metallama318b"``."""
+    return _PUNCTUATION.sub("", name.strip().lower())
 
 
 def _toml(value: Any) -> str:

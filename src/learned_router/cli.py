@@ -1,12 +1,16 @@
-"""The ``learned-router`` command line.
+"""The ``learned-router`` command line: routing, data, benchmark, cache (the runtime).
 
 Each command imports what it needs when it runs, so ``--help`` stays fast.
+Training commands (``train``, ``add-model``, ``promote``,
+``cache export-encoder``) live with the training code, in a checkout with the
+``train`` extra: ``python -m training --help``. The runtime never imports
+``training/``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -147,42 +151,6 @@ def data_summary(
     console.print(models)
 
 
-def _training() -> Any:
-    """The training package, which lives in the repository's training/ folder."""
-    try:
-        import training.train as train_module
-    except ImportError as error:
-        raise typer.BadParameter(
-            f"training needs a checkout of the learned-router repository with the train extra "
-            f"installed (`make setup`), run from its root ({error})"
-        ) from None
-    return train_module
-
-
-@app.command()
-def train(
-    data: Annotated[list[Path], typer.Option("--data", help="Outcome logs (files or folders).")],
-    config: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option("--config", help="Training config TOML (training/configs/default.toml)."),
-    ] = None,
-    bundle_dir: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option("--bundle-dir", help="Where to write the bundle (overrides the config)."),
-    ] = None,
-    no_tracking: Annotated[
-        bool, typer.Option("--no-tracking", help="Do not log to MLflow.")
-    ] = False,
-) -> None:
-    """Train a router on outcome logs: distilled encoder, heads, bundle, MLflow version."""
-    overrides: dict[str, Any] = {}
-    if bundle_dir is not None:
-        overrides["output.bundle_dir"] = str(bundle_dir)
-    if no_tracking:
-        overrides["tracking.enabled"] = False
-    _training().cli([str(p) for p in data], str(config) if config else None, overrides)
-
-
 BundleOption = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option("--bundle", help="Bundle folder or models:/NAME@ALIAS (default: models/default)."),
@@ -260,7 +228,7 @@ def calibrate(
     from rich.console import Console
 
     from learned_router import data as data_layer
-    from learned_router.calibration import calibrate_on_log
+    from learned_router.policy_calibration import calibrate_on_log
     from learned_router.router import Router
 
     router = Router.load(bundle, capacity=False)
@@ -274,7 +242,7 @@ def calibrate(
     log = log.select(models=[m for m in log.models if current.knows(m)]).with_catalog_names(current)
     result = calibrate_on_log(
         log,
-        lambda prompts: router.predict(prompts, models=known),
+        lambda prompts: router.scorer.p_success(prompts, known),
         models=known,
         catalog=current,
         lengths=router.bundle.output_lengths,
@@ -286,50 +254,6 @@ def calibrate(
     typer.echo(f"saved {out}; use it with Router.load(..., calibration={str(out)!r})")
 
 
-@app.command("add-model")
-def add_model(
-    bundle: Annotated[Path, typer.Option("--bundle", help="The trained bundle folder.")],
-    data: Annotated[list[Path], typer.Option("--data", help="Outcome logs of the new model.")],
-    model: Annotated[str, typer.Option("--model", help="The model to add (as in the catalog).")],
-    out: Annotated[Path, typer.Option("--out", help="Where to write the new bundle.")],
-) -> None:
-    """Add a model to a bundle from a few hundred labelled outcomes (encoder untouched)."""
-    _training()
-    from training.add_model import add_model as add
-
-    result = add(bundle, [str(p) for p in data], model, out)
-    typer.echo(f"wrote {result.bundle}: head for {result.model} from {result.labels} outcomes")
-
-
-@app.command()
-def promote(
-    version: Annotated[str, typer.Argument(help="Registered model version to promote.")],
-    eval_data: Annotated[
-        list[Path], typer.Option("--eval-data", help="Held-out outcome logs to judge on.")
-    ],
-    name: Annotated[str, typer.Option("--name", help="Registered model name.")] = "learned-router",
-    auc_tolerance: Annotated[float, typer.Option(help="Allowed AUC drop vs champion.")] = 0.005,
-    brier_tolerance: Annotated[float, typer.Option(help="Allowed Brier rise vs champion.")] = 0.005,
-) -> None:
-    """Move the `champion` alias to VERSION if it passes the gates; print why either way."""
-    _training()
-    from training.promote import promote as run
-
-    decision = run(
-        version,
-        eval_data=[str(p) for p in eval_data],
-        model_name=name,
-        auc_tolerance=auc_tolerance,
-        brier_tolerance=brier_tolerance,
-    )
-    verdict = "PROMOTED to champion" if decision.promoted else "REFUSED"
-    typer.echo(f"{name} version {version}: {verdict} (champion before: {decision.champion_before})")
-    for reason in decision.reasons:
-        typer.echo(f"  - {reason}")
-    if not decision.promoted:
-        raise typer.Exit(1)
-
-
 @app.command("verify")
 def verify(bundle: Annotated[Path, typer.Argument(help="A bundle folder.")]) -> None:
     """Verify a bundle's manifest and checksums."""
@@ -337,12 +261,12 @@ def verify(bundle: Annotated[Path, typer.Argument(help="A bundle folder.")]) -> 
 
     loaded = Bundle.load(bundle)
     typer.echo(
-        f"OK {loaded.version}: {len(loaded.models)} models, {len(loaded.manifest['files'])} files"
+        f"OK {loaded.version}: {len(loaded.models)} models, {len(loaded.manifest.files)} files"
     )
 
 
 DEFAULT_ROUTER = Path("models/default")
-DEFAULT_EMBEDDER = "training.teacher_embeddings:make_teacher_embedder"
+TEACHER_EMBEDDER = "training.teacher_embeddings:make_teacher_embedder"
 
 
 def _load_embedder(spec: str):  # type: ignore[no-untyped-def]
@@ -387,7 +311,8 @@ def bench(
         typer.Option(
             "--embedder",
             help="MODULE:FACTORY; FACTORY() returns embed(texts) -> float32 [n, d]. Default: "
-            f"the bundle's encoder, else {DEFAULT_EMBEDDER} (needs the train extra).",
+            f"the bundle's encoder. Without a bundle, e.g. {TEACHER_EMBEDDER} (a checkout "
+            "with the train extra).",
         ),
     ] = None,
     dataset: Annotated[
@@ -432,7 +357,7 @@ def bench(
         raise typer.Exit(1)
 
     from learned_router import data as data_module
-    from learned_router.bench import (
+    from learned_router.routing_benchmark import (
         BenchConfig,
         EmbeddingCache,
         load_learned_predictor,
@@ -440,8 +365,8 @@ def bench(
         summary_table,
         write_report,
     )
-    from learned_router.bench.embeddings import cache_name_for
-    from learned_router.bench.learned import BundlePredictor
+    from learned_router.routing_benchmark.embeddings import cache_name_for
+    from learned_router.routing_benchmark.learned import BundlePredictor
 
     started = time.perf_counter()
     try:
@@ -456,7 +381,11 @@ def bench(
         elif isinstance(predictor, BundlePredictor):
             embed, embedder_name = predictor.embed, predictor.embedder_name
         else:
-            embed, embedder_name = _load_embedder(DEFAULT_EMBEDDER), DEFAULT_EMBEDDER
+            console.print(
+                "[red]error[/]: no bundle to embed with; pass --router PATH or --embedder "
+                f"MODULE:FACTORY (e.g. {TEACHER_EMBEDDER} from a checkout with the train extra)"
+            )
+            raise typer.Exit(1)
         cache_name = getattr(embed, "cache_name", None) or cache_name_for(embedder_name)
         cached = EmbeddingCache(embed, name=cache_name, cache_dir=cache_dir)
         rejects.parent.mkdir(parents=True, exist_ok=True)
@@ -492,7 +421,7 @@ def bench(
 
 cache_app = typer.Typer(
     name="cache",
-    help="Inspect a saved answer cache; export the encoder that keys it.",
+    help="Inspect a saved answer cache (export its encoder: python -m training).",
     no_args_is_help=True,
 )
 app.add_typer(cache_app)
@@ -545,23 +474,6 @@ def cache_stats(
             shown = str(value)
         table.add_row(key, shown)
     Console().print(table)
-
-
-@cache_app.command("export-encoder")
-def cache_export_encoder(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write.")] = Path(
-        "models/cache-encoder"
-    ),
-) -> None:
-    """Export all-MiniLM-L6-v2 (int8 ONNX) to key the semantic cache (train extra)."""
-    _training()
-    from training.cache_encoder import export_cache_encoder
-
-    folder = export_cache_encoder(out)
-    typer.echo(
-        f"wrote {folder}; use it with SemanticCache(embed=CacheEncoder.load({str(folder)!r}), "
-        "config=encoder.cache_config())"
-    )
 
 
 def main() -> None:

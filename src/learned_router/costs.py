@@ -12,7 +12,6 @@ Where a log has real ``cost_usd``, :func:`log_costs` uses it and says so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -132,20 +131,4 @@ def log_costs(
         is_real=is_real,
         input_tokens=inputs,
         output_tokens=outputs,
-    )
-
-
-def cost_matrix(
-    prompts_input_tokens: npt.ArrayLike,
-    models: Sequence[str],
-    tasks: Sequence[str | None],
-    catalog: Catalog,
-    lengths: OutputLengthModel,
-    *,
-    priority: Priority = "interactive",
-) -> npt.NDArray[np.float64]:
-    """Expected cost for new prompts (no outcomes yet): ``[n_prompts, n_models]``."""
-    outputs = lengths.expected(models, tasks)
-    return expected_cost_usd(
-        prompts_input_tokens, outputs, catalog.prices(models), priority=priority
     )

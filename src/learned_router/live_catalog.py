@@ -155,7 +155,7 @@ class LiveCatalog:
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "catalog.toml"
         >>> _ = Catalog.load().save(path)
         >>> LiveCatalog.from_file(path).version
-        '2024-list-prices.1'
+        '2025-list-prices.1'
         """
         path = Path(path)
         signature = _signature(path) if path.exists() else None

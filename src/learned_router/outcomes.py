@@ -13,7 +13,7 @@ outcome-log schema of :mod:`learned_router.data.schema`, plus the
   several processes may append to one file (sqlite serialises writers).
 - **training data**: ``learned_router.data.load("outcomes.sqlite")`` reads it
   as an :class:`~learned_router.data.OutcomeLog` (format ``store``, detected by
-  the ``.sqlite``/``.sqlite3``/``.db`` suffix), so ``learned-router train --data
+  the ``.sqlite``/``.sqlite3``/``.db`` suffix), so ``python -m training train --data
   outcomes.sqlite`` retrains on it.
 
 Each record gets an increasing integer ``id``; validation problems found when
@@ -36,12 +36,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from learned_router.errors import InvalidInputError, LearnedRouterError
+from learned_router.outcome_schema import (
+    FIELDS,
+    STORE_FIELDS,
+    STORE_SUFFIXES,
+    Kind,
+    SchemaField,
+    arrow_type,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-#: File names an outcome store may have (``learned_router.data.load`` reads them).
-STORE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
 # Marks a sqlite file as a learned-router outcome store ("LRos"), so a foreign
 # database is refused instead of written into.
@@ -49,24 +55,17 @@ APPLICATION_ID = 0x4C526F73
 SCHEMA_VERSION = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
-_COLUMNS = (
-    ("prompt_id", "TEXT NOT NULL"),
-    ("prompt", "TEXT NOT NULL"),
-    ("model", "TEXT NOT NULL"),
-    ("quality", "REAL NOT NULL"),
-    ("cost_usd", "REAL"),
-    ("input_tokens", "INTEGER"),
-    ("output_tokens", "INTEGER"),
-    ("output_chars", "INTEGER"),
-    ("latency_ms", "REAL"),
-    ("timestamp_us", "INTEGER"),  # microseconds since 1970-01-01 UTC
-    ("task", "TEXT"),
-    ("tenant", "TEXT"),
-    ("dataset", "TEXT"),
-    ("quality_scale", "TEXT"),
-    ("response", "TEXT"),
-    ("decision_id", "TEXT"),
-)
+_SQL: dict[Kind, str] = {"string": "TEXT", "float64": "REAL", "int64": "INTEGER"}
+
+
+def _column(field: SchemaField) -> tuple[str, str]:
+    """A schema field's SQL column; timestamps are microseconds since 1970-01-01 UTC."""
+    if field.kind == "timestamp":
+        return f"{field.name}_us", "INTEGER" + (" NOT NULL" if field.required else "")
+    return field.name, _SQL[field.kind] + (" NOT NULL" if field.required else "")
+
+
+_COLUMNS = tuple(_column(f) for f in (*FIELDS, *STORE_FIELDS))
 _NAMES = tuple(name for name, _ in _COLUMNS)
 _SCHEMA_SQL = (
     "CREATE TABLE IF NOT EXISTS outcomes (id INTEGER PRIMARY KEY AUTOINCREMENT, "
@@ -79,6 +78,12 @@ _INSERT_SQL = (
 )
 
 
+_REQUIRED_STRINGS = tuple(f.name for f in FIELDS if f.kind == "string" and f.required)
+_OPTIONAL_STRINGS = tuple(
+    f.name for f in (*FIELDS, *STORE_FIELDS) if f.kind == "string" and not f.required
+)
+
+
 class OutcomeStoreError(LearnedRouterError):
     """An outcome store cannot be opened, read or written."""
 
@@ -87,7 +92,8 @@ class OutcomeStoreError(LearnedRouterError):
 class OutcomeRecord:
     """One outcome: a model's answer to a prompt and how good it was.
 
-    Fields and rules are those of the canonical schema (``docs/data.md``);
+    Fields and rules are those of the canonical schema
+    (:data:`learned_router.outcome_schema.FIELDS`, then ``decision_id``);
     ``timestamp`` must be timezone-aware. Invalid values raise
     :class:`~learned_router.errors.InvalidInputError` naming the field.
 
@@ -120,11 +126,11 @@ class OutcomeRecord:
                 f"outcome record {self.prompt_id!r}, field {name!r}: got {value!r}; {rule}"
             )
 
-        for name in ("prompt_id", "prompt", "model"):
+        for name in _REQUIRED_STRINGS:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise bad(name, "it must be a non-empty string")
-        for name in ("task", "tenant", "dataset", "quality_scale", "response", "decision_id"):
+        for name in _OPTIONAL_STRINGS:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise bad(name, "it must be a string or None")
@@ -378,14 +384,11 @@ def read_store(path: str | os.PathLike[str], *, since_id: int = 0) -> pa.Table:
     # pyarrow only here: routing and recording outcomes do not need it.
     import pyarrow as pa
 
-    from learned_router.data.schema import FIELDS
-
     arrays: dict[str, pa.Array] = {"id": pa.array(by_name["id"], pa.int64())}
-    for spec in FIELDS:
-        if spec.name == "timestamp":
-            micros = pa.array(by_name["timestamp_us"], pa.int64())
-            arrays["timestamp"] = micros.cast(spec.type)
+    for spec in (*FIELDS, *STORE_FIELDS):
+        if spec.kind == "timestamp":
+            micros = pa.array(by_name[f"{spec.name}_us"], pa.int64())
+            arrays[spec.name] = micros.cast(arrow_type(spec.kind))
         else:
-            arrays[spec.name] = pa.array(by_name[spec.name], spec.type)
-    arrays["decision_id"] = pa.array(by_name["decision_id"], pa.string())
+            arrays[spec.name] = pa.array(by_name[spec.name], arrow_type(spec.kind))
     return pa.table(arrays)

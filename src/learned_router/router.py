@@ -37,7 +37,6 @@ import numpy.typing as npt
 
 from learned_router.bundle import DEFAULT_BUNDLE, Bundle
 from learned_router.cache import CacheHit, SemanticCache
-from learned_router.calibration import Calibration
 from learned_router.capacity import CapacityTracker
 from learned_router.catalog import Catalog
 from learned_router.costs import Priority, expected_cost_usd
@@ -45,8 +44,8 @@ from learned_router.errors import BundleError, InvalidInputError, LearnedRouterE
 from learned_router.latency import LatencyTable
 from learned_router.live_catalog import LiveCatalog
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
-from learned_router.predictor import QualityPredictor
-from learned_router.selection import Outcome, PolicyName, select_models
+from learned_router.policy_calibration import Calibration
+from learned_router.selection import Outcome, Policy, PolicyName, select_models
 
 Tier = Literal["low", "medium", "high"]
 TIER_FRACTION = 0.95
@@ -68,6 +67,10 @@ class CandidateEstimate:
     expected_output_tokens: float
     excluded_by: str | None
     """Why it could not be chosen (``down``, ``capacity``, ``latency``, ``budget``), or None."""
+    support: float | None = None
+    """How many labelled training prompts near this one back the prediction (effective
+    count; None when the bundle's quality model does not estimate it). Where it is
+    small, ``p_success`` leans on the model's overall record instead of this prompt."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,8 @@ class RouteDecision:
     input_tokens: int
     priority: Priority
     tenant: str | None = None
+    support: float | None = None
+    """The chosen model's :attr:`CandidateEstimate.support`."""
     cached: CacheHit | None = None
     """The cached answer, when the cache answered: call no model, use
     ``cached.response`` (``model`` is then ``"cache"``)."""
@@ -109,6 +114,33 @@ class RouteDecision:
         return best.expected_cost_usd
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """The prompts of one ``route_batch`` call the cache did not answer, and what the
+    router worked out for them: ``[n, m]`` arrays over the candidate models."""
+
+    prompts: Sequence[str]
+    policy: Policy
+    priority: Priority
+    tenant: str | None
+    models: list[str]
+    """The candidates, in column order."""
+    columns: npt.NDArray[np.intp]
+    """The candidates' indices among the router's models."""
+    input_tokens: Sequence[int]
+    p: npt.NDArray[np.float64]
+    support: npt.NDArray[np.float64] | None
+    cost: npt.NDArray[np.float64]
+    latency_ms: npt.NDArray[np.float64]
+    output_tokens: npt.NDArray[np.float64]
+    available: npt.NDArray[np.bool_]
+    excluded: npt.NDArray[Any]
+    """Why each candidate cannot be chosen (``down``, ``capacity``, ...) or None."""
+    demand: npt.NDArray[np.float64]
+    """``[n, all models]`` self-hosted capacity each prompt would claim."""
+    price_version: str
+
+
 @dataclass
 class _Memory:
     """What ``record_outcome`` needs to know about a recent decision."""
@@ -121,43 +153,6 @@ class _Memory:
     claimed_tokens: float
     claimed: bool
     cost_usd: float
-
-
-def _policy(
-    min_quality: float | None,
-    max_cost_usd: float | None,
-    cost_weight: float | None,
-    quality_fraction: float | None,
-    default: Mapping[str, float],
-) -> tuple[PolicyName, float, float | None]:
-    """(kernel policy, its value, hard budget to mask with or None)."""
-    quality_policies: list[tuple[PolicyName, float | None]] = [
-        ("min_quality", min_quality),
-        ("cost_weight", cost_weight),
-        ("relative_quality", quality_fraction),
-    ]
-    given = [(name, float(value)) for name, value in quality_policies if value is not None]
-    if len(given) > 1:
-        raise InvalidInputError(
-            "give at most one of min_quality=, cost_weight=, quality_fraction= "
-            f"(got {', '.join(name for name, _ in given)}); max_cost_usd= combines with any"
-        )
-    if max_cost_usd is not None and not (np.isfinite(max_cost_usd) and max_cost_usd >= 0):
-        raise InvalidInputError(
-            f"invalid argument `max_cost_usd`: got {max_cost_usd}; it must be >= 0"
-        )
-    if given:
-        return given[0][0], given[0][1], max_cost_usd
-    if max_cost_usd is not None:
-        return "max_cost", float(max_cost_usd), None
-    ((name, value),) = default.items()
-    kernel = {
-        "min_quality": "min_quality",
-        "max_cost_usd": "max_cost",
-        "cost_weight": "cost_weight",
-        "quality_fraction": "relative_quality",
-    }[name]
-    return kernel, float(value), None  # type: ignore[return-value]
 
 
 _DECIDED_BY: dict[tuple[str, int], str] = {
@@ -199,7 +194,7 @@ class Router:
     Build one with :meth:`load`. ``catalog`` is a live catalog, a catalog, or a
     catalog file to watch (default: the catalog in the bundle). ``policy`` is
     the default when a call names none (e.g. ``{"min_quality": 0.8}``); a saved
-    :class:`~learned_router.calibration.Calibration` (``learned-router
+    :class:`~learned_router.policy_calibration.Calibration` (``learned-router
     calibrate``) can supply it instead. With a ``cache``
     (:class:`~learned_router.cache.SemanticCache`), a prompt the tenant asked
     before is answered from it (``decision.cached``; the decision costs
@@ -230,9 +225,7 @@ class Router:
     ) -> None:
         self.bundle = bundle
         self.version = bundle.version
-        self.predictor = QualityPredictor(
-            bundle.models, bundle.scales, bundle.heads, bundle.calibration
-        )
+        self.quality = bundle.quality_model()
         if isinstance(catalog, LiveCatalog):
             self.catalog = catalog
         elif isinstance(catalog, Catalog):
@@ -244,30 +237,32 @@ class Router:
         current = self.catalog.current
         if models is None:
             models = [m for m in bundle.models if current.knows(m)]
-        self.models: tuple[str, ...] = tuple(current.resolve(m) for m in models)
+        # One column per canonical id, even where the bundle has heads under two spellings.
+        self.models: tuple[str, ...] = tuple(dict.fromkeys(current.resolve(m) for m in models))
         if not self.models:
             raise InvalidInputError(
                 "the router has no models: none of the bundle's models is in the catalog"
             )
-        self._columns = self.predictor.columns(self.models)
+        # Heads are keyed by the bundle's model names, which may be aliases of the
+        # catalog's canonical ids (a bundle trained before the ids were canonical).
+        head: dict[str, str] = {}
+        for m in bundle.models:
+            if current.knows(m):
+                head.setdefault(current.resolve(m), m)
+        head_names = [head.get(m, m) for m in self.models]
+        self._columns = self.quality.columns(head_names)
+        self._head_of = dict(zip(self.models, head_names, strict=True))
         self._column_of = {m: j for j, m in enumerate(self.models)}
         if calibration is not None:
             if policy is not None:
                 raise InvalidInputError("give policy= or calibration=, not both")
             if not isinstance(calibration, Calibration):
                 calibration = Calibration.load(calibration)
-            policy = calibration.select_kwargs()
-        self.policy = dict(policy or {"min_quality": 0.8})
-        if len(self.policy) != 1 or next(iter(self.policy)) not in (
-            "min_quality",
-            "max_cost_usd",
-            "cost_weight",
-            "quality_fraction",
-        ):
-            raise InvalidInputError(
-                "policy must name one of min_quality, max_cost_usd, cost_weight, "
-                f"quality_fraction; got {self.policy}"
-            )
+        self.policy: Policy = (
+            calibration.as_policy()
+            if calibration is not None
+            else Policy.from_mapping(policy or {"min_quality": 0.8})
+        )
         if capacity is True:
             capacity = CapacityTracker.from_catalog(current, self.models)
         self.capacity: CapacityTracker | None = capacity or None
@@ -277,7 +272,8 @@ class Router:
         self.fallback_order = tuple(current.resolve(m) for m in fallback_order)
         self.on_high_tier = on_high_tier
         self.latency_critical_tenants = frozenset(latency_critical_tenants)
-        self.encoder = bundle.encoder(threads=threads)
+        self.scorer = bundle.scorer(threads=threads)
+        self.encoder = self.scorer.encoder
         self.cache = cache
         self.cache_min_quality = cache_min_quality
         if quality_scale is not None and quality_scale not in bundle.scales:
@@ -291,7 +287,7 @@ class Router:
         # The decision memory is shared by all threads calling route() and
         # record_outcome(); an OrderedDict is not safe to mutate concurrently.
         self._lock = threading.Lock()
-        self._output_tokens = bundle.output_lengths.expected(self.models, [None])[0]
+        self._output_tokens = bundle.output_lengths.expected(head_names, [None])[0]
         self._latency_tables: dict[tuple[str, tuple[str, ...]], LatencyTable] = {}
 
     # --- construction ----------------------------------------------------------------------
@@ -339,6 +335,10 @@ class Router:
             self.capacity = CapacityTracker(self.models)
         return self.capacity
 
+    def _resolve(self, model: str) -> str:
+        current = self.catalog.current
+        return current.resolve(model) if current.knows(model) else model
+
     def _index(self, model: str) -> int:
         name = self.catalog.current.resolve(model)
         if name not in self._column_of:
@@ -351,10 +351,8 @@ class Router:
         self, prompts: Sequence[str], *, models: Sequence[str] | None = None
     ) -> npt.NDArray[np.float64]:
         """``[n, m]`` calibrated P(success) of ``models`` (default: the router's) per prompt."""
-        embeddings = self.encoder.embed(list(prompts))
-        return self.predictor.p_success(
-            embeddings, models=models or self.models, scale=self.quality_scale
-        )
+        heads = [self._head_of.get(self._resolve(m), m) for m in models or self.models]
+        return self.scorer.p_success(prompts, heads, scale=self.quality_scale)
 
     # --- routing ---------------------------------------------------------------------------
 
@@ -426,8 +424,12 @@ class Router:
             raise InvalidInputError(
                 f"invalid argument `max_latency_ms`: got {max_latency_ms}; it must be > 0"
             )
-        policy, value, budget = _policy(
-            min_quality, max_cost_usd, cost_weight, quality_fraction, self.policy
+        policy = Policy.from_keywords(
+            min_quality=min_quality,
+            max_cost_usd=max_cost_usd,
+            cost_weight=cost_weight,
+            quality_fraction=quality_fraction,
+            default=self.policy,
         )
         if not prompts:
             return []
@@ -440,9 +442,7 @@ class Router:
         # Route only the prompts the cache did not answer, keep the order.
         misses = [prompt for i, prompt in enumerate(prompts) if i not in hits]
         routed = iter(
-            self._route_uncached(
-                misses, policy, value, budget, max_latency_ms, priority, tenant, candidates
-            )
+            self._route_uncached(misses, policy, max_latency_ms, priority, tenant, candidates)
             if misses
             else []
         )
@@ -454,9 +454,7 @@ class Router:
     def _route_uncached(
         self,
         prompts: Sequence[str],
-        policy: PolicyName,
-        value: float,
-        budget: float | None,
+        policy: Policy,
         max_latency_ms: float | None,
         priority: Priority,
         tenant: str | None,
@@ -469,12 +467,21 @@ class Router:
 
         ids, input_tokens = self.encoder.token_ids_and_counts(list(prompts))
         embeddings = self.encoder.embed_ids(ids)
-        p = self.predictor.p_success(embeddings, scale=self.quality_scale)[
-            :, self._columns[columns]
-        ]
+        prediction = self.quality.predict(embeddings, scale=self.quality_scale)
+        p = prediction.p_success[:, self._columns[columns]]
+        support = (
+            None if prediction.support is None else prediction.support[:, self._columns[columns]]
+        )
+        # Expected answer lengths: predicted per prompt where the quality model
+        # does it, else the bundle's per-model table.
+        all_output_tokens = (
+            np.broadcast_to(self._output_tokens, (n, len(self.models)))
+            if prediction.output_tokens is None
+            else prediction.output_tokens[:, self._columns]
+        )
 
         priced = self.catalog.priced(models)
-        output_tokens = np.broadcast_to(self._output_tokens[columns], (n, m))
+        output_tokens = all_output_tokens[:, columns]
         cached = [
             min(self._cached_tokens(prompt), tokens)
             for prompt, tokens in zip(prompts, input_tokens, strict=True)
@@ -496,7 +503,7 @@ class Router:
             # Self-hosted capacity is charged in decode-equivalent tokens.
             demand = self.capacity.request_tokens(
                 np.asarray(input_tokens, dtype=np.float64),
-                np.broadcast_to(self._output_tokens, (n, len(self.models))),
+                all_output_tokens,
             )
             up = self.capacity.available(tokens=demand)[:, columns]
             down = self.capacity.snapshot().down[columns]
@@ -507,39 +514,34 @@ class Router:
             slow = ~latency.meets(output_tokens, max_latency_ms=max_latency_ms)
             excluded[slow & available] = "latency"
             available &= ~slow
-        if budget is not None:
-            over = cost > budget
+        if policy.max_cost_usd is not None:
+            over = cost > policy.max_cost_usd
             excluded[over & available] = "budget"
             available &= ~over
 
-        sel = select_models(p, cost, available=available, **{_KWARG[policy]: value})
-        decisions = []
-        for i, prompt in enumerate(prompts):
-            decisions.append(
-                self._decide(
-                    i,
-                    prompt,
-                    int(sel.index[i]),
-                    int(sel.outcome[i]),
-                    policy,
-                    value,
-                    budget,
-                    models,
-                    columns,
-                    p,
-                    cost,
-                    latency_ms,
-                    output_tokens,
-                    available,
-                    excluded,
-                    demand[i],
-                    input_tokens[i],
-                    priced.version,
-                    priority,
-                    tenant,
-                )
-            )
-        return decisions
+        batch = _Batch(
+            prompts=prompts,
+            policy=policy,
+            priority=priority,
+            tenant=tenant,
+            models=models,
+            columns=columns,
+            input_tokens=input_tokens,
+            p=p,
+            support=support,
+            cost=cost,
+            latency_ms=latency_ms,
+            output_tokens=output_tokens,
+            available=available,
+            excluded=excluded,
+            demand=demand,
+            price_version=priced.version,
+        )
+        sel = select_models(p, cost, available=available, policy=policy)
+        return [
+            self._decide(batch, i, int(sel.index[i]), int(sel.outcome[i]))
+            for i in range(len(prompts))
+        ]
 
     def _latency_table(self, catalog: Catalog, models: list[str]) -> LatencyTable:
         """The latency profiles of ``models`` under ``catalog``, built once per price
@@ -574,31 +576,13 @@ class Router:
             columns.append(self._column_of[resolved])
         return np.array(sorted(set(columns)), dtype=np.intp)
 
-    def _decide(
-        self,
-        i: int,
-        prompt: str,
-        index: int,
-        outcome: int,
-        policy: PolicyName,
-        value: float,
-        budget: float | None,
-        models: list[str],
-        columns: npt.NDArray[np.intp],
-        p: npt.NDArray[np.float64],
-        cost: npt.NDArray[np.float64],
-        latency_ms: npt.NDArray[np.float64],
-        output_tokens: npt.NDArray[np.float64],
-        available: npt.NDArray[np.bool_],
-        excluded: npt.NDArray[Any],
-        demand: npt.NDArray[np.float64],
-        input_tokens: int,
-        price_version: str,
-        priority: Priority,
-        tenant: str | None,
-    ) -> RouteDecision:
-        row_available = available[i].copy()
-        decided_by = _DECIDED_BY.get((policy, outcome), "").format(v=value)
+    def _decide(self, batch: _Batch, i: int, index: int, outcome: int) -> RouteDecision:
+        """The decision for prompt ``i`` of ``batch``, whose kernel choice was ``index``."""
+        policy, models, columns = batch.policy, batch.models, batch.columns
+        p, cost, excluded = batch.p, batch.cost, batch.excluded
+        budget, demand, tenant = policy.max_cost_usd, batch.demand[i], batch.tenant
+        row_available = batch.available[i].copy()
+        decided_by = _DECIDED_BY.get((policy.name, outcome), "").format(v=policy.value)
         if budget is not None and outcome == Outcome.MET:
             decided_by += f", within {budget:g} USD"
         claimed, claimed_tokens = False, 0.0
@@ -611,10 +595,11 @@ class Router:
                 break
             row_available[index] = False
             excluded[i, index] = "capacity"
-            again = select_models(p[i], cost[i], available=row_available, **{_KWARG[policy]: value})
+            again = select_models(p[i], cost[i], available=row_available, policy=policy)
             index, outcome = int(again.index[0]), int(again.outcome[0])
             decided_by = (
-                _DECIDED_BY.get((policy, outcome), "").format(v=value) + " (capacity spill-over)"
+                _DECIDED_BY.get((policy.name, outcome), "").format(v=policy.value)
+                + " (capacity spill-over)"
             )
         if index < 0:
             index, decided_by = self._fallback(models, budget, cost[i])
@@ -632,9 +617,10 @@ class Router:
                 models[j],
                 float(p[i, j]),
                 float(cost[i, j]),
-                float(latency_ms[i, j]),
-                float(output_tokens[i, j]),
+                float(batch.latency_ms[i, j]),
+                float(batch.output_tokens[i, j]),
                 excluded[i, j],
+                None if batch.support is None else float(batch.support[i, j]),
             )
             for j in range(len(models))
         )
@@ -644,26 +630,27 @@ class Router:
             model=model,
             p_success=float(p[i, index]),
             expected_cost_usd=float(cost[i, index]),
-            expected_latency_ms=float(latency_ms[i, index]),
-            policy=policy,
-            policy_value=value,
+            expected_latency_ms=float(batch.latency_ms[i, index]),
+            policy=policy.name,
+            policy_value=policy.value,
             outcome=Outcome(outcome),
             decided_by=decided_by,
             tier=tier,
             candidates=estimates,
-            price_version=price_version,
+            price_version=batch.price_version,
             router_version=self.version,
-            input_tokens=int(input_tokens),
-            priority=priority,
+            input_tokens=int(batch.input_tokens[i]),
+            priority=batch.priority,
             tenant=tenant,
+            support=None if batch.support is None else float(batch.support[i, index]),
         )
         with self._lock:
             self._memory[decision.decision_id] = _Memory(
-                prompt,
+                batch.prompts[i],
                 model,
                 int(columns[index]),
                 tenant,
-                int(input_tokens),
+                int(batch.input_tokens[i]),
                 claimed_tokens,
                 claimed,
                 float(cost[i, index]),
@@ -778,14 +765,6 @@ class Router:
             decision_id=decision_id,
         )
         return self.outcome_store.append(record)
-
-
-_KWARG: dict[str, str] = {
-    "min_quality": "min_quality",
-    "max_cost": "max_cost_usd",
-    "cost_weight": "cost_weight",
-    "relative_quality": "quality_fraction",
-}
 
 
 def _frontier(models: list[str], p: npt.NDArray[np.float64], cost: npt.NDArray[np.float64]) -> str:

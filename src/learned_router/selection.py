@@ -3,8 +3,14 @@
 This is the Python face of the Rust selection kernel (``learned_router._core``).
 It coerces inputs to what the kernel takes (C-contiguous float64 arrays of
 shape ``[n_prompts, n_models]``; float64 because costs are money and go down to
-1e-7 USD per call), picks the policy from the one keyword given, and returns a
+1e-7 USD per call), takes the policy as one :class:`Policy` value (built once
+from the caller's keywords, handed to the kernel as it is), and returns a
 frozen :class:`Selection`.
+
+One vocabulary: a policy is named by :data:`PolicyName` everywhere (the
+Router's decisions, saved calibrations, the Rust ``Policy`` enum's variants);
+the caller's keyword for each name is in :data:`KEYWORDS`, the one table that
+maps between them.
 
 Ties break deterministically: quality-maximising policies prefer higher p, then
 lower cost, then the lower model index; cost-minimising ones prefer lower cost,
@@ -14,8 +20,9 @@ then higher p, then the lower index.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +31,109 @@ from learned_router import _core
 from learned_router.errors import InvalidInputError
 
 PolicyName = Literal["min_quality", "max_cost", "cost_weight", "relative_quality"]
+
+KEYWORDS: dict[PolicyName, str] = {
+    "min_quality": "min_quality",
+    "max_cost": "max_cost_usd",
+    "cost_weight": "cost_weight",
+    "relative_quality": "quality_fraction",
+}
+"""The caller's keyword (``route(min_quality=...)``) for each policy name."""
+_NAME_OF_KEYWORD: dict[str, PolicyName] = {kw: name for name, kw in KEYWORDS.items()}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A routing policy: what to optimise, its parameter, and an optional hard budget.
+
+    Built once from the caller's keywords (:meth:`from_keywords`) and handed
+    down unchanged: the Router masks with it, the Rust kernel chooses with it,
+    the decision reports it.
+
+    >>> Policy.from_keywords(min_quality=0.8, max_cost_usd=0.01)
+    Policy(name='min_quality', value=0.8, max_cost_usd=0.01)
+    >>> Policy.from_keywords(max_cost_usd=0.01)
+    Policy(name='max_cost', value=0.01, max_cost_usd=None)
+    >>> Policy("relative_quality", 0.9).keywords()
+    {'quality_fraction': 0.9}
+    """
+
+    name: PolicyName
+    value: float
+    max_cost_usd: float | None = None
+    """A hard cap (USD per call) on top of a quality policy: dearer models are
+    excluded. None when there is none, or when the budget *is* the policy."""
+
+    def __post_init__(self) -> None:
+        # The value's range is the kernel's to check (it names the keyword).
+        if self.name not in KEYWORDS:
+            raise InvalidInputError(
+                f"unknown policy {self.name!r}; use one of {list(get_args(PolicyName))}"
+            )
+        if self.max_cost_usd is not None and not (
+            np.isfinite(self.max_cost_usd) and self.max_cost_usd >= 0
+        ):
+            raise InvalidInputError(
+                f"invalid argument `max_cost_usd`: got {self.max_cost_usd}; it must be >= 0"
+            )
+
+    @classmethod
+    def from_keywords(
+        cls,
+        *,
+        min_quality: float | None = None,
+        max_cost_usd: float | None = None,
+        cost_weight: float | None = None,
+        quality_fraction: float | None = None,
+        default: Policy | None = None,
+    ) -> Policy:
+        """The policy the caller's keywords name: at most one of ``min_quality``,
+        ``cost_weight``, ``quality_fraction``; ``max_cost_usd`` alone is the
+        ``max_cost`` policy, with another it is a hard cap; none: ``default``."""
+        options: tuple[tuple[PolicyName, float | None], ...] = (
+            ("min_quality", min_quality),
+            ("cost_weight", cost_weight),
+            ("relative_quality", quality_fraction),
+        )
+        given = [(name, float(value)) for name, value in options if value is not None]
+        if len(given) > 1:
+            raise InvalidInputError(
+                "give at most one of min_quality=, cost_weight=, quality_fraction= "
+                f"(got {', '.join(KEYWORDS[name] for name, _ in given)}); max_cost_usd= "
+                "combines with any"
+            )
+        if max_cost_usd is not None and not (np.isfinite(max_cost_usd) and max_cost_usd >= 0):
+            raise InvalidInputError(
+                f"invalid argument `max_cost_usd`: got {max_cost_usd}; it must be >= 0"
+            )
+        budget = None if max_cost_usd is None else float(max_cost_usd)
+        if given:
+            return cls(given[0][0], given[0][1], budget)
+        if budget is not None:
+            return cls("max_cost", budget)
+        if default is None:
+            raise InvalidInputError(
+                "give a policy: min_quality=, max_cost_usd=, cost_weight= or quality_fraction="
+            )
+        return default
+
+    @classmethod
+    def from_mapping(cls, keywords: Mapping[str, float]) -> Policy:
+        """A policy from one caller keyword, e.g. ``{"min_quality": 0.8}`` (``Router(policy=...)``).
+
+        >>> Policy.from_mapping({"quality_fraction": 0.9}).name
+        'relative_quality'
+        """
+        if len(keywords) != 1 or next(iter(keywords)) not in _NAME_OF_KEYWORD:
+            raise InvalidInputError(
+                f"policy must name one of {', '.join(_NAME_OF_KEYWORD)}; got {dict(keywords)}"
+            )
+        ((keyword, value),) = keywords.items()
+        return cls(_NAME_OF_KEYWORD[keyword], float(value))
+
+    def keywords(self) -> dict[str, float]:
+        """The caller's keyword for this policy (the hard cap, if any, is not included)."""
+        return {KEYWORDS[self.name]: self.value}
 
 
 class Outcome(enum.IntEnum):
@@ -67,25 +177,25 @@ def _as_matrix(name: str, value: npt.ArrayLike, dtype: type) -> npt.NDArray[Any]
     return np.ascontiguousarray(array)
 
 
-def _policy(
+def _one_policy(
     min_quality: float | None,
     max_cost_usd: float | None,
     cost_weight: float | None,
     quality_fraction: float | None,
-) -> tuple[PolicyName, float]:
-    options: tuple[tuple[PolicyName, float | None], ...] = (
-        ("min_quality", min_quality),
-        ("max_cost", max_cost_usd),
-        ("cost_weight", cost_weight),
-        ("relative_quality", quality_fraction),
-    )
-    given = [(name, float(value)) for name, value in options if value is not None]
-    if len(given) != 1:
+) -> Policy:
+    options = (min_quality, max_cost_usd, cost_weight, quality_fraction)
+    given = sum(value is not None for value in options)
+    if given != 1:
         raise InvalidInputError(
             "give exactly one policy: min_quality=, max_cost_usd=, cost_weight= "
-            f"or quality_fraction= (got {len(given)})"
+            f"or quality_fraction= (got {given})"
         )
-    return given[0]
+    return Policy.from_keywords(
+        min_quality=min_quality,
+        max_cost_usd=max_cost_usd,
+        cost_weight=cost_weight,
+        quality_fraction=quality_fraction,
+    )
 
 
 def select_models(
@@ -93,6 +203,7 @@ def select_models(
     cost_usd: npt.ArrayLike,
     *,
     available: npt.ArrayLike | None = None,
+    policy: Policy | None = None,
     min_quality: float | None = None,
     max_cost_usd: float | None = None,
     cost_weight: float | None = None,
@@ -100,7 +211,8 @@ def select_models(
 ) -> Selection:
     """Choose one model per prompt.
 
-    Give exactly one policy:
+    Give ``policy`` (a :class:`Policy`; its hard cap, if any, excludes dearer
+    models) or exactly one policy keyword:
 
     - ``min_quality``: the cheapest model with p >= the bar; if none clears it,
       the model with the highest p (outcome ``FALLBACK``).
@@ -118,7 +230,10 @@ def select_models(
     >>> int(sel.index[0]), float(sel.cost_usd[0])
     (1, 0.002)
     """
-    policy, value = _policy(min_quality, max_cost_usd, cost_weight, quality_fraction)
+    if policy is None:
+        policy = _one_policy(min_quality, max_cost_usd, cost_weight, quality_fraction)
+    elif any(v is not None for v in (min_quality, max_cost_usd, cost_weight, quality_fraction)):
+        raise InvalidInputError("give policy= or a policy keyword, not both")
     p = _as_matrix("p_success", p_success, np.float64)
     cost = _as_matrix("cost_usd", cost_usd, np.float64)
     mask: npt.NDArray[Any]
@@ -129,7 +244,9 @@ def select_models(
         if mask.ndim == 1 and mask.shape[0] == p.shape[1]:
             mask = np.broadcast_to(mask, p.shape)
         mask = _as_matrix("available", mask, np.bool_)
-    index, p_chosen, cost_chosen, outcome = _core.select(p, cost, mask, policy, value)
+    if policy.max_cost_usd is not None and mask.shape == cost.shape:
+        mask = np.ascontiguousarray(mask & (cost <= policy.max_cost_usd))
+    index, p_chosen, cost_chosen, outcome = _core.select(p, cost, mask, policy)
     for array in (index, p_chosen, cost_chosen, outcome):
         array.flags.writeable = False
     return Selection(
@@ -137,6 +254,6 @@ def select_models(
         p_success=p_chosen,
         cost_usd=cost_chosen,
         outcome=outcome,
-        policy=policy,
-        value=value,
+        policy=policy.name,
+        value=policy.value,
     )

@@ -73,7 +73,7 @@ class TokenCounter:
         return np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
 
 
-def _observed_output_tokens(log: OutcomeLog, counter: TokenCounter) -> npt.NDArray[np.float64]:
+def observed_output_tokens(log: OutcomeLog, counter: TokenCounter) -> npt.NDArray[np.float64]:
     """Output tokens per outcome row, NaN where unknown (a length of 0 counts as unknown)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -111,7 +111,7 @@ class OutputLengthModel:
     def fit(cls, log: OutcomeLog, counter: TokenCounter | None = None) -> OutputLengthModel:
         """Means of observed answer lengths in ``log``."""
         counter = counter or TokenCounter()
-        tokens = _observed_output_tokens(log, counter)
+        tokens = observed_output_tokens(log, counter)
         models = log.outcomes.column("model").to_pylist()
         datasets = log.outcomes.column("dataset").to_pylist()
         ids = log.outcomes.column("prompt_id").to_pylist()

@@ -19,7 +19,7 @@ True
 from learned_router.cache.embedding import HashingEmbedder
 from learned_router.cache.encoder import CacheEncoder
 from learned_router.cache.guards import GuardReason, Guards
-from learned_router.cache.keys import PromptKey
+from learned_router.cache.keys import CacheKey
 from learned_router.cache.semantic import (
     CacheCandidate,
     CacheConfig,
@@ -36,13 +36,13 @@ __all__ = [
     "CacheConfig",
     "CacheEncoder",
     "CacheHit",
+    "CacheKey",
     "CacheStats",
     "Embed",
     "GuardReason",
     "Guards",
     "HashingEmbedder",
     "PairVerifier",
-    "PromptKey",
     "SemanticCache",
     "Verifier",
 ]

@@ -7,7 +7,7 @@ router's distilled student (trained to predict answer quality, not
 similarity) needs 0.96 and then still serves 1.0% of near misses while
 missing 1.8% of repeats. The teacher keys the cache.
 
-``learned-router cache export-encoder --out models/cache-encoder`` (train
+``python -m training cache export-encoder --out models/cache-encoder`` (train
 extra) writes the teacher as an int8 ONNX folder:
 
 ``encoder.onnx``     all-MiniLM-L6-v2, mean pooling, L2 normalisation, int8
@@ -78,7 +78,7 @@ def verify_cache_encoder(folder: str | os.PathLike[str]) -> dict[str, Any]:
     folder = Path(folder)
     manifest = read_manifest(
         folder,
-        missing="no cache encoder here; write one with `learned-router cache export-encoder "
+        missing="no cache encoder here; write one with `python -m training cache export-encoder "
         "--out PATH`, which needs the train extra",
         damaged="re-export it",
     )
@@ -94,7 +94,7 @@ def verify_cache_encoder(folder: str | os.PathLike[str]) -> dict[str, Any]:
         [*FILES, *(name for name in OPTIONAL_FILES if name in files)],
         what="cache encoder",
         remedy="the file changed after export. Re-export it "
-        "(`learned-router cache export-encoder`).",
+        "(`python -m training cache export-encoder`).",
     )
     return manifest
 
@@ -102,7 +102,7 @@ def verify_cache_encoder(folder: str | os.PathLike[str]) -> dict[str, Any]:
 class CacheEncoder:
     """``embed(texts) -> float32 [n, d]`` for :class:`~learned_router.cache.SemanticCache`.
 
-    Usage (after ``learned-router cache export-encoder``)::
+    Usage (after ``python -m training cache export-encoder``)::
 
         encoder = CacheEncoder.load("models/cache-encoder")
         cache = SemanticCache(embed=encoder, config=encoder.cache_config(max_entries=50_000))

@@ -8,7 +8,7 @@ than ``exact_max_entries`` vectors it switches to a faiss ``IndexIVFFlat``
 TTL expiry, LRU eviction and invalidation need no tombstones. The IVF is
 retrained (more lists) each time the scope grows 4x past its last training.
 
-Why IVF and not HNSW (bench/bench_cache.py, 2-core x86 VM, d=384, one query,
+Why IVF and not HNSW (benchmarks/bench_cache.py, 2-core x86 VM, d=384, one query,
 one thread, CPU time; docs/cache.md has the tables): at 100k entries IVF
 (1024 lists, nprobe 16) answers in 0.26 ms p50 / 0.39 ms p99 with
 near-duplicate recall@1 0.98-1.00; HNSW (M=32) takes 0.72 / 1.13 ms at

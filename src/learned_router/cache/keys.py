@@ -74,7 +74,7 @@ def canonical_params(params: Mapping[str, Any] | None) -> str:
 
 
 @dataclass(frozen=True)
-class PromptKey:
+class CacheKey:
     """How the semantic tier sees one prompt."""
 
     text: str
@@ -199,7 +199,7 @@ def prompt_key(
     static_blocks: StaticBlocks | None = None,
     strip_solved_examples: bool = True,
     max_chars: int = 1000,
-) -> PromptKey:
+) -> CacheKey:
     """The semantic key of a prompt: static blocks and solved examples removed,
     whitespace collapsed; the embedded text is clipped to ``max_chars`` (head
     and tail kept).
@@ -229,7 +229,7 @@ def prompt_key(
             text = "\n\n".join(kept)
     words = _WHITESPACE.sub(" ", _LINE_BREAK.sub(" ", text)).strip()
     embed_text = _clip(words, max_chars)
-    return PromptKey(
+    return CacheKey(
         text=words,
         embed_text=embed_text,
         clipped=embed_text != words,

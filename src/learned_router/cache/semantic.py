@@ -33,7 +33,7 @@ from learned_router.cache import guards as guards_module
 from learned_router.cache.guards import GuardReason, Guards
 from learned_router.cache.index import ScopeIndex
 from learned_router.cache.keys import (
-    PromptKey,
+    CacheKey,
     StaticBlocks,
     canonical_params,
     check_ttl,
@@ -158,7 +158,7 @@ _COUNTER_FIELDS = tuple(f.name for f in fields(CacheStats) if f.name != "entries
 # and 1 false hit in 1,098 near misses (0.09%) at 0.85. The calibration rule
 # (<= 0.5% false hits on the calibration half) gives 0.64, which lands at 1.0%
 # on the test half; 0.85 keeps a margin, also for paraphrases the set lacks.
-# Another encoder needs its own calibration (bench/cache_eval.py).
+# Another encoder needs its own calibration (benchmarks/cache_eval.py).
 DEFAULT_MIN_SIMILARITY = 0.85
 
 
@@ -327,7 +327,7 @@ class SemanticCache:
         with self._lock:
             self._static.add(block)
 
-    def key_for(self, prompt: str) -> PromptKey:
+    def key_for(self, prompt: str) -> CacheKey:
         """The semantic key of ``prompt`` (what is embedded and guarded), with
         the number of characters that were static blocks or solved examples.
 
@@ -761,31 +761,21 @@ class SemanticCache:
     def _serialise(self) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
         import pyarrow as pa
 
-        (
-            next_id,
-            scopes,
-            ids,
-            entry_scopes,
-            prompts,
-            key_texts,
-            responses,
-            cost_usd,
-            created_at,
-            expires_at,
-        ) = self._exact.export()
+        snapshot = self._exact.export()
+        ids, scopes = snapshot.ids, snapshot.scopes
         digests = pa.FixedSizeBinaryArray.from_buffers(
-            pa.binary(32), len(ids), [None, pa.py_buffer(prompts)]
+            pa.binary(32), len(ids), [None, pa.py_buffer(snapshot.prompts)]
         )
         table = pa.table(
             {
                 "id": ids,
-                "scope": entry_scopes,
+                "scope": snapshot.entry_scopes,
                 "prompt_sha256": digests,
-                "key_text": pa.array(key_texts, pa.large_string()),
-                "response": pa.array(responses, pa.large_string()),
-                "cost_usd": cost_usd,
-                "created_at": created_at,
-                "expires_at": expires_at,
+                "key_text": pa.array(snapshot.key_texts, pa.large_string()),
+                "response": pa.array(snapshot.responses, pa.large_string()),
+                "cost_usd": snapshot.cost_usd,
+                "created_at": snapshot.created_at,
+                "expires_at": snapshot.expires_at,
             }
         )
         sink = pa.BufferOutputStream()
@@ -803,7 +793,7 @@ class SemanticCache:
         header = {
             "saved_at": self._clock(),
             "config": config.to_dict(),
-            "next_id": next_id,
+            "next_id": snapshot.next_id,
             "scopes": [[t, ns, m, bytes(c).hex()] for t, ns, m, c in scopes],
             "entries": len(ids),
             "tenants": len({t for t, *_ in scopes}),
@@ -818,19 +808,19 @@ class SemanticCache:
 
         table = pa.ipc.open_stream(sections["entries"]).read_all()
         column = table.column
-        exact, (dropped, _, _) = _core.ExactCache.restore(
-            self.config.max_entries,
-            int(header["next_id"]),
-            [(t, ns, m, bytes.fromhex(c)) for t, ns, m, c in header["scopes"]],
-            column("id").to_numpy().astype(np.int64),
-            column("scope").to_numpy().astype(np.int64),
-            b"".join(column("prompt_sha256").to_pylist()),
-            column("key_text").to_pylist(),
-            column("response").to_pylist(),
-            column("cost_usd").to_numpy().astype(np.float64),
-            column("created_at").to_numpy().astype(np.float64),
-            column("expires_at").to_numpy().astype(np.float64),
+        snapshot = _core.ExactSnapshot(
+            next_id=int(header["next_id"]),
+            scopes=[(t, ns, m, bytes.fromhex(c)) for t, ns, m, c in header["scopes"]],
+            ids=column("id").to_numpy().astype(np.int64),
+            entry_scopes=column("scope").to_numpy().astype(np.int64),
+            prompts=b"".join(column("prompt_sha256").to_pylist()),
+            key_texts=column("key_text").to_pylist(),
+            responses=column("response").to_pylist(),
+            cost_usd=column("cost_usd").to_numpy().astype(np.float64),
+            created_at=column("created_at").to_numpy().astype(np.float64),
+            expires_at=column("expires_at").to_numpy().astype(np.float64),
         )
+        exact, (dropped, _, _) = _core.ExactCache.restore(self.config.max_entries, snapshot)
         self._exact = exact
         self._dim = header["dim"]
         alive = np.setdiff1d(column("id").to_numpy(), dropped)

@@ -57,8 +57,8 @@ from learned_router.errors import DataValidationError, InvalidInputError
 
 Format = Literal["canonical", "split", "routerbench", "pairwise", "store"]
 FORMATS: tuple[Format, ...] = ("canonical", "split", "routerbench", "pairwise", "store")
-#: File suffixes of the outcome store (sqlite), kept in step with learned_router.outcomes.
-from learned_router.outcomes import STORE_SUFFIXES  # noqa: E402  (one definition)
+#: File suffixes of the outcome store (sqlite), defined with the schema.
+from learned_router.outcome_schema import STORE_SUFFIXES  # noqa: E402  (one definition)
 
 SUFFIXES = {
     ".parquet": "parquet",
@@ -307,7 +307,8 @@ def _canonical(
 
 def _read_store(path: Path, dataset: str | None) -> _Raw:
     """The router's outcome store; a record's id is its row number in problems."""
-    # Imported here: learned_router.outcomes imports this package's schema.
+    # Imported here, so reading logs does not load the store's sqlite code; the
+    # dependency runs one way (outcomes does not import this package at import time).
     from learned_router.outcomes import OutcomeStoreError, read_store
 
     try:

@@ -1,4 +1,6 @@
-"""The canonical outcome-log schema: one row per (prompt, model) outcome.
+"""The canonical outcome-log schema as Arrow types: one row per (prompt, model) outcome.
+
+The fields are defined once, in :mod:`learned_router.outcome_schema`.
 
 Documented for users in ``docs/data.md``. An :class:`~learned_router.data.OutcomeLog`
 keeps it normalised in two tables that share ``(dataset, prompt_id)``:
@@ -13,10 +15,13 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from learned_router import outcome_schema
+from learned_router.outcome_schema import arrow_type
+
 
 @dataclass(frozen=True)
 class Field:
-    """One column of the canonical format."""
+    """One column of the canonical format, with its Arrow type."""
 
     name: str
     type: pa.DataType
@@ -24,43 +29,9 @@ class Field:
     doc: str
 
 
-FIELDS: tuple[Field, ...] = (
-    Field("prompt_id", pa.string(), True, "Identifier of the prompt, unique within its dataset."),
-    Field("prompt", pa.string(), True, "The prompt text sent to the model (non-empty)."),
-    Field("model", pa.string(), True, "The model that answered, as named in the catalog."),
-    Field(
-        "quality",
-        pa.float64(),
-        True,
-        "How well the model answered, in [0, 1]; its scale is named by `quality_scale`.",
-    ),
-    Field("cost_usd", pa.float64(), False, "What the call really cost, in USD (>= 0)."),
-    Field("input_tokens", pa.int64(), False, "Billed input tokens (>= 0)."),
-    Field("output_tokens", pa.int64(), False, "Billed output tokens (>= 0)."),
-    Field(
-        "output_chars",
-        pa.int64(),
-        False,
-        "Length of the answer in characters, when token counts are unknown (>= 0).",
-    ),
-    Field("latency_ms", pa.float64(), False, "End-to-end latency of the call in ms (>= 0)."),
-    Field("timestamp", pa.timestamp("us", tz="UTC"), False, "When the call was made (UTC)."),
-    Field("task", pa.string(), False, "Task or category of the prompt (e.g. 'math', 'law')."),
-    Field("tenant", pa.string(), False, "Tenant or team the call was made for."),
-    Field(
-        "dataset",
-        pa.string(),
-        False,
-        "Source of the row; defaults to the file's name. Prompt ids are unique per dataset.",
-    ),
-    Field(
-        "quality_scale",
-        pa.string(),
-        False,
-        "Which judge or metric produced `quality`, i.e. its scale: rows with the same "
-        "scale are comparable ('correct(0/1)', 'P(win vs gpt-4), judge X', ...).",
-    ),
-    Field("response", pa.string(), False, "The model's answer."),
+#: The canonical fields (:data:`learned_router.outcome_schema.FIELDS`) with Arrow types.
+FIELDS: tuple[Field, ...] = tuple(
+    Field(f.name, arrow_type(f.kind), f.required, f.doc) for f in outcome_schema.FIELDS
 )
 
 FIELD_BY_NAME = {field.name: field for field in FIELDS}

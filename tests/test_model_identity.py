@@ -1,0 +1,371 @@
+"""One identity per model: canonical ids, aliases, deployments (learned_router.catalog)
+and the shipped catalog built from scripts/model_ids.csv + scripts/extra_prices.csv."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from learned_router.catalog import Catalog, normalise_name
+from learned_router.errors import CatalogError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Real spellings from the 11 development sets -> the canonical id they must resolve to.
+SPELLINGS = {
+    # RouterBench and MMLU-Pro: one Mixtral, two spellings (the issue's example).
+    "mistralai/mixtral-8x7b-chat": "mixtral-8x7b-instruct-v0.1",
+    "Mixtral-8x7B-Instruct-v0.1": "mixtral-8x7b-instruct-v0.1",
+    "Mixtral-8x7B-v0.1": "mixtral-8x7b-v0.1",  # base model: a different model
+    "gpt4_1106_preview": "gpt-4-1106-preview",
+    "gpt-4-1106-preview": "gpt-4-1106-preview",
+    "GPT-4-Turbo-1106": "gpt-4-1106-preview",
+    "GPT-4O-2024-08-06": "gpt-4o-2024-08-06",
+    "gpt-4o-2024-08-06_openai_temp_1.0": "gpt-4o-2024-08-06",
+    "gpt-4o-2024-05-13": "gpt-4o-2024-05-13",  # another date: another model
+    "GPT-4O-mini-2024-07-18": "gpt-4o-mini-2024-07-18",
+    "claude-3-5-sonnet-20240620_bedrock_temp_1.0": "claude-3-5-sonnet-20240620",
+    "Claude-3.5-Sonnet-20240620": "claude-3-5-sonnet-20240620",
+    "Claude-3.5-Sonnet-20241022": "claude-3-5-sonnet-20241022",
+    "Claude-3-Opus": "claude-3-opus-20240229",
+    "claude-v2": "claude-2.0",
+    "Claude-2": "claude-2.0",
+    "claude-instant-v1": "claude-instant-1.2",
+    "Meta-Llama-3_1-70B-Instruct": "llama-3.1-70b-instruct",
+    "Meta-Llama-3.1-70B-Instruct": "llama-3.1-70b-instruct",
+    "meta/llama-3.1-70b-instruct": "llama-3.1-70b-instruct",
+    "meta-llama--Llama-3.1-70B-Instruct_vllm_temp_1.0": "llama-3.1-70b-instruct",
+    "Meta-Llama-3_1-70B": "llama-3.1-70b",  # base vs instruct stay apart
+    "meta-llama/Meta-Llama-3-8B": "llama-3-8b",
+    "Meta-Llama-3-8B-Instruct": "llama-3-8b-instruct",
+    "qwen/qwen2.5-7b-instruct": "qwen2.5-7b-instruct",
+    "Qwen--Qwen2.5-7B-Instruct_vllm_temp_1.0": "qwen2.5-7b-instruct",
+    "Qwen2.5-72B-Instruct": "qwen2.5-72b-instruct",
+    "zero-one-ai/Yi-34B-Chat": "yi-34b-chat",
+    "Yi-34B": "yi-34b",
+    "O1-Mini-2024-09-12 (N=1)": "o1-mini-2024-09-12",
+    "o1-mini-2024-09-12_openai_temp_1.0": "o1-mini-2024-09-12",
+    "QwQ-32B-Preview (N=1)": "qwq-32b-preview",
+    "Qwen--QwQ-32B-Preview_vllm_temp_1.0": "qwq-32b-preview",
+    "Eurux-8x22b-NCA (n=1)": "eurux-8x22b-nca",
+    "deepseek-chat-v3_openai_temp_1.0": "deepseek-v3",
+    "DeepSeek-V3": "deepseek-v3",
+    "Mistral-Large-2": "mistral-large-2407",
+    "mistralai--Mistral-Large-Instruct-2407_vllm_temp_1.0": "mistral-large-2407",
+    "DSCoder-33b-Ins": "deepseek-coder-33b-instruct",
+    "DSCoder-33b-Base": "deepseek-coder-33b-base",
+    "Cllama-34b-Ins": "codellama-34b-instruct",
+    "meta/code-llama-instruct-34b-chat": "codellama-34b-instruct",
+    "c4ai-command-r-v01": "command-r-03-2024",
+    "Gemini-Pro-1.5-002": "gemini-1.5-pro-002",
+    "gemini-1.5-pro-002_google_temp_1.0": "gemini-1.5-pro-002",
+    "HuggingFaceH4/zephyr-7b-beta": "zephyr-7b-beta",
+    "gemma-2-27b-it": "gemma-2-27b-it",
+    "google--gemma-2-27b-it_vllm_temp_1.0": "gemma-2-27b-it",
+    # Deployments: their own ids.
+    "Llama-3.1-405B-Inst@sambanova": "llama-3.1-405b-instruct@sambanova",
+    "Meta-Llama-3.1-405B-Instruct@hyperbolic": "llama-3.1-405b-instruct@hyperbolic",
+    "Llama-3.1-405B-Instruct-Turbo": "llama-3.1-405b-instruct",
+    "gemma-2-27b-it@together": "gemma-2-27b-it@together",
+    "O3-Mini-2025-01-31 (High)": "o3-mini-2025-01-31(high)",
+    "O3-Mini-2025-01-31 (Med)": "o3-mini-2025-01-31(medium)",
+    "O4-Mini (Medium)": "o4-mini-2025-04-16(medium)",
+    "O1-2024-12-17 (N=1) (Low)": "o1-2024-12-17(low)",
+    "Claude-3.7-Sonnet (Thinking)": "claude-3-7-sonnet-20250219(thinking)",
+    "Grok-3-Mini (High)": "grok-3-mini(high)",
+    "gpt-3.5-turbo-1106_concise": "gpt-3.5-turbo-1106+concise",
+    "Mixtral-8x7B-Instruct-v0.1_concise": "mixtral-8x7b-instruct-v0.1+concise",
+    "o1-mini-2024-09-12_openai_temp_1.0-perf-instruct": "o1-mini-2024-09-12+perf-instruct",
+    "vicuna-13b-v1.5-togetherai": "vicuna-13b-v1.5@together",
+    "ultralm-13b-v2.0-best-of-16": "ultralm-13b-v2.0+best-of-16",
+}
+
+#: Deployment id -> the base whose weights it shares.
+BASES = {
+    "llama-3.1-405b-instruct@sambanova": "llama-3.1-405b-instruct",
+    "o3-mini-2025-01-31(high)": "o3-mini-2025-01-31",
+    "o4-mini-2025-04-16(medium)": "o4-mini-2025-04-16",
+    "claude-3-7-sonnet-20250219(thinking)": "claude-3-7-sonnet-20250219",
+    "gpt-3.5-turbo-1106+concise": "gpt-3.5-turbo-1106",
+    "o1-mini-2024-09-12+perf-instruct": "o1-mini-2024-09-12",
+    "gemma-2-27b-it@together": "gemma-2-27b-it",
+}
+
+#: Pairs that look alike but are different models (base/instruct, versions, sizes).
+APART = [
+    ("Mixtral-8x7B-v0.1", "Mixtral-8x7B-Instruct-v0.1"),
+    ("Meta-Llama-3_1-8B", "Meta-Llama-3_1-8B-Instruct"),
+    ("gpt4", "gpt4_0314"),  # both in alpacaeval1: AlpacaEval's 'gpt4' is kept apart
+    ("gpt-4o-2024-05-13", "gpt-4o-2024-08-06"),
+    ("claude-3-5-sonnet-20240620", "claude-3-5-sonnet-20241022"),
+    ("vicuna-13b", "vicuna-13b-v1.5"),
+    ("Qwen2-7B-Instruct", "Qwen2.5-7B-Instruct"),
+    ("DSCoder-6.7b-Base", "DSCoder-6.7b-Ins"),
+    ("Yi-6B", "Yi-6b-Chat"),
+    ("Mistral-7B-Instruct-v0.2", "Mistral-7B-Instruct-v0.1"),
+]
+
+MODEL: dict[str, Any] = {
+    "provider": "acme",
+    "usd_per_1m_input": 1.0,
+    "usd_per_1m_output": 2.0,
+    "latency": {"ttft_ms": 100.0, "output_tokens_per_s": 50.0},
+}
+
+
+def _catalog(*entries: dict[str, Any]) -> dict[str, Any]:
+    return {"version": "t.1", "model": [{**copy.deepcopy(MODEL), **e} for e in entries]}
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Catalog:
+    return Catalog.load()
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(SPELLINGS.items()))
+def test_real_spellings_resolve_to_their_canonical_id(
+    shipped: Catalog, name: str, expected: str
+) -> None:
+    assert shipped.resolve(name) == expected
+    # Case and spacing variants of the same spelling resolve alike.
+    assert shipped.resolve(name.upper()) == expected
+    assert shipped.resolve(f"  {name.lower()} ") == expected
+    # The other way: the id lists the spelling as an alias (unless it is the id).
+    spec = shipped.get(expected)
+    assert spec.id == expected
+    assert name == expected or name in spec.aliases
+
+
+@pytest.mark.parametrize(("a", "b"), APART)
+def test_look_alike_models_stay_apart(shipped: Catalog, a: str, b: str) -> None:
+    assert shipped.resolve(a) != shipped.resolve(b)
+
+
+def test_every_alias_resolves_to_exactly_its_own_entry(shipped: Catalog) -> None:
+    owners: dict[str, str] = {}
+    loose: dict[str, set[str]] = {}
+    for spec in shipped.models:
+        assert spec.id == spec.id.strip().lower(), f"id {spec.id!r} is not lower case"
+        for name in (spec.id, *spec.aliases):
+            owner = owners.get(name.lower(), spec.id)
+            assert owner == spec.id, f"{name!r} names both {owner} and {spec.id}"
+            owners[name.lower()] = spec.id
+            assert shipped.resolve(name) == spec.id
+            loose.setdefault(normalise_name(name), set()).add(spec.id)
+    # The loose (punctuation-blind) match is unambiguous for every shipped name.
+    assert {k: v for k, v in loose.items() if len(v) > 1} == {}
+
+
+def test_loose_match_ignores_punctuation_only_when_it_names_one_model() -> None:
+    catalog = Catalog.from_dict(
+        _catalog({"id": "llama-3.1-8b-instruct"}, {"id": "a-b"}, {"id": "ab", "aliases": ["x"]})
+    )
+    assert catalog.resolve("Meta_Llama 3.1 8B.Instruct".replace("Meta_", "")) == (
+        "llama-3.1-8b-instruct"
+    )
+    assert catalog.resolve("LLAMA_3_1_8B_INSTRUCT") == "llama-3.1-8b-instruct"
+    assert catalog.resolve("ab") == "ab"  # exact names win over loose matches
+    with pytest.raises(CatalogError, match=r"'a_b' matches several catalog models \('a-b', 'ab'\)"):
+        catalog.resolve("a_b")
+
+
+def test_unknown_names_are_refused_naming_the_closest_ids(shipped: Catalog) -> None:
+    with pytest.raises(CatalogError, match=r"'gpt-4o-2024-08-07' is not in the catalog") as error:
+        shipped.resolve("gpt-4o-2024-08-07")
+    assert "'gpt-4o-2024-08-06'" in str(error.value)
+    assert "Adding a model" in str(error.value)
+    with pytest.raises(CatalogError, match=r"2 model name\(s\) not in the catalog") as many:
+        shipped.resolve_all(["gpt4_1106_preview", "clade-3-opus", "no-such-model-xyz"])
+    assert "'clade-3-opus'" in str(many.value)
+    assert "'no-such-model-xyz'" in str(many.value)
+    assert "claude-3-opus" in str(many.value)
+
+
+def test_mapping_and_resolve_all_map_whole_lists(shipped: Catalog) -> None:
+    names = ["mistralai/mixtral-8x7b-chat", "Mixtral-8x7B-Instruct-v0.1", "GPT-4-Turbo-1106"]
+    assert shipped.resolve_all(names) == [
+        "mixtral-8x7b-instruct-v0.1",
+        "mixtral-8x7b-instruct-v0.1",
+        "gpt-4-1106-preview",
+    ]
+    assert shipped.mapping([*names, names[0]]) == dict(
+        zip(names, shipped.resolve_all(names), strict=True)
+    )
+
+
+def test_an_alias_claimed_by_two_ids_is_refused() -> None:
+    raw = _catalog(
+        {"id": "model-a", "aliases": ["shared"]}, {"id": "model-b", "aliases": ["SHARED"]}
+    )
+    with pytest.raises(CatalogError, match=r"'SHARED' is used by both 'model-a' and 'model-b'"):
+        Catalog.from_dict(raw)
+    raw = _catalog({"id": "model-a"}, {"id": "model-b", "aliases": ["Model-A"]})
+    with pytest.raises(CatalogError, match="names and aliases must be unique"):
+        Catalog.from_dict(raw)
+
+
+def test_a_base_must_be_an_existing_id() -> None:
+    ok = Catalog.from_dict(_catalog({"id": "m"}, {"id": "m@host", "base": "m"}))
+    assert ok.base_of("m@host") == "m"
+    assert ok.base_of("m") == "m"
+    assert ok.deployments_of("M") == ("m@host",)
+    with pytest.raises(CatalogError, match=r"'m@host' has base 'n', which is not the id"):
+        Catalog.from_dict(_catalog({"id": "m"}, {"id": "m@host", "base": "n"}))
+    with pytest.raises(CatalogError, match=r"Closest ids: 'model-1'"):
+        Catalog.from_dict(_catalog({"id": "model-1"}, {"id": "d", "base": "model-2"}))
+    # An alias is not enough: a base names the id.
+    with pytest.raises(CatalogError, match="A base must be a catalog id"):
+        Catalog.from_dict(_catalog({"id": "m", "aliases": ["mm"]}, {"id": "d", "base": "mm"}))
+    with pytest.raises(CatalogError, match="names itself as its base"):
+        Catalog.from_dict(_catalog({"id": "m", "base": "m"}))
+    with pytest.raises(CatalogError, match="base must be a string"):
+        Catalog.from_dict(_catalog({"id": "m"}, {"id": "d", "base": 3}))
+
+
+def test_base_survives_a_toml_round_trip_and_old_catalogs_still_load(tmp_path: Path) -> None:
+    catalog = Catalog.from_dict(_catalog({"id": "m"}, {"id": "m(high)", "base": "m"}))
+    path = catalog.save(tmp_path / "c.toml")
+    assert 'base = "m"' in path.read_text()
+    assert Catalog.load(path).get("m(high)").base == "m"
+    # The shipped bundle's catalog predates `base`: it loads, every entry its own base.
+    old = Catalog.load(ROOT / "models" / "default" / "catalog.toml")
+    assert all(spec.base == "" for spec in old.models)
+    assert old.base_of("mistralai/mixtral-8x7b-chat") == "mistralai/mixtral-8x7b-chat"
+
+
+def test_shipped_deployments_have_an_existing_base(shipped: Catalog) -> None:
+    ids = set(shipped.ids)
+    deployments = [spec for spec in shipped.models if spec.base]
+    assert len(deployments) >= 25
+    for spec in deployments:
+        assert spec.base in ids, spec.id
+        assert shipped.get(spec.base).base == "", spec.id  # no deployment of a deployment
+        # The id says which kind of deployment it is.
+        assert re.search(r"(@[a-z]+|\((low|medium|high|thinking)\)|\+[a-z0-9-]+)$", spec.id), (
+            spec.id
+        )
+        assert spec.id.startswith(spec.base), spec.id
+    for deployment, base in BASES.items():
+        assert shipped.base_of(deployment) == base
+    assert set(shipped.deployments_of("o3-mini-2025-01-31")) == {
+        "o3-mini-2025-01-31(low)",
+        "o3-mini-2025-01-31(medium)",
+        "o3-mini-2025-01-31(high)",
+    }
+
+
+def test_every_shipped_entry_has_a_price_with_source_and_date(shipped: Catalog) -> None:
+    for spec in shipped.models:
+        assert spec.price_source, spec.id
+        assert re.search(r"\d{4}", spec.price_as_of), spec.id
+        assert spec.price_confidence in ("high", "medium", "low"), spec.id
+        assert spec.usd_per_1m_input > 0, spec.id
+        assert spec.usd_per_1m_output > 0, spec.id
+        if "ESTIMATE" in spec.price_source or "size tier" in spec.price_source:
+            assert spec.price_confidence == "low", spec.id
+    # Spot checks of list prices (USD per 1M input / output tokens).
+    expected = {
+        "gpt-4o-2024-08-06": (2.5, 10.0),
+        "gpt-4o-2024-05-13": (5.0, 15.0),
+        "o1-preview-2024-09-12": (15.0, 60.0),
+        "o3-mini-2025-01-31(high)": (1.1, 4.4),
+        "claude-3-5-sonnet-20241022": (3.0, 15.0),
+        "claude-3-5-haiku-20241022": (0.8, 4.0),
+        "gemini-2.5-pro": (1.25, 10.0),
+        "deepseek-v3": (0.27, 1.1),
+        "llama-3.1-405b-instruct": (3.5, 3.5),
+    }
+    for model, prices in expected.items():
+        spec = shipped.get(model)
+        assert (spec.usd_per_1m_input, spec.usd_per_1m_output) == pytest.approx(prices), model
+    # Reasoning models say that hidden reasoning tokens are billed as output.
+    for model in ("o1-mini-2024-09-12", "o4-mini-2025-04-16(high)", "gemini-2.5-pro"):
+        assert "billed as output" in shipped.get(model).notes, model
+
+
+def test_costs_by_raw_log_names_price_the_canonical_model(shipped: Catalog) -> None:
+    raw = shipped.prices(["gpt4_1106_preview", "GPT-4-Turbo-1106", "mistralai/mixtral-8x7b-chat"])
+    canonical = shipped.prices(
+        ["gpt-4-1106-preview", "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"]
+    )
+    for key in raw:
+        assert raw[key].tolist() == canonical[key].tolist()
+
+
+def _builder() -> ModuleType:
+    path = ROOT / "scripts" / "build_default_catalog.py"
+    spec = importlib.util.spec_from_file_location("build_default_catalog", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("build_default_catalog", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_builder_fails_loudly_on_unresolvable_or_merged_names(shipped: Catalog) -> None:
+    builder = _builder()
+    builder.check_resolves(shipped, {"evalperf": ["gpt-4o-2024-08-06_openai_temp_1.0"]})
+    with pytest.raises(SystemExit, match=r"evalperf: model 'gpt-5-imaginary_openai_temp_1.0'"):
+        builder.check_resolves(
+            shipped,
+            {"evalperf": ["gpt-4o-2024-08-06_openai_temp_1.0", "gpt-5-imaginary_openai_temp_1.0"]},
+        )
+    with pytest.raises(
+        SystemExit, match=r"'gpt4_1106_preview' and 'GPT-4-Turbo-1106' both resolve"
+    ):
+        builder.check_resolves(shipped, {"x": ["gpt4_1106_preview", "GPT-4-Turbo-1106"]})
+
+
+def test_the_identity_table_is_the_shipped_catalog(shipped: Catalog) -> None:
+    """scripts/model_ids.csv and the committed catalog agree (run `make catalog` after editing)."""
+    rows = _builder().read_identities()
+    assert sorted(row.id for row in rows) == sorted(shipped.ids)
+    for row in rows:
+        spec = shipped.get(row.id)
+        assert spec.base == row.base
+        assert set(row.spellings) - {row.id} == set(spec.aliases)
+
+
+def test_the_shipped_bundle_routes_under_canonical_ids_with_its_old_heads(shipped: Catalog) -> None:
+    """models/default knows models by their old raw names; under the canonical catalog its
+    heads are found through the aliases, two spellings of one model become one column,
+    and candidates may be given in any spelling."""
+    from learned_router.router import Router
+
+    bundle = ROOT / "models" / "default"
+    old = Router.load(bundle)  # the bundle's own catalog: raw names as ids
+    new = Router.load(bundle, catalog=shipped)
+    assert len(new.models) == len(set(new.models))
+    assert "mixtral-8x7b-instruct-v0.1" in new.models
+    assert "mistralai/mixtral-8x7b-chat" not in new.models
+    assert len(new.models) < len(old.models)  # spellings of one model collapsed
+    prompts = ["Write a haiku about routers.", "What is 17 * 23?"]
+    # The same head answers under either name; where the bundle has two heads for one model
+    # (AlpacaEval's claude-2, RouterBench's claude-v2), the first in models.json serves.
+    p_old = old.predict(prompts, models=["gpt-4-1106-preview", "claude-2", "zephyr-7b-beta"])
+    p_new = new.predict(
+        prompts, models=["gpt-4-1106-preview", "claude-2.0", "HuggingFaceH4/zephyr-7b-beta"]
+    )
+    assert p_new.ravel().tolist() == pytest.approx(p_old.ravel().tolist(), abs=1e-9)
+    decision = new.route(
+        prompts[0],
+        min_quality=0.5,
+        candidates=["gpt4_1106_preview", "GPT-4-Turbo-1106", "mistralai/mixtral-8x7b-chat"],
+    )
+    assert decision.model in {"gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"}
+    assert {c.model for c in decision.candidates} == {
+        "gpt-4-1106-preview",
+        "mixtral-8x7b-instruct-v0.1",
+    }
+    # Expected output lengths come from the bundle's heads, not a fallback for unknown names.
+    j_old = old.models.index("gpt-4-1106-preview")
+    j_new = new.models.index("gpt-4-1106-preview")
+    assert new._output_tokens[j_new] == old._output_tokens[j_old]

@@ -1,0 +1,193 @@
+"""The latent quality model (learned_router.quality, training/quality_model.py):
+support-aware shrinkage, per-source links, comparable models, deployments,
+per-prompt answer lengths, and the bundle round trip through the Router."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from learned_router import Router
+from learned_router.bundle import Bundle, BundleManifest, EncoderInfo, ModelEntry, write_bundle
+from learned_router.encoder import Truncation
+from learned_router.errors import BundleError, InvalidInputError
+from learned_router.quality import LatentQualityModel, sigmoid, tiny_arrays
+from learned_router.tokens import OutputLengthModel
+from bundles import DIM, MODELS, make_tiny_bundle, tiny_catalog
+
+torch = pytest.importorskip("torch")
+from training.quality_model import (  # noqa: E402  (needs torch)
+    QualityConfig,
+    QualityData,
+    fit_lengths,
+    fit_quality_model,
+)
+
+
+def tiny(models: int = 2, *, prior_strength: float = 1.0) -> LatentQualityModel:
+    return LatentQualityModel.from_arrays(
+        tiny_arrays(dim=3, models=models),
+        models=tuple(f"m{j}" for j in range(models)),
+        sources=("s",),
+        bandwidth=0.1,
+        prior_strength=prior_strength,
+    )
+
+
+def test_far_off_prompts_fall_back_to_each_models_overall_record() -> None:
+    model = tiny()
+    near = np.array([[1.0, 0.0, 0.0]], np.float32)  # on the centroid holding model 0's labels
+    far = np.array([[0.0, 0.0, 1.0]], np.float32)  # like nothing in training
+    p_far = model.predict(far)
+    assert p_far.support is not None and p_far.support.max() < 1e-3
+    np.testing.assert_allclose(p_far.p_success[0], sigmoid(model.prior.astype(np.float64)), atol=1e-3)
+    p_near = model.predict(near)
+    assert p_near.support is not None and p_near.support[0, 0] == pytest.approx(10.0, rel=1e-6)
+
+
+def test_trust_grows_with_support() -> None:
+    weak, strong = tiny(prior_strength=1000.0), tiny(prior_strength=0.01)
+    near = np.array([[1.0, 0.0, 0.0]], np.float32)
+    prior = sigmoid(np.array([weak.prior[0]], dtype=np.float64))[0]
+    # A large prior strength keeps the prediction at the prior; a small one trusts the prompt.
+    assert abs(weak.p_success(near)[0, 0] - prior) < abs(strong.p_success(near)[0, 0] - prior)
+
+
+def test_a_named_source_applies_its_link_and_unknown_ones_are_refused() -> None:
+    arrays = tiny_arrays(dim=3, models=2)
+    arrays["link_scale"] = np.array([2.0], np.float32)
+    arrays["link_shift"] = np.array([-1.0], np.float32)
+    model = LatentQualityModel.from_arrays(
+        arrays, models=("a", "b"), sources=("judge",), bandwidth=0.1, prior_strength=1.0
+    )
+    e = np.array([[0.0, 1.0, 0.0]], np.float32)
+    z = np.log(model.p_success(e) / (1 - model.p_success(e)))
+    z_judge = np.log(model.p_success(e, scale="judge") / (1 - model.p_success(e, scale="judge")))
+    np.testing.assert_allclose(z_judge, 2 * z - 1, atol=1e-6)
+    with pytest.raises(InvalidInputError, match="unknown quality scale"):
+        model.p_success(e, scale="nope")
+
+
+def test_bad_arrays_are_refused_naming_the_array() -> None:
+    arrays = tiny_arrays(dim=3, models=2)
+    arrays["prior"] = np.zeros(5, np.float32)
+    with pytest.raises(BundleError, match="prior has shape"):
+        LatentQualityModel.from_arrays(
+            arrays, models=("a", "b"), sources=("s",), bandwidth=0.1, prior_strength=1.0
+        )
+    arrays = tiny_arrays(dim=3, models=2)
+    arrays["ability"] = np.array([np.nan, 0.0], np.float32)
+    with pytest.raises(BundleError, match="NaN"):
+        LatentQualityModel.from_arrays(
+            arrays, models=("a", "b"), sources=("s",), bandwidth=0.1, prior_strength=1.0
+        )
+
+
+def _simulated(seed: int = 0) -> tuple[QualityData, np.ndarray]:
+    """Three models with true abilities -1, 0, 1 and prompt difficulty on axis 0.
+    Source 0 grades models 0 and 1 on the plain scale; source 1 is a generous
+    judge (logit 2 z + 1.5) that grades models 1 and 2 only."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    e = rng.normal(size=(n, 4)).astype(np.float32)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    ability = np.array([-1.0, 0.0, 1.0])
+    z = ability[None, :] - 1.5 * e[:, :1]
+    source = (np.arange(n) % 2).astype(np.int64)
+    logit = np.where(source[:, None] == 0, z, 2 * z + 1.5)
+    labels = (rng.random((n, 3)) < sigmoid(logit)).astype(np.float32)
+    labels[source == 0, 2] = np.nan
+    labels[source == 1, 0] = np.nan
+    return QualityData(e, labels, source, source), ability
+
+
+def test_a_model_seen_only_through_a_generous_judge_stays_comparable() -> None:
+    data, ability = _simulated()
+    config = QualityConfig(hidden=8, epochs=30, centroids=16, link_l2=0.0, seed=0)
+    model, _ = fit_quality_model(data, None, ["m0", "m1", "m2"], ["plain", "judge"], [0, 1, 2], config)
+    e = data.embeddings[:500]
+    z = np.log(model.p_success(e, scale="plain") / (1 - model.p_success(e, scale="plain")))
+    gaps = z.mean(0) - z.mean(0)[1]
+    # True gaps on the plain scale: -1, 0, +1. Model 2 never had a plain label.
+    assert gaps[0] == pytest.approx(-1.0, abs=0.35)
+    assert gaps[2] == pytest.approx(1.0, abs=0.35)
+    # The judge's own scale is reproduced too.
+    p_judge = model.p_success(e, scale="judge")[:, 2].mean()
+    assert p_judge > model.p_success(e, scale="plain")[:, 2].mean()
+
+
+def test_a_deployment_with_few_labels_shares_its_base_models_ability() -> None:
+    data, _ = _simulated(seed=1)
+    labels = np.concatenate([data.labels, data.labels[:, 2:3]], axis=1)
+    labels[20:, 3] = np.nan  # the deployment of model 2 has 20 labels only
+    labels[:20, 3] = 0.0  # ... all of them failures (bad luck on a small sample)
+    shared = dataclasses.replace(data, labels=labels)
+    config = QualityConfig(hidden=8, epochs=30, centroids=16, seed=0, deployment_l2=1.0)
+    names = ["m0", "m1", "m2", "m2@host"]
+    with_base, _ = fit_quality_model(shared, None, names, ["plain", "judge"], [0, 1, 2, 2], config)
+    alone, _ = fit_quality_model(shared, None, names, ["plain", "judge"], [0, 1, 2, 3], config)
+    e = data.embeddings[:500]
+    assert with_base.p_success(e)[:, 3].mean() > alone.p_success(e)[:, 3].mean() + 0.1
+
+
+def test_length_model_recovers_per_prompt_and_per_model_lengths() -> None:
+    rng = np.random.default_rng(0)
+    e = rng.normal(size=(2000, 5)).astype(np.float32)
+    true_offset = np.array([0.0, 1.0, -0.5])
+    log_len = 5.0 + 0.8 * e[:, :1] + true_offset[None, :] + 0.05 * rng.normal(size=(2000, 3))
+    lengths = np.exp(log_len)
+    lengths[rng.random((2000, 3)) < 0.5] = np.nan
+    weight, bias, offset = fit_lengths(e, lengths, l2=1.0)
+    assert weight[0] == pytest.approx(0.8, abs=0.05)
+    np.testing.assert_allclose(offset - offset[0], true_offset - true_offset[0], atol=0.05)
+    assert bias + offset[0] == pytest.approx(5.0, abs=0.05)
+
+
+def _latent_bundle(tmp_path: Path) -> Path:
+    """The tiny test bundle's encoder with a latent quality model in place of its heads."""
+    source = Bundle.load(make_tiny_bundle(tmp_path / "tiny"))
+    rng = np.random.default_rng(0)
+    m = len(MODELS)
+    arrays = tiny_arrays(dim=DIM, models=m, hidden=4, k=2)
+    arrays["centroid_counts"] = np.zeros((2, m), np.float32)
+    arrays["centroid_counts"][0] = 50.0  # centroid 0 = axis 0 (the "contract" direction)
+    arrays["prior"] = np.array([0.5, 1.0, 2.0, 0.8], np.float32)
+    arrays["ability"] = np.array([-2.0, 0.0, 3.0, -1.0], np.float32)
+    arrays["model_vectors"] = np.zeros((m, 4), np.float32)
+    arrays["length_offset"] = rng.normal(size=m).astype(np.float32)
+    quality = LatentQualityModel.from_arrays(
+        arrays, models=MODELS, sources=("d1",), bandwidth=0.05, prior_strength=1.0
+    )
+    manifest = BundleManifest(
+        name="latent",
+        encoder=EncoderInfo(truncation=Truncation(32, 8), dim=DIM),
+    )
+    return write_bundle(
+        tmp_path / "latent",
+        manifest=manifest,
+        quality=quality,
+        entries=[ModelEntry(id=model) for model in MODELS],
+        encoder_onnx=source.path / "encoder.onnx",
+        output_lengths=OutputLengthModel(by_model_task={}, by_model={}, overall=100.0),
+        catalog=tiny_catalog(),
+        model_card="# latent test bundle\n",
+    ).path
+
+
+def test_latent_bundle_round_trip_and_the_router_reports_support(tmp_path: Path) -> None:
+    folder = _latent_bundle(tmp_path)
+    bundle = Bundle.load(folder)
+    assert bundle.manifest.heads.kind == "latent-v2"
+    assert isinstance(bundle.quality_model(), LatentQualityModel)
+    router = Router.load(folder, catalog=tiny_catalog())
+    supported = router.route("review this contract clause", min_quality=0.5)
+    unsupported = router.route("hello there", min_quality=0.5)
+    assert supported.support is not None and unsupported.support is not None
+    assert supported.support > 10 * max(unsupported.support, 1e-9)
+    assert supported.support == supported.candidate(supported.model).support
+    # Expected answer lengths come from the quality model's per-prompt length model.
+    lengths = [c.expected_output_tokens for c in supported.candidates]
+    assert len(set(np.round(lengths, 3))) == len(MODELS)

@@ -1,0 +1,422 @@
+"""The honest evaluation protocol: leave-one-dataset-out (LODO) against the zero router.
+
+For each dataset D of the log:
+
+1. the quality model is trained on every *other* dataset, without any prompt
+   whose normalised text occurs in D (the same GSM8K, MATH, HumanEval, MBPP and
+   AlpacaEval questions sit in several sets);
+2. it routes all of D's prompts over D's models that it knows (>= ``min_labels``
+   training labels), deciding on expected costs (catalog prices x counted input
+   tokens x its own predicted answer lengths);
+3. the same prompts are routed by TF-IDF + logistic regression and kNN routers
+   *cross-fitted on D itself* (k folds: each fold predicted by a router trained on
+   the other folds of D): an in-distribution reference the router does not get;
+4. everything is scored on D's real (or best-estimate) costs and logged quality,
+   with paired bootstrap intervals over D's prompts, against the zero router
+   (random mixtures of single models, whose curve is the hull of the single
+   models' points in hindsight).
+
+The encoder is shared by every fold: it is distilled without labels to mimic
+a general-purpose sentence encoder, so holding a dataset out of it would
+change nothing the protocol measures; the quality model (everything that
+learns from outcomes) is refitted per fold.
+
+Run: ``python -m training.protocol --data ../shared/data --bundle models/default
+--out reports/lodo`` (or ``make bench-lodo``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from learned_router import data
+from learned_router.catalog import Catalog
+from learned_router.costs import expected_cost_usd, log_costs
+from learned_router.data import OutcomeLog
+from learned_router.data.splits import prompt_group
+from learned_router.quality import LatentQualityModel
+from learned_router.routing_benchmark.baselines import KNNRouter, TfidfLogisticRouter
+from learned_router.routing_benchmark.harness import ZERO_ROUTER, Estimate, score_routings
+from learned_router.routing_benchmark.routers import (
+    Oracle,
+    QualityScorer,
+    RouterInputs,
+    Routing,
+    TrainingSet,
+)
+from learned_router.tokens import OutputLengthModel, TokenCounter
+from training.dataset import observed_output_tokens
+from training.quality_model import QualityConfig, QualityData, fit_quality_model
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Arrays:
+    """A log arranged for the quality model: one row per (dataset, prompt)."""
+
+    texts: list[str]
+    groups: list[str]
+    datasets: list[str]
+    labels: npt.NDArray[np.float32]  # [n, m]
+    lengths: FloatArray  # [n, m] observed answer tokens, NaN where unknown
+    source: npt.NDArray[np.int64]
+    dataset_index: npt.NDArray[np.int64]
+
+    def rows(self, keep: npt.NDArray[np.bool_]) -> Arrays:
+        idx = np.flatnonzero(keep)
+        return Arrays(
+            texts=[self.texts[i] for i in idx],
+            groups=[self.groups[i] for i in idx],
+            datasets=[self.datasets[i] for i in idx],
+            labels=self.labels[idx],
+            lengths=self.lengths[idx],
+            source=self.source[idx],
+            dataset_index=self.dataset_index[idx],
+        )
+
+    def quality_data(self, embeddings: npt.NDArray[np.float32]) -> QualityData:
+        return QualityData(
+            embeddings=embeddings,
+            labels=self.labels,
+            source=self.source,
+            dataset=self.dataset_index,
+            lengths=self.lengths,
+        )
+
+
+def source_names(log: OutcomeLog) -> list[str]:
+    """One label source per dataset (its judge/metric and difficulty are its own)."""
+    return list(log.datasets)
+
+
+def arrange(log: OutcomeLog, models: Sequence[str], sources: Sequence[str]) -> Arrays:
+    """Labels and observed answer lengths as ``[prompts, models]`` arrays."""
+    matrix = log.matrix(models)
+    source_of = {s: k for k, s in enumerate(sources)}
+    dataset_of = {d: k for k, d in enumerate(log.datasets)}
+    return Arrays(
+        texts=list(matrix.prompts),
+        groups=[prompt_group(t) for t in matrix.prompts],
+        datasets=list(matrix.datasets),
+        labels=matrix.quality.astype(np.float32),
+        lengths=observed_output_tokens(log, matrix.keys, models),
+        source=np.array([source_of[d] for d in matrix.datasets], dtype=np.int64),
+        dataset_index=np.array([dataset_of[d] for d in matrix.datasets], dtype=np.int64),
+    )
+
+
+def group_split(groups: Sequence[str], share: float, seed: int) -> npt.NDArray[np.bool_]:
+    """True for rows whose group falls in the ``share`` drawn by a hash of (seed, group)."""
+    import hashlib
+
+    def draw(group: str) -> float:
+        digest = hashlib.blake2b(f"{seed}:{group}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
+    return np.array([draw(g) < share for g in groups], dtype=np.bool_)
+
+
+class ModelScorer(QualityScorer):
+    """A fitted :class:`LatentQualityModel` as a benchmark router (it is not refitted)."""
+
+    kind = "learned router"
+
+    def __init__(self, model: LatentQualityModel, models: Sequence[str], name: str) -> None:
+        self.model = model
+        self.models = list(models)
+        self.name = name
+
+    def fit(self, train: TrainingSet, *, validation: TrainingSet | None = None) -> None:
+        """Nothing to fit: trained without the evaluated dataset."""
+
+    def predict_quality(self, inputs: RouterInputs) -> FloatArray:
+        return self.model.p_success(inputs.embeddings, models=self.models)
+
+
+class CrossFitted(QualityScorer):
+    """Any quality scorer, cross-fitted in ``folds`` folds of the evaluated prompts."""
+
+    kind = "in-distribution reference (cross-fitted)"
+
+    def __init__(self, make: Any, name: str, quality: FloatArray, folds: int, seed: int) -> None:
+        self.make = make
+        self.name = name
+        self.quality = quality
+        self.folds = folds
+        self.seed = seed
+
+    def fit(self, train: TrainingSet, *, validation: TrainingSet | None = None) -> None:
+        """Fitting happens per fold inside :meth:`predict_quality`."""
+
+    def predict_quality(self, inputs: RouterInputs) -> FloatArray:
+        n = len(inputs)
+        fold = np.random.default_rng(self.seed).permutation(n) % self.folds
+        out = np.zeros((n, len(inputs.models)))
+        for k in range(self.folds):
+            test, train = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
+
+            def part(rows: npt.NDArray[np.int64]) -> RouterInputs:
+                return RouterInputs(
+                    prompts=tuple(inputs.prompts[i] for i in rows),
+                    embeddings=np.ascontiguousarray(inputs.embeddings[rows]),
+                    models=inputs.models,
+                    expected_cost_usd=np.ascontiguousarray(inputs.expected_cost_usd[rows]),
+                )
+
+            scorer = self.make()
+            scorer.fit(TrainingSet(inputs=part(train), quality=self.quality[train]))
+            out[test] = scorer.predict_quality(part(test))
+        return out
+
+
+@dataclass(frozen=True)
+class HeldOutResult:
+    dataset: str
+    prompts: int
+    models: tuple[str, ...]
+    unknown_models: tuple[str, ...]
+    zero_router_aiq: Estimate
+    routers: dict[str, dict[str, Estimate]]
+    cost_error: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        def est(e: Estimate) -> list[float]:
+            return [e.value, e.low, e.high]
+
+        return {
+            "dataset": self.dataset,
+            "prompts": self.prompts,
+            "models": list(self.models),
+            "unknown_models": list(self.unknown_models),
+            "zero_router_aiq": est(self.zero_router_aiq),
+            "routers": {
+                name: {k: est(v) for k, v in row.items()} for name, row in self.routers.items()
+            },
+            "cost_error": self.cost_error,
+        }
+
+
+def cost_error(expected: FloatArray, realised: FloatArray) -> dict[str, float]:
+    """Median |log(expected / realised)| and mean expected / realised over cells."""
+    ok = np.isfinite(expected) & np.isfinite(realised) & (expected > 0) & (realised > 0)
+    if not ok.any():
+        return {"cells": 0}
+    ratio = expected[ok] / realised[ok]
+    return {
+        "cells": int(ok.sum()),
+        "median_abs_log_ratio": float(np.median(np.abs(np.log(ratio)))),
+        "mean_expected_over_real": float(ratio.mean()),
+        "total_expected_over_real": float(expected[ok].sum() / realised[ok].sum()),
+    }
+
+
+def evaluate_held_out(
+    model: LatentQualityModel,
+    log: OutcomeLog,
+    dataset: str,
+    embed: Any,
+    catalog: Catalog,
+    *,
+    train_label_counts: npt.NDArray[np.float64],
+    min_labels: int = 50,
+    min_coverage: float = 0.9,
+    folds: int = 5,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> HeldOutResult | None:
+    """Scores ``model`` on every prompt of ``dataset`` (see the module docstring)."""
+    from learned_router.routing_benchmark.harness import complete_cases
+
+    part = log.select(datasets=[dataset])
+    matrix = part.matrix()
+    keep_models, _ = complete_cases(matrix.quality, min_model_coverage=min_coverage)
+    column_of = {m: j for j, m in enumerate(model.models)}
+    known = [
+        j
+        for j in np.flatnonzero(keep_models)
+        if matrix.models[j] in column_of
+        and train_label_counts[column_of[matrix.models[j]]] >= min_labels
+    ]
+    unknown = tuple(matrix.models[j] for j in np.flatnonzero(keep_models) if j not in set(known))
+    if len(known) < 3:
+        return None
+    cols = np.array(known, dtype=np.int64)
+    answered = ~np.isnan(matrix.quality[:, cols])
+    rows = np.flatnonzero(answered.all(1))
+    if len(rows) < 20:
+        return None
+    models = tuple(matrix.models[j] for j in cols)
+    quality = matrix.quality[np.ix_(rows, cols)]
+    texts = [matrix.prompts[i] for i in rows]
+    embeddings = np.asarray(embed(texts), dtype=np.float32)
+
+    counter = TokenCounter()
+    realised = log_costs(matrix, catalog, OutputLengthModel.fit(part, counter), counter=counter)
+    realised_cost = realised.cost_usd[np.ix_(rows, cols)]
+    input_tokens = counter.count(texts).astype(np.float64)
+    out_tokens = model.predict(embeddings, models=list(models)).output_tokens
+    assert out_tokens is not None
+    expected = expected_cost_usd(input_tokens, out_tokens, catalog.prices(list(models)))
+    inputs = RouterInputs(
+        prompts=tuple(texts),
+        embeddings=embeddings,
+        models=models,
+        expected_cost_usd=np.ascontiguousarray(expected),
+    )
+    scorers: list[QualityScorer] = [
+        ModelScorer(model, models, "learned-router"),
+        CrossFitted(KNNRouter, "knn (cross-fitted on D)", quality, folds, seed),
+        CrossFitted(TfidfLogisticRouter, "tfidf-lr (cross-fitted on D)", quality, folds, seed),
+    ]
+    routings: dict[str, Routing] = {s.name: s.route(inputs) for s in scorers}
+    oracle = Oracle()
+    oracle.reveal(quality, realised_cost)
+    routings["oracle"] = oracle.route(inputs)
+    means = quality.mean(0)
+    costs = realised_cost.mean(0)
+    best = int(np.argmax(means))
+    weak = int(np.argmin(costs))
+    estimates, _curves = score_routings(
+        quality,
+        realised_cost,
+        routings,
+        best=best,
+        weak=weak,
+        reference="learned-router",
+        bootstrap_resamples=resamples,
+        seed=seed,
+    )
+    zero = estimates.pop(ZERO_ROUTER)["aiq"]
+    # The paired difference to the zero router, per resample.
+    return HeldOutResult(
+        dataset=dataset,
+        prompts=len(rows),
+        models=models,
+        unknown_models=unknown,
+        zero_router_aiq=zero,
+        routers=estimates,
+        cost_error=cost_error(expected, realised_cost),
+    )
+
+
+def lodo(
+    log: OutcomeLog,
+    embed: Any,
+    catalog: Catalog,
+    config: QualityConfig,
+    *,
+    base_of: dict[str, str] | None = None,
+    datasets: Sequence[str] | None = None,
+    resamples: int = 1000,
+    say: Any = print,
+) -> list[HeldOutResult]:
+    """Leave-one-dataset-out over ``datasets`` (default: all of ``log``)."""
+    models = sorted(set(log.models))
+    sources = source_names(log)
+    everything = arrange(log, models, sources)
+    vectors = np.asarray(embed(everything.texts), dtype=np.float32)
+    index = {m: j for j, m in enumerate(models)}
+    base = [index.get((base_of or {}).get(m, m), j) for j, m in enumerate(models)]
+    results = []
+    for dataset in datasets or log.datasets:
+        started = time.perf_counter()
+        held_groups = {
+            g for g, d in zip(everything.groups, everything.datasets, strict=True) if d == dataset
+        }
+        train_rows = np.array(
+            [
+                d != dataset and g not in held_groups
+                for g, d in zip(everything.groups, everything.datasets, strict=True)
+            ]
+        )
+        val = group_split(everything.groups, 0.1, seed=1)
+        train = everything.rows(train_rows & ~val)
+        valid = everything.rows(train_rows & val)
+        model, _history = fit_quality_model(
+            train.quality_data(vectors[train_rows & ~val]),
+            valid.quality_data(vectors[train_rows & val]),
+            models,
+            sources,
+            base,
+            config,
+        )
+        counts = (~np.isnan(everything.labels[train_rows])).sum(0).astype(np.float64)
+        result = evaluate_held_out(
+            model, log, dataset, embed, catalog, train_label_counts=counts, resamples=resamples
+        )
+        if result is None:
+            say(f"{dataset}: skipped (fewer than 3 known models or 20 complete prompts)")
+            continue
+        results.append(result)
+        r = result.routers["learned-router"]
+        say(
+            f"{dataset}: {result.prompts} prompts, {len(result.models)} models; "
+            f"AIQ router {r['aiq'].value:.4f} zero {result.zero_router_aiq.value:.4f} "
+            f"delta-vs-zero {r['aiq_over_zero'].value:+.4f} "
+            f"[{r['aiq_over_zero'].low:+.4f}, {r['aiq_over_zero'].high:+.4f}] "
+            f"knn {result.routers['knn (cross-fitted on D)']['aiq'].value:.4f} "
+            f"tfidf {result.routers['tfidf-lr (cross-fitted on D)']['aiq'].value:.4f} "
+            f"({time.perf_counter() - started:.0f} s)"
+        )
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from learned_router.bundle import Bundle
+    from training.distill import EmbeddingStore, embed_with_onnx
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--bundle", default="models/default", help="bundle whose encoder embeds")
+    parser.add_argument("--out", default="reports/lodo")
+    parser.add_argument("--datasets", nargs="*", help="evaluate only these (default: all)")
+    parser.add_argument("--only", nargs="*", help="use only these datasets at all (train and test)")
+    parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--set", nargs="*", default=[], help="QualityConfig overrides k=v")
+    args = parser.parse_args(argv)
+    catalog = Catalog.load()
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    log = data.load([args.data], rejects=Path(args.out) / "rejects.jsonl")
+    if args.only:
+        log = log.select(datasets=args.only)
+    log = log.with_catalog_names(catalog)
+    bundle = Bundle.load(args.bundle)
+    cache = EmbeddingStore(Path(".cache") / "embeddings", f"bundle-{bundle.version}")
+
+    def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return embed_with_onnx(bundle.path / "encoder.onnx", texts, bundle.truncation, cache=cache)
+
+    overrides = {}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        overrides[key] = type(getattr(QualityConfig(), key))(value)
+    config = replace(QualityConfig(), **overrides)
+    base_of = {m.id: str(m.base) for m in catalog.models if getattr(m, "base", None)}
+    results = lodo(
+        log,
+        embed,
+        catalog,
+        config,
+        base_of=base_of,
+        datasets=args.datasets,
+        resamples=args.resamples,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "lodo.json").write_text(
+        json.dumps({"config": config.__dict__, "results": [r.to_dict() for r in results]}, indent=1)
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

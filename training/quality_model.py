@@ -1,0 +1,342 @@
+"""Learning the quality model that ``learned_router.quality`` serves.
+
+One latent scale for every model, one link per label source, support-aware
+shrinkage (the runtime module's docstring has the formula):
+
+    z_raw(x, m) = ability_m + v_m . h(x) - difficulty . h(x),   h = gelu(W e + b)
+    P(label | x, m, source s) = sigmoid(link_scale_s * z_raw + link_shift_s)
+
+- A model's ``ability`` and skill vector ``v`` are shared by every dataset it
+  appears in; a label source (a dataset with its own judge, metric and
+  difficulty) only gets its own monotone link. So a model seen only through
+  AlpacaEval's judge is still placed on the scale the others live on.
+- A *deployment* (the same weights on another host, a reasoning-effort setting,
+  a prompting variant: catalog ``base``) shares its base model's ability and
+  vector plus a small offset (``deployment_l2``).
+- Labels are soft targets (binary cross-entropy), weighted per dataset by
+  ``rows_d ** -dataset_balance``.
+- After training: ``prior_m`` is model m's mean latent over all training
+  prompts (datasets weighted equally), the k-means ``centroids`` of the
+  training prompts hold the label counts per model, and a ridge regression
+  predicts log answer length from the embedding plus a per-model offset.
+
+The latent scale is anchored softly (``link_l2`` pulls every link towards
+scale 1, shift 0), so the canonical link of serving is an "average source".
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+from learned_router.quality import LatentQualityModel
+
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class QualityData:
+    """Training rows: one per (prompt, label source), labels for the models that answered."""
+
+    embeddings: F32  # [n, d]
+    labels: F32  # [n, m], NaN where no label
+    source: npt.NDArray[np.int64]  # [n] label source of the row
+    dataset: npt.NDArray[np.int64]  # [n] dataset of the row (for weighting)
+    lengths: npt.NDArray[np.float64] | None = None  # [n, m] answer tokens, NaN where unknown
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    hidden: int = 128
+    dropout: float = 0.1
+    epochs: int = 40
+    batch_size: int = 512
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    vector_l2: float = 1e-3
+    deployment_l2: float = 1e-2
+    link_l2: float = 1e-2
+    dataset_balance: float = 0.5
+    patience: int = 4
+    seed: int = 0
+    centroids: int = 256
+    bandwidth: float = 0.05
+    prior_strength: float = 20.0
+    length_l2: float = 1.0
+
+
+class LatentQuality(nn.Module):
+    def __init__(
+        self,
+        dim: int,
+        base_of: Sequence[int],
+        n_sources: int,
+        hidden: int,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        n_models = len(base_of)
+        self.register_buffer("base_of", torch.tensor(list(base_of), dtype=torch.long))
+        self.base_of: torch.Tensor
+        self.trunk = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Dropout(dropout)
+        )
+        self.difficulty = nn.Parameter(torch.zeros(hidden))
+        self.ability = nn.Parameter(torch.zeros(n_models))
+        self.vectors = nn.Parameter(torch.randn(n_models, hidden) * 0.01)
+        self.ability_offset = nn.Parameter(torch.zeros(n_models))
+        self.vector_offset = nn.Parameter(torch.zeros(n_models, hidden))
+        self.log_scale = nn.Parameter(torch.zeros(n_sources))
+        self.shift = nn.Parameter(torch.zeros(n_sources))
+        # Deployments use base + offset; a base model's own offset stays 0.
+        is_deployment = torch.tensor([b != j for j, b in enumerate(base_of)], dtype=torch.float32)
+        self.register_buffer("is_deployment", is_deployment)
+        self.is_deployment: torch.Tensor
+
+    def effective(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ability [m], vectors [m, hidden]) with deployments composed onto their base."""
+        gate = self.is_deployment
+        ability = self.ability[self.base_of] + gate * self.ability_offset
+        vectors = self.vectors[self.base_of] + gate[:, None] * self.vector_offset
+        return ability, vectors
+
+    def latent(self, embeddings: torch.Tensor) -> torch.Tensor:
+        h = self.trunk(embeddings)
+        ability, vectors = self.effective()
+        out: torch.Tensor = h @ vectors.T + ability - (h @ self.difficulty)[:, None]
+        return out
+
+    def forward(self, embeddings: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+        z = self.latent(embeddings)
+        return torch.exp(self.log_scale[source])[:, None] * z + self.shift[source][:, None]
+
+    def penalty(self, config: QualityConfig) -> torch.Tensor:
+        gate = self.is_deployment
+        return (
+            config.vector_l2 * self.vectors.pow(2).sum(1).mean()
+            + config.deployment_l2
+            * (gate * (self.ability_offset.pow(2) + self.vector_offset.pow(2).sum(1))).sum()
+            / gate.sum().clamp(min=1)
+            + config.link_l2 * (self.log_scale.pow(2).mean() + self.shift.pow(2).mean())
+        )
+
+
+def row_weights(data: QualityData, balance: float) -> F32:
+    """Per-row weights: datasets weighted by labelled cells ** -balance, mean 1 per label."""
+    known = (~np.isnan(data.labels)).sum(1)
+    counts = np.bincount(data.dataset, weights=known)
+    per_dataset = np.where(counts > 0, counts, 1.0) ** -balance
+    per_row = per_dataset[data.dataset]
+    return np.asarray(per_row / (per_row * known).sum() * known.sum(), dtype=np.float32)
+
+
+def _tensors(data: QualityData, balance: float) -> dict[str, torch.Tensor]:
+    return {
+        "x": torch.from_numpy(np.ascontiguousarray(data.embeddings, dtype=np.float32)),
+        "y": torch.from_numpy(np.ascontiguousarray(data.labels, dtype=np.float32)),
+        "s": torch.from_numpy(np.ascontiguousarray(data.source, dtype=np.int64)),
+        "w": torch.from_numpy(row_weights(data, balance)),
+    }
+
+
+def _loss(
+    model: LatentQuality, t: dict[str, torch.Tensor], rows: torch.Tensor, config: QualityConfig
+) -> torch.Tensor:
+    logits = model(t["x"][rows], t["s"][rows])
+    labels = t["y"][rows]
+    known = ~torch.isnan(labels)
+    target = torch.where(known, labels, torch.zeros_like(labels))
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    data_loss = (loss * known * t["w"][rows, None]).sum() / known.sum().clamp(min=1)
+    return data_loss + model.penalty(config)
+
+
+def train_latent(
+    train: QualityData,
+    val: QualityData | None,
+    base_of: Sequence[int],
+    n_sources: int,
+    config: QualityConfig,
+    *,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> tuple[LatentQuality, list[dict[str, float]]]:
+    """Fits the latent model; early stopping on validation loss when ``val`` is given."""
+    torch.manual_seed(config.seed)
+    model = LatentQuality(
+        train.embeddings.shape[1], base_of, n_sources, config.hidden, config.dropout
+    )
+    with torch.no_grad():
+        counts = (~np.isnan(train.labels)).sum(0)
+        means = np.nansum(train.labels, axis=0) / np.maximum(counts, 1)
+        base = np.clip(np.where(counts > 0, means, 0.5), 0.02, 0.98)
+        model.ability.copy_(torch.from_numpy(np.log(base / (1 - base)).astype(np.float32)))
+    tr = _tensors(train, config.dataset_balance)
+    va = _tensors(val, config.dataset_balance) if val is not None and len(val.labels) else None
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    generator = torch.Generator().manual_seed(config.seed)
+    history: list[dict[str, float]] = []
+    best, best_state, waited = float("inf"), copy.deepcopy(model.state_dict()), 0
+    for epoch in range(config.epochs):
+        model.train()
+        order = torch.randperm(len(tr["x"]), generator=generator)
+        total, batches = 0.0, 0
+        for start in range(0, len(order), config.batch_size):
+            loss = _loss(model, tr, order[start : start + config.batch_size], config)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]  # untyped in torch's stubs
+            optimiser.step()
+            total += float(loss.detach())
+            batches += 1
+        model.eval()
+        train_loss = total / max(batches, 1)
+        if va is None:
+            history.append({"epoch": epoch, "train_loss": train_loss})
+            if on_epoch is not None:
+                on_epoch(epoch, train_loss, float("nan"))
+            continue
+        with torch.no_grad():
+            val_loss = float(_loss(model, va, torch.arange(len(va["x"])), config))
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
+        if on_epoch is not None:
+            on_epoch(epoch, train_loss, val_loss)
+        if val_loss < best - 1e-5:
+            best, best_state, waited = val_loss, copy.deepcopy(model.state_dict()), 0
+        else:
+            waited += 1
+            if waited >= config.patience:
+                break
+    if va is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return model, history
+
+
+def kmeans_centroids(embeddings: F32, k: int, *, seed: int) -> F32:
+    """Unit-norm k-means centres of the training prompts (spherical k-means via sklearn)."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    k = max(1, min(k, len(embeddings)))
+    km = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=2048)
+    km.fit(embeddings)
+    centres = km.cluster_centers_.astype(np.float32)
+    norms = np.linalg.norm(centres, axis=1, keepdims=True)
+    return np.asarray(centres / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def centroid_counts(embeddings: F32, labels: F32, centroids: F32, *, bandwidth: float) -> F32:
+    """``[k, m]`` labelled prompts per centroid and model (each prompt spread over
+    the centroids by the serving kernel, normalised to sum 1, so that the
+    support of a training prompt is about its number of labelled neighbours)."""
+    out = np.zeros((len(centroids), labels.shape[1]), dtype=np.float64)
+    known = (~np.isnan(labels)).astype(np.float64)
+    for start in range(0, len(embeddings), 4096):
+        e = embeddings[start : start + 4096]
+        kernel = np.exp((e @ centroids.T - 1.0) / bandwidth)
+        kernel /= np.maximum(kernel.sum(1, keepdims=True), 1e-300)
+        out += kernel.T @ known[start : start + 4096]
+    return out.astype(np.float32)
+
+
+def fit_lengths(
+    embeddings: F32, lengths: npt.NDArray[np.float64], *, l2: float
+) -> tuple[F32, float, F32]:
+    """Ridge regression of log(answer tokens) on the embedding plus a per-model offset.
+
+    Returns (weight [d], bias, offset [m]); models without length data get the
+    mean offset. Solved by alternating two closed forms (a few rounds converge).
+    """
+    m = lengths.shape[1]
+    d = embeddings.shape[1]
+    rows, cols = np.nonzero(np.isfinite(lengths) & (lengths > 0))
+    if rows.size == 0:
+        return np.zeros(d, np.float32), float(np.log(200.0)), np.zeros(m, np.float32)
+    y = np.log(lengths[rows, cols])
+    x = embeddings[rows].astype(np.float64)
+    offset = np.zeros(m)
+    weight = np.zeros(d)
+    bias = float(y.mean())
+    for _ in range(5):
+        target = y - offset[cols]
+        xc = x - x.mean(0)
+        weight = np.linalg.solve(xc.T @ xc + l2 * np.eye(d), xc.T @ (target - target.mean()))
+        bias = float(target.mean() - x.mean(0) @ weight)
+        residual = y - x @ weight - bias
+        sums = np.bincount(cols, weights=residual, minlength=m)
+        counts = np.bincount(cols, minlength=m)
+        offset = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    seen = np.bincount(cols, minlength=m) > 0
+    offset[~seen] = offset[seen].mean()
+    return weight.astype(np.float32), bias, offset.astype(np.float32)
+
+
+def export(
+    model: LatentQuality,
+    train: QualityData,
+    models: Sequence[str],
+    sources: Sequence[str],
+    config: QualityConfig,
+) -> LatentQualityModel:
+    """The serving model: effective weights, priors, support centroids, length model."""
+    linear = model.trunk[0]
+    assert isinstance(linear, nn.Linear)
+    with torch.no_grad():
+        ability, vectors = model.effective()
+        x = torch.from_numpy(np.ascontiguousarray(train.embeddings, dtype=np.float32))
+        latent = np.concatenate(
+            [model.latent(x[s : s + 8192]).numpy() for s in range(0, len(x), 8192)]
+        ).astype(np.float64)
+    # The prior: each model's mean latent over all training prompts, datasets equally weighted.
+    datasets = np.unique(train.dataset)
+    prior = np.mean([latent[train.dataset == d].mean(0) for d in datasets], axis=0)
+    centroids = kmeans_centroids(train.embeddings, config.centroids, seed=config.seed)
+    counts = centroid_counts(train.embeddings, train.labels, centroids, bandwidth=config.bandwidth)
+    if train.lengths is not None:
+        weight, bias, offset = fit_lengths(train.embeddings, train.lengths, l2=config.length_l2)
+    else:
+        weight = np.zeros(train.embeddings.shape[1], np.float32)
+        bias, offset = float(np.log(200.0)), np.zeros(len(models), np.float32)
+    arrays = {
+        "trunk_weight": linear.weight.detach().numpy().T.copy(),
+        "trunk_bias": linear.bias.detach().numpy().copy(),
+        "difficulty": model.difficulty.detach().numpy().copy(),
+        "ability": ability.numpy().copy(),
+        "model_vectors": vectors.numpy().copy(),
+        "prior": prior.astype(np.float32),
+        "link_scale": torch.exp(model.log_scale).detach().numpy().copy(),
+        "link_shift": model.shift.detach().numpy().copy(),
+        "centroids": centroids,
+        "centroid_counts": counts,
+        "length_weight": weight,
+        "length_bias": np.array([bias], np.float32),
+        "length_offset": offset,
+    }
+    return LatentQualityModel.from_arrays(
+        arrays,
+        models=models,
+        sources=sources,
+        bandwidth=config.bandwidth,
+        prior_strength=config.prior_strength,
+    )
+
+
+def fit_quality_model(
+    train: QualityData,
+    val: QualityData | None,
+    models: Sequence[str],
+    sources: Sequence[str],
+    base_of: Sequence[int],
+    config: QualityConfig,
+    *,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> tuple[LatentQualityModel, list[dict[str, float]]]:
+    """Trains and exports; see the module docstring."""
+    model, history = train_latent(train, val, base_of, len(sources), config, on_epoch=on_epoch)
+    return export(model, train, models, sources, config), history
