@@ -102,8 +102,9 @@ drift-demo: build ## Planted drift on a DEV_DATA set: alarm, re-scoring, retrain
 train-default: build ## Train models/default on the development data (DEV_DATA=../shared/data)
 	$(PY) -m training train --data $(DEV_DATA) --config training/configs/default.toml --bundle-dir models/default
 
-cache-encoder: build ## Export the semantic cache's encoder (int8 teacher) to models/cache-encoder
-	$(PY) -m training cache export-encoder --out models/cache-encoder
+cache-encoder: build ## Re-export the shipped cache encoder (int8 teacher) and retrain its verifier (../shared/data)
+	$(PY) -m training cache export-encoder --out src/learned_router/assets/cache-encoder
+	$(PY) -m training.cache_verifier
 
 wheel: setup ## Build the abi3 wheel into dist/
 	$(VENV)/bin/maturin build --release --out dist
@@ -116,8 +117,10 @@ check-wheel: wheel ## Install the wheel into an empty venv: no torch, imports, C
 	cd build && wheel-venv/bin/python -c "import time; t = time.perf_counter(); import learned_router; print(f'import learned_router: {1e3 * (time.perf_counter() - t):.0f} ms')"
 	cd build && wheel-venv/bin/learned-router --help >/dev/null
 	cd build && wheel-venv/bin/python -c "from learned_router.catalog import Catalog; from learned_router.tokens import TokenCounter; Catalog.load(); TokenCounter()"
+	cd build && wheel-venv/bin/python -c "from learned_router.cache import SemanticCache; c = SemanticCache.default(); c.store('How do I reset my password?', 'a', tenant='t'); assert c.lookup('how do i reset my password?  please', tenant='t').tier == 'semantic'"
 	cd build && wheel-venv/bin/learned-router demo --bundle ../models/default >/dev/null
-	@echo "wheel OK: installs without torch, imports, CLI and demo run"
+	@ls -l dist/learned_router-*-abi3-*.whl
+	@echo "wheel OK: installs without torch, imports, CLI and demo run, the shipped cache encoder serves"
 
 clean: ## Remove build outputs (keeps .venv)
 	rm -rf target dist build src/learned_router/_core*.so .pytest_cache .mypy_cache .ruff_cache

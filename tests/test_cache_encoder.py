@@ -97,3 +97,106 @@ def test_the_exported_teacher_matches_sentence_transformers(tmp_path: Path) -> N
     )
     assert float(a @ b) > 0.95
     assert float(a @ c) < 0.5
+
+
+def _dynamic_int8_folder(tmp_path: Path) -> Path:
+    """A cache-encoder folder whose graph is quantised the way the exported
+    encoders are (onnxruntime's dynamic int8: activation scales computed over
+    the whole input tensor, so over the whole batch)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from learned_router.tokens import TOKENIZER_PATH, load_tokenizer
+
+    dim = 16
+    rng = np.random.default_rng(0)
+    vocab = load_tokenizer().get_vocab_size()
+    table = rng.normal(size=(vocab, dim)).astype(np.float32)
+    table[load_tokenizer().token_to_id("contract")] *= 300.0  # a loud batch-mate
+    nodes = [
+        helper.make_node("Gather", ["table", "input_ids"], ["tokens"]),
+        helper.make_node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["mask_f", "axis2"], ["mask3"]),
+        helper.make_node("Mul", ["tokens", "mask3"], ["masked"]),
+        helper.make_node("MatMul", ["masked", "weight"], ["projected"]),  # int8, dynamic
+        helper.make_node("ReduceSum", ["projected", "axis1"], ["pooled"], keepdims=0),
+        helper.make_node("LpNormalization", ["pooled"], ["prompt_embedding"], axis=-1, p=2),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_int8_encoder",
+        [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
+            helper.make_tensor_value_info(
+                "attention_mask", TensorProto.INT64, ["batch", "sequence"]
+            ),
+        ],
+        [helper.make_tensor_value_info("prompt_embedding", TensorProto.FLOAT, ["batch", dim])],
+        initializer=[
+            numpy_helper.from_array(table, "table"),
+            numpy_helper.from_array(rng.normal(size=(dim, dim)).astype(np.float32), "weight"),
+            numpy_helper.from_array(np.array([2], dtype=np.int64), "axis2"),
+            numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    folder = tmp_path / "int8-cache-encoder"
+    folder.mkdir()
+    onnx.save(model, str(tmp_path / "fp32.onnx"))
+    quantize_dynamic(
+        str(tmp_path / "fp32.onnx"),
+        str(folder / "encoder.onnx"),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul"],
+    )
+    (folder / "tokenizer.json").write_bytes(TOKENIZER_PATH.read_bytes())
+    write_cache_encoder_manifest(
+        folder, {"name": "tiny-int8", "truncation": {"max_tokens": 32, "head_tokens": 8}}
+    )
+    return folder
+
+
+def test_a_text_gets_the_same_vector_alone_and_in_any_batch(tmp_path: Path) -> None:
+    encoder = CacheEncoder.load(_dynamic_int8_folder(tmp_path))
+    text = "How do I reset my password?"
+    alone = encoder([text])[0]
+    for batch in (
+        [text, "contract contract contract law"],
+        ["contract", "a much longer question about something else entirely, padded", text],
+        [text] * 5,
+    ):
+        vectors = encoder(batch)
+        np.testing.assert_array_equal(vectors[batch.index(text)], alone)
+    cache = SemanticCache(embed=encoder, config=encoder.cache_config(min_similarity=0.999))
+    cache.store_many([text, "contract contract contract law"], ["a", "b"], tenant="t")
+    hit = cache.lookup(text + " ", tenant="t")  # exact miss (trailing space kept), semantic hit
+    assert hit is not None
+    assert hit.similarity == pytest.approx(1.0, abs=1e-6)
+
+
+def test_the_shipped_encoder_loads_verified_with_no_argument() -> None:
+    from learned_router.cache.encoder import PACKAGED_FOLDER
+
+    encoder = CacheEncoder.load()
+    assert encoder.path == PACKAGED_FOLDER
+    manifest = verify_cache_encoder(PACKAGED_FOLDER)
+    assert set(manifest["files"]) >= {"encoder.onnx", "tokenizer.json", "verifier.json"}
+    assert encoder.min_similarity_without_verifier >= encoder.min_similarity
+    a, b, c = encoder(
+        ["How do I reset my password?", "how do i reset my password", "Bake banana bread."]
+    )
+    assert float(a @ b) > 0.95
+    assert float(a @ c) < 0.5
+
+
+def test_the_default_folder_can_be_moved_by_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _folder(tmp_path)
+    monkeypatch.setenv("LEARNED_ROUTER_CACHE_ENCODER", str(folder))
+    assert CacheEncoder.load().name == "tiny-cache"
+    monkeypatch.setenv("LEARNED_ROUTER_CACHE_ENCODER", str(tmp_path / "nowhere"))
+    with pytest.raises(BundleError, match="export-encoder"):
+        CacheEncoder.load()

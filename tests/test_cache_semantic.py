@@ -163,7 +163,7 @@ def test_each_guard_rejects_a_look_alike_and_counts_it(
 
 def test_a_rejected_best_candidate_falls_through_to_the_next() -> None:
     cache = make(min_similarity=0.5)
-    cache.store("What is 15 percent of 80 dollars today", "12", tenant="t")
+    cache.store("What is 15 percent of 80 dollars exactly", "12", tenant="t")
     cache.store("What is 15 percent of 90 dollars", "13.5", tenant="t")
     hit = cache.lookup("what is 15 percent of 80 dollars", tenant="t")
     assert hit is not None

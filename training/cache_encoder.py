@@ -4,6 +4,10 @@ The cache evaluation chose the teacher over the router's student to key the
 semantic tier (``docs/cache.md``); services load it without torch through
 :class:`learned_router.cache.encoder.CacheEncoder`.
 
+The shipped copy lives in ``src/learned_router/assets/cache-encoder`` (in the
+wheel, so ``CacheEncoder.load()`` needs no argument); ``make cache-encoder``
+re-exports it there and retrains its verifier (``training/cache_verifier.py``).
+
 ``python -m training cache export-encoder --out models/cache-encoder``
 """
 

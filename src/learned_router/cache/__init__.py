@@ -29,6 +29,7 @@ from learned_router.cache.semantic import (
     SemanticCache,
     Verifier,
 )
+from learned_router.cache.verifier import PairVerifier
 
 __all__ = [
     "CacheCandidate",
@@ -41,6 +42,7 @@ __all__ = [
     "GuardReason",
     "Guards",
     "HashingEmbedder",
+    "PairVerifier",
     "SemanticCache",
     "Verifier",
 ]

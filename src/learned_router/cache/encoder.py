@@ -43,6 +43,17 @@ from learned_router.tokens import load_tokenizer
 FORMAT = "learned-router-cache-encoder"
 FORMAT_VERSION = 1
 FILES = ("encoder.onnx", "tokenizer.json")
+OPTIONAL_FILES = ("verifier.json",)
+#: The shipped cache encoder: inside the package, so a checkout and an
+#: installed wheel find it alike. ``LEARNED_ROUTER_CACHE_ENCODER`` points
+#: elsewhere.
+PACKAGED_FOLDER = Path(__file__).resolve().parent.parent / "assets" / "cache-encoder"
+ENV_VAR = "LEARNED_ROUTER_CACHE_ENCODER"
+
+
+def default_encoder_folder() -> Path:
+    """``$LEARNED_ROUTER_CACHE_ENCODER`` if set, else the packaged folder."""
+    return Path(os.environ.get(ENV_VAR) or PACKAGED_FOLDER)
 
 
 def write_cache_encoder_manifest(folder: str | os.PathLike[str], fields: dict[str, Any]) -> Path:
@@ -52,7 +63,9 @@ def write_cache_encoder_manifest(folder: str | os.PathLike[str], fields: dict[st
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         **fields,
-        "files": file_records(folder, FILES),
+        "files": file_records(
+            folder, [*FILES, *(name for name in OPTIONAL_FILES if (folder / name).is_file())]
+        ),
     }
     return write_manifest_json(folder, manifest)
 
@@ -74,10 +87,11 @@ def verify_cache_encoder(folder: str | os.PathLike[str]) -> dict[str, Any]:
             f"{folder / MANIFEST}: format {manifest.get('format')!r} version "
             f"{manifest.get('format_version')!r}; expected {FORMAT!r} version {FORMAT_VERSION}"
         )
+    files = manifest.get("files", {})
     check_files(
         folder,
-        manifest.get("files", {}),
-        FILES,
+        files,
+        [*FILES, *(name for name in OPTIONAL_FILES if name in files)],
         what="cache encoder",
         remedy="the file changed after export. Re-export it "
         "(`python -m training cache export-encoder`).",
@@ -109,16 +123,28 @@ class CacheEncoder:
         )
         self.name = str(self.manifest.get("name", "cache-encoder"))
         self.min_similarity = float(self.manifest.get("min_similarity", 0.85))
+        #: The threshold calibrated for the guards alone (no verifier).
+        self.min_similarity_without_verifier = float(
+            self.manifest.get("min_similarity_without_verifier", self.min_similarity)
+        )
 
     @classmethod
-    def load(cls, folder: str | os.PathLike[str], *, threads: int | None = None) -> CacheEncoder:
-        return cls(folder, threads=threads)
+    def load(
+        cls, folder: str | os.PathLike[str] | None = None, *, threads: int | None = None
+    ) -> CacheEncoder:
+        """The encoder in ``folder``, verified; without one, the shipped encoder
+        (:func:`default_encoder_folder`)."""
+        return cls(default_encoder_folder() if folder is None else folder, threads=threads)
 
     @property
     def dim(self) -> int:
         return self._encoder.dim
 
     def __call__(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """One row per text. Batch-invariant: the shared encoder embeds every
+        text alone (:meth:`learned_router.encoder.Encoder.embed_ids`), so
+        ``store_many`` and ``lookup`` key a text alike (with int8 dynamic
+        quantisation a batch mate used to move a vector to cosine 0.986)."""
         return self._encoder.embed(list(texts))
 
     def cache_config(self, **settings: Any) -> CacheConfig:

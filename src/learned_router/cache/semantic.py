@@ -98,6 +98,10 @@ class CacheStats:
     """... because negations or opposite words differ."""
     rejected_entities: int
     """... because named entities differ."""
+    rejected_roles: int
+    """... because two names or numbers trade places ("from X to Y")."""
+    rejected_scope: int
+    """... because one side adds content the other lacks."""
     rejected_long_text: int
     """... because a key too long for the encoder differs in its words."""
     rejected_verifier: int
@@ -126,6 +130,8 @@ class CacheStats:
             self.rejected_numbers
             + self.rejected_negations
             + self.rejected_entities
+            + self.rejected_roles
+            + self.rejected_scope
             + self.rejected_long_text
             + self.rejected_verifier
         )
@@ -283,6 +289,29 @@ class SemanticCache:
         self._indexes: dict[int, ScopeIndex] = {}
         self._counts: dict[str, float] = dict.fromkeys(_COUNTER_FIELDS, 0)
         self._baseline: dict[str, float] = dict.fromkeys(_COUNTER_FIELDS, 0)
+
+    @classmethod
+    def default(cls, *, with_verifier: bool = True, **settings: Any) -> SemanticCache:
+        """A cache keyed by the shipped encoder at its calibrated operating
+        point, with the shipped learned verifier. Without a verifier
+        (``with_verifier=False``, or none shipped) it falls back to the
+        guards alone at the stricter threshold calibrated for that.
+        ``settings`` go to :class:`CacheConfig`.
+
+        >>> cache = SemanticCache.default(max_entries=1000)
+        >>> cache.config.max_entries, cache.config.min_similarity
+        (1000, 0.98)
+        """
+        from learned_router.cache.encoder import CacheEncoder
+        from learned_router.cache.verifier import PairVerifier
+
+        encoder = CacheEncoder.load()
+        verifier = None
+        if with_verifier and "verifier.json" in encoder.manifest.get("files", {}):
+            verifier = PairVerifier.load(encoder.path / "verifier.json")
+        if verifier is None:
+            settings.setdefault("min_similarity", encoder.min_similarity_without_verifier)
+        return cls(embed=encoder, config=encoder.cache_config(**settings), verifier=verifier)
 
     # -- keys ---------------------------------------------------------------
 
