@@ -215,7 +215,7 @@ def free_port() -> int:
 
 
 def main() -> None:
-    """``python -m benchmarks.gateway_stub --port N --delay-s 0.02``: the stub as its own process."""
+    """``python -m benchmarks.gateway_stub --port N --delay-s 0.02``: the stub, on its own."""
     import argparse
 
     import uvicorn
