@@ -24,7 +24,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup setup-runtime build build-runtime test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder drift-demo bench-gateway
+.PHONY: help setup setup-runtime build build-runtime test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder drift-demo bench-gateway bench-lodo
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -92,6 +92,10 @@ DEV_DATA ?= ../shared/data
 ROUTING_REPORT ?= reports/routing-dev
 bench-routing: build ## Routing quality vs baselines on DEV_DATA: report, plots in ROUTING_REPORT
 	$(PY) -m learned_router bench --data $(DEV_DATA) --out $(ROUTING_REPORT)
+
+LODO_REPORT ?= reports/lodo
+bench-lodo: build ## Leave-one-dataset-out on DEV_DATA: the router vs the zero router on unseen sets
+	$(PY) -m training.protocol --data $(DEV_DATA) --resamples 200 --out $(LODO_REPORT)
 
 demo: build-runtime ## Route example prompts with the shipped model (models/default); no torch needed
 	$(PY) -m learned_router demo

@@ -189,6 +189,23 @@ class HeldOutResult:
     routers: dict[str, dict[str, Estimate]]
     cost_error: dict[str, float]
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> HeldOutResult:
+        def est(v: list[float]) -> Estimate:
+            return Estimate(*v)
+
+        return cls(
+            dataset=raw["dataset"],
+            prompts=raw["prompts"],
+            models=tuple(raw["models"]),
+            unknown_models=tuple(raw["unknown_models"]),
+            zero_router_aiq=est(raw["zero_router_aiq"]),
+            routers={
+                name: {k: est(v) for k, v in row.items()} for name, row in raw["routers"].items()
+            },
+            cost_error=raw["cost_error"],
+        )
+
     def to_dict(self) -> dict[str, Any]:
         def est(e: Estimate) -> list[float]:
             return [e.value, e.low, e.high]
@@ -371,6 +388,52 @@ def lodo(
     return results
 
 
+def render(results: Sequence[HeldOutResult], *, command: str, config: QualityConfig) -> str:
+    """The LODO report (figures only) as Markdown."""
+
+    def ci(e: Estimate, digits: int = 3) -> str:
+        return f"{e.value:.{digits}f} [{e.low:.{digits}f}, {e.high:.{digits}f}]"
+
+    lines = [
+        "# Leave-one-dataset-out: the router on datasets it never saw",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Each row: the quality model trained on every other dataset, without any prompt whose "
+        "normalised text occurs in the held-out one; routed over the held-out dataset's models "
+        "that it knows (>= 50 training labels); scored on the held-out dataset's logged quality "
+        "and real (RouterBench) or estimated costs. The zero router is the hull of the single "
+        "models' points in hindsight; kNN and TF-IDF are cross-fitted on the held-out dataset "
+        "itself (5 folds), an in-distribution reference the router does not get. AIQ over the "
+        "cheapest..priciest single-model cost range; 95% paired bootstrap intervals over the "
+        "held-out prompts.",
+        "",
+        "| held-out dataset | prompts | models | router AIQ | zero router AIQ | router - zero "
+        "| kNN (cross-fit) | TF-IDF (cross-fit) | cost estimate / real |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        router = r.routers["learned-router"]
+        knn = r.routers["knn (cross-fitted on D)"]["aiq"]
+        tfidf = r.routers["tfidf-lr (cross-fitted on D)"]["aiq"]
+        ratio = r.cost_error.get("total_expected_over_real")
+        lines.append(
+            f"| {r.dataset} | {r.prompts} | {len(r.models)} | {ci(router['aiq'])} | "
+            f"{ci(r.zero_router_aiq)} | {ci(router['aiq_over_zero'], 4)} | {ci(knn)} | "
+            f"{ci(tfidf)} | {'n/a' if ratio is None else f'{ratio:.2f}'} |"
+        )
+    lines += [
+        "",
+        "Cost estimate / real: the router's expected cost (catalog price x counted input "
+        "tokens x its predicted answer length) summed over the held-out cells, divided by the "
+        "logged cost (RouterBench) or the cost of the logged answer's length elsewhere.",
+        "",
+        f"Quality-model settings: `{config}`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     from learned_router.bundle import Bundle
     from training.distill import EmbeddingStore, embed_with_onnx
@@ -383,7 +446,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--only", nargs="*", help="use only these datasets at all (train and test)")
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--set", nargs="*", default=[], help="QualityConfig overrides k=v")
+    parser.add_argument("--render", help="only re-render OUT/report.md from this lodo.json")
     args = parser.parse_args(argv)
+    if args.render:
+        raw = json.loads(Path(args.render).read_text())
+        rendered = render(
+            [HeldOutResult.from_dict(r) for r in raw["results"]],
+            command=raw.get("command", "python -m training.protocol --data ../shared/data"),
+            config=replace(QualityConfig(), **raw["config"]),
+        )
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "report.md").write_text(rendered)
+        return
     catalog = Catalog.load()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     log = data.load([args.data], rejects=Path(args.out) / "rejects.jsonl")
@@ -411,11 +485,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         datasets=args.datasets,
         resamples=args.resamples,
     )
+    import sys
+
+    command = "python -m training.protocol " + " ".join(sys.argv[1:] if argv is None else argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "lodo.json").write_text(
-        json.dumps({"config": config.__dict__, "results": [r.to_dict() for r in results]}, indent=1)
+        json.dumps(
+            {
+                "command": command,
+                "config": config.__dict__,
+                "results": [r.to_dict() for r in results],
+            },
+            indent=1,
+        )
     )
+    (out / "report.md").write_text(render(results, command=command, config=config))
 
 
 if __name__ == "__main__":  # pragma: no cover
