@@ -46,7 +46,9 @@ def write_bundle(
     shutil.copyfile(encoder_onnx, staging / "encoder.onnx")
     shutil.copyfile(TOKENIZER_PATH, staging / "tokenizer.json")
     arrays: dict[str, Any] = {k: np.asarray(v, dtype=np.float32) for k, v in head_arrays.items()}
-    np.savez(staging / "heads.npz", allow_pickle=False, **arrays)
+    # No allow_pickle= here: numpy < 2.1 saves that keyword as a stray array
+    # named "allow_pickle" (savez never pickles plain numeric arrays anyway).
+    np.savez(staging / "heads.npz", **arrays)
     (staging / "models.json").write_text(
         json.dumps({"models": list(models), "scales": list(scales)}, indent=1) + "\n"
     )

@@ -93,6 +93,16 @@ def verify_bundle(folder: str | os.PathLike[str]) -> dict[str, Any]:
             "that wrote it."
         )
     files = manifest.get("files", {})
+    # Nothing but the listed files: a side file next to encoder.onnx (ONNX
+    # external data) or anything else unchecked would be read unverified.
+    listed = set(files) | {MANIFEST}
+    stray = sorted(p.name for p in folder.iterdir() if p.name not in listed)
+    if stray:
+        raise BundleError(
+            f"{folder}: holds file(s) {stray} that {MANIFEST} does not list, so their bytes are "
+            "not checksummed (e.g. ONNX external data); remove them, or rebuild the bundle "
+            "with a self-contained encoder.onnx"
+        )
     check_files(
         folder,
         files,
@@ -102,6 +112,18 @@ def verify_bundle(folder: str | os.PathLike[str]) -> dict[str, Any]:
         "its source (e.g. the MLflow artifact) instead of editing it.",
     )
     return dict(manifest)
+
+
+#: The encoder's position embeddings end here (BERT-style students: 512).
+MAX_ENCODER_TOKENS = 512
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"encoder.truncation.{name} = {value!r} is not an integer")
+    if name == "max_tokens" and not 3 <= value <= MAX_ENCODER_TOKENS:
+        raise ValueError(f"encoder.truncation.max_tokens = {value} is not in [3, 512]")
+    return value
 
 
 @dataclass(frozen=True)
@@ -135,6 +157,10 @@ class Bundle:
         ...
         learned_router.errors.BundleError: /nonexistent: no such bundle folder; ...
         """
+        if not isinstance(folder, (str, os.PathLike)):
+            raise BundleError(
+                f"Bundle.load: got {type(folder).__name__} {folder!r}; give a bundle folder path"
+            )
         folder = Path(folder)
         manifest = verify_bundle(folder)
         try:
@@ -145,8 +171,8 @@ class Bundle:
             lengths = OutputLengthModel.from_json((folder / "output_lengths.json").read_text())
             encoder_info = manifest["encoder"]
             truncation = Truncation(
-                max_tokens=int(encoder_info["truncation"]["max_tokens"]),
-                head_tokens=int(encoder_info["truncation"]["head_tokens"]),
+                max_tokens=_int(encoder_info["truncation"]["max_tokens"], "max_tokens"),
+                head_tokens=_int(encoder_info["truncation"]["head_tokens"], "head_tokens"),
             )
             models = tuple(m["id"] for m in models_info["models"])
             heads = HeadWeights.from_arrays(arrays)
@@ -154,7 +180,15 @@ class Bundle:
                 np.asarray(calibration_info["a"], dtype=np.float64),
                 np.asarray(calibration_info["b"], dtype=np.float64),
             )
-        except (KeyError, ValueError, TypeError) as error:
+        except (
+            KeyError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            IndexError,
+            OSError,
+            MemoryError,
+        ) as error:
             raise BundleError(
                 f"{folder}: the bundle's contents are inconsistent: {error!r}"
             ) from error
