@@ -52,25 +52,44 @@ def _record(prompt: str = "2+2?", **changes: Any) -> OutcomeRecord:
 # --- 1. outcome store: a failed append leaves no open transaction ----------------------------
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [("output_tokens", 2**70), ("prompt", "lone \ud800 surrogate"), ("quality", object())],
-)
+@pytest.mark.parametrize("bad_value", [2**70, "lone \ud800 surrogate", object()])
 def test_a_failed_append_rolls_back_and_loses_no_later_append(
-    tmp_path: Path, field: str, value: object
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_value: object
 ) -> None:
     path = tmp_path / "o.sqlite"
     store = OutcomeStore(path)
     other = OutcomeStore(path, timeout_s=0.2)  # another process's connection, in effect
-    bad = _record()
-    object.__setattr__(bad, field, value)  # past validation: the store must still cope
+    good, bad = _record("first of the batch"), _record("second of the batch")
+    # A value sqlite cannot bind, met mid-transaction (after the first insert).
+    real_row = OutcomeRecord._row
+
+    def row(record: OutcomeRecord) -> tuple[Any, ...]:
+        values = real_row(record)
+        return values if record is good else (*values[:-1], bad_value)
+
+    monkeypatch.setattr(OutcomeRecord, "_row", row)
     with pytest.raises(OutcomeStoreError, match="append failed"):
-        store.append(bad)
-    # No transaction was left open: the other writer is not locked out, and
-    # this store's next good append is durable.
+        store.append_many([good, bad])
+    monkeypatch.undo()
+    # Rolled back: nothing half-written, the other writer is not locked out,
+    # and this store's next good append is durable.
     assert other.append(_record("from the other")) == 1
     assert store.append(_record("next good one")) == 2
     assert [r.prompt for r in store.records().values()] == ["from the other", "next good one"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("output_tokens", 2**70), ("prompt", "x\udfff"), ("quality", object())]
+)
+def test_a_record_changed_after_validation_is_refused_before_the_transaction(
+    tmp_path: Path, field: str, value: object
+) -> None:
+    store = OutcomeStore(tmp_path / "o.sqlite")
+    bad = _record()
+    object.__setattr__(bad, field, value)
+    with pytest.raises(InvalidInputError, match=field):
+        store.append(bad)
+    assert store.append(_record()) == 1
 
 
 @pytest.mark.parametrize(
@@ -172,7 +191,9 @@ def test_a_lease_expires_and_the_decision_can_still_be_recorded(tiny_bundle: Pat
     first = router.route(HARD, min_quality=0.5)
     assert first.model == "ours-8b"
     now[0] = 29.0
-    assert router.route(HARD, min_quality=0.5).model == "frontier"
+    spilled = router.route(HARD, min_quality=0.5)
+    assert spilled.model == "frontier"
+    router.release(spilled.decision_id)
     now[0] = 31.0  # the LLM call never came back
     second = router.route(HARD, min_quality=0.5)
     assert second.model == "ours-8b"
@@ -356,13 +377,13 @@ def test_a_cached_answer_is_served_only_within_the_request_constraints(
     shipped: Router,
 ) -> None:
     router = Router(shipped.bundle, capacity=False, cache=SemanticCache(), cache_min_quality=0.3)
-    first = router.route(EASY, candidates=["mistral-7b-chat"], min_quality=0.3)
-    assert first.model == "mistral-7b-chat"
+    first = router.route(EASY, candidates=["mistralai/mistral-7b-chat"], min_quality=0.3)
+    assert first.model == "mistralai/mistral-7b-chat"
     router.record_outcome(first.decision_id, quality=0.5, response="a mistral answer")
     strict = router.route(EASY, candidates=["gpt-4-1106-preview"], min_quality=0.99)
     assert strict.cached is None
     assert router.route(EASY, min_quality=0.99).cached is None  # 0.5 < 0.99
-    assert router.route(EASY, candidates=["mistral-7b-chat"], min_quality=0.3).cached is not None
+    assert router.route(EASY, candidates=["mistralai/mistral-7b-chat"], min_quality=0.3).cached is not None
     assert router.route(EASY, min_quality=0.4).cached is not None
 
 
@@ -597,7 +618,6 @@ def _saved_cache(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     "tamper",
     [
-        lambda h, s: h.update(next_id=10**18),
         lambda h, s: h.update(next_id=-5),
         lambda h, s: h.pop("config"),
         lambda h, s: h.update(config=[1]),

@@ -341,13 +341,19 @@ def test_concurrent_routes_match_serial(router: Router) -> None:
 def test_budget_is_never_exceeded_when_a_model_fits(
     router: Router, budget: float, prompt: str
 ) -> None:
-    decision = router.route(prompt, max_cost_usd=budget)
+    try:
+        decision = router.route(prompt, max_cost_usd=budget)
+    except NoModelAvailableError as error:  # a budget is a hard cap
+        assert "over the budget" in str(error)
+        costs = [c.expected_cost_usd for c in router.route(prompt, cost_weight=0.0).candidates]
+        assert min(costs) > budget
+        return
     feasible = [
         c for c in decision.candidates if c.excluded_by is None and c.expected_cost_usd <= budget
     ]
-    if feasible:
-        assert decision.expected_cost_usd <= budget
-        assert decision.p_success == max(c.p_success for c in feasible)
+    assert feasible
+    assert decision.expected_cost_usd <= budget
+    assert decision.p_success == max(c.p_success for c in feasible)
 
 
 def test_complexity_tier_by_price_thirds() -> None:

@@ -338,6 +338,9 @@ class OutcomeStore:
                     f"expected OutcomeRecord, got {type(record).__name__}; build one with "
                     "OutcomeRecord(prompt_id=..., prompt=..., model=..., quality=...)"
                 )
+            # Checked again here, before BEGIN: a record changed after it was
+            # built (object.__setattr__ on the frozen dataclass) is refused too.
+            record.__post_init__()
             rows.append(record._row())
         if not rows:
             return []

@@ -638,6 +638,9 @@ class Router:
 
         excluded = np.full((n, m), None, dtype=object)
         available = np.ones((n, m), dtype=bool)
+        # Hard limits (down, context, latency, budget): never overridden, not
+        # even by the fallback order (which replaces saturated models only).
+        hard = np.zeros((n, m), dtype=bool)
         demand = np.zeros((n, len(self.models)))
         if self.capacity is not None:
             # Self-hosted capacity is charged in decode-equivalent tokens.
@@ -650,18 +653,22 @@ class Router:
             excluded[~up] = "capacity"
             excluded[:, down] = "down"
             available &= up
+            hard[:, down] = True
         windows = self._context_windows(priced.catalog, models)
         too_long = np.asarray(input_tokens, dtype=np.float64)[:, None] > windows[None, :]
         excluded[too_long & available] = "context"
         available &= ~too_long
+        hard |= too_long
         if max_latency_ms is not None:
             slow = ~latency.meets(output_tokens, max_latency_ms=max_latency_ms)
             excluded[slow & available] = "latency"
             available &= ~slow
+            hard |= slow
         if budget is not None:
             over = cost > budget
             excluded[over & available] = "budget"
             available &= ~over
+            hard |= over
 
         sel = select_models(p, cost, available=available, **{_KWARG[policy]: value})
         decisions = []
@@ -683,6 +690,7 @@ class Router:
                     output_tokens,
                     available,
                     excluded,
+                    hard[i],
                     demand[i],
                     input_tokens[i],
                     priced.version,
@@ -760,6 +768,7 @@ class Router:
         output_tokens: npt.NDArray[np.float64],
         available: npt.NDArray[np.bool_],
         excluded: npt.NDArray[Any],
+        hard: npt.NDArray[np.bool_],
         demand: npt.NDArray[np.float64],
         input_tokens: int,
         price_version: str,
@@ -786,7 +795,7 @@ class Router:
                 _DECIDED_BY.get((policy, outcome), "").format(v=value) + " (capacity spill-over)"
             )
         if index < 0:
-            index, decided_by = self._fallback(models, excluded[i], budget, input_tokens)
+            index, decided_by = self._fallback(models, excluded[i], hard, budget, input_tokens)
             outcome = Outcome.NONE_AVAILABLE
         model = models[index]
         tier = complexity_tier(p[i], cost[i])
@@ -939,6 +948,7 @@ class Router:
         self,
         models: list[str],
         excluded: npt.NDArray[Any],
+        hard: npt.NDArray[np.bool_],
         budget: float | None,
         input_tokens: int,
     ) -> tuple[int, str]:
@@ -949,7 +959,7 @@ class Router:
         latency SLO or over the budget is never chosen; those are hard limits.
         """
         for name in self.fallback_order:
-            if name in models and excluded[models.index(name)] == "capacity":
+            if name in models and not hard[models.index(name)]:
                 return models.index(
                     name
                 ), f"fallback order: every candidate was excluded; {name} is up"

@@ -677,6 +677,7 @@ class SemanticCache:
             )
         cache = cls(embed=embed, config=config, verifier=verifier, clock=clock)
         try:
+            _check_header(header)
             cache._restore(header, sections)
         except CacheFileError:
             raise
@@ -836,6 +837,19 @@ class SemanticCache:
             self._indexes[int(meta["scope"])] = index
         saved = header.get("stats", {})
         self._baseline = {k: float(saved.get(k, 0)) for k in _COUNTER_FIELDS}
+
+
+def _check_header(header: Mapping[str, Any]) -> None:
+    """Raises ValueError for header values no cache writes (the file's checksums
+    can be valid while its values are not: a foreign or hand-edited file)."""
+    next_id, dim = header.get("next_id"), header.get("dim")
+    if isinstance(next_id, bool) or not isinstance(next_id, int) or not 0 <= next_id < 2**62:
+        raise ValueError(f"next_id = {next_id!r} is not an entry id")
+    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or not dim > 0):
+        raise ValueError(f"dim = {dim!r} is not a vector dimension")
+    for name in ("scopes", "indexes"):
+        if not isinstance(header.get(name), list):
+            raise ValueError(f"{name} is not a list")
 
 
 class _Monotonic:

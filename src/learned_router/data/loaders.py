@@ -649,7 +649,14 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
     if kind == "parquet":
         import pyarrow.parquet as pq
 
-        columns = list(pq.read_schema(path).names)
+        try:
+            columns = list(pq.read_schema(path).names)
+        except (pa.ArrowException, OSError) as error:
+            raise DataValidationError(
+                f"{path}: cannot be read as parquet: {error}. Fix: check the file is a "
+                "complete Parquet file (re-export it)",
+                [Problem(str(path), None, None, f"unreadable parquet: {error}", "fix the file", "unreadable")],
+            ) from error
     else:
         columns = read_table(path).column_names
     columns = [ALIASES.get(c, c) for c in columns]
