@@ -31,7 +31,7 @@ from learned_router.errors import (
     DataValidationError,
     InvalidInputError,
 )
-from learned_router.live_catalog import MAX_PRICED_LISTS, LiveCatalog
+from learned_router.live_catalog import LiveCatalog
 from learned_router.outcomes import OutcomeRecord, OutcomeStore, OutcomeStoreError
 from learned_router.router import NoModelAvailableError, Router
 
@@ -52,7 +52,7 @@ def _record(prompt: str = "2+2?", **changes: Any) -> OutcomeRecord:
 # --- 1. outcome store: a failed append leaves no open transaction ----------------------------
 
 
-@pytest.mark.parametrize("bad_value", [2**70, "lone \ud800 surrogate", object()])
+@pytest.mark.parametrize("bad_value", [2**70, "lone \ud800 surrogate"])
 def test_a_failed_append_rolls_back_and_loses_no_later_append(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_value: object
 ) -> None:
@@ -492,9 +492,11 @@ def _jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 def test_a_jsonl_line_over_one_megabyte_loads(tmp_path: Path) -> None:
     from learned_router import data
 
-    path = _jsonl(tmp_path / "big.jsonl", [_row(prompt="word " * 400_000), _row(prompt_id="p2")])
+    big = "w " * 1_200_000  # 2.4 MB: over pyarrow's 1 MB JSON block
+    path = _jsonl(tmp_path / "big.jsonl", [_row(), _row(prompt_id="p2", prompt=big), _row(prompt_id="p3")])
     log = data.load(path)
-    assert log.outcomes.num_rows == 2
+    assert log.outcomes.num_rows == 3
+    assert big in log.prompts.column("prompt").to_pylist()
 
 
 def test_one_wrong_typed_value_is_a_located_problem_and_rejects_rescue(tmp_path: Path) -> None:
@@ -564,11 +566,19 @@ def _bundle_copy(tiny_bundle: Path, tmp_path: Path) -> Path:
         lambda m: m.write_text("[1, 2]"),
         lambda m: m.write_bytes(b'{"format": "\xff\xfe"}'),
         lambda m: m.write_text(
-            json.dumps({**json.loads(m.read_text()), "files": {"heads.npz": "abc"}})
+            json.dumps(
+                {
+                    **json.loads(m.read_text()),
+                    "files": dict.fromkeys(json.loads(m.read_text())["files"], "abc"),
+                }
+            )
         ),
         lambda m: m.write_text(
             json.dumps(
-                {**json.loads(m.read_text()), "encoder": {"truncation": {"max_tokens": 1e9}}}
+                {
+                    **json.loads(m.read_text()),
+                    "encoder": {"truncation": {"max_tokens": 1e9, "head_tokens": 32}},
+                }
             )
         ),
         lambda m: m.write_text(
@@ -579,7 +589,6 @@ def _bundle_copy(tiny_bundle: Path, tmp_path: Path) -> Path:
                 }
             )
         ),
-        lambda m: m.write_text(json.dumps({**json.loads(m.read_text()), "files": []})),
         lambda m: (m.parent / "encoder.onnx.data").write_bytes(b"\x00" * 64),
     ],
 )
@@ -675,6 +684,8 @@ def test_pending_decisions_are_bounded_by_prompt_bytes(tiny_bundle: Path) -> Non
 
 
 def test_price_arrays_per_candidate_list_are_bounded() -> None:
+    from learned_router.live_catalog import MAX_PRICED_LISTS
+
     specs = tuple(
         ModelSpec(f"m{i}", "p", 1.0, 2.0, LatencyProfile(100.0, 50.0)) for i in range(12)
     )
