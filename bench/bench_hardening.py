@@ -121,7 +121,9 @@ def stress(seconds: float, threads: int) -> dict[str, Any]:
                 kwargs: dict[str, Any] = rng.choice(
                     [{"min_quality": 0.8}, {"max_cost_usd": 0.001}, {"cost_weight": 100.0}]
                 )
-                decision = router.route(rng.choice(prompts), tenant=rng.choice([None, "a"]), **kwargs)
+                decision = router.route(
+                    rng.choice(prompts), tenant=rng.choice([None, "a"]), **kwargs
+                )
                 with lock:
                     counts["routes"] += 1
                 if rng.random() < 0.5:

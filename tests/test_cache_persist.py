@@ -247,7 +247,8 @@ def test_saving_while_other_threads_store(tmp_path: Path) -> None:
     assert len(before_save) >= 250
     for prompt, response, tenant in before_save:
         hit = loaded.lookup(prompt, tenant=tenant)
-        assert hit is not None and hit.tier == "exact", prompt
+        assert hit is not None, prompt
+        assert hit.tier == "exact", prompt
         assert hit.response == response
 
 

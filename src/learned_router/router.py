@@ -225,14 +225,14 @@ def _policy(
     if max_cost_usd is not None:
         max_cost_usd = _number("max_cost_usd", max_cost_usd, 0.0, sys.float_info.max)
     if given:
-        name, raw = given[0]
-        if name == "min_quality":
+        chosen, raw = given[0]
+        if chosen == "min_quality":
             checked = _number("min_quality", raw, 0.0, 1.0)
-        elif name == "cost_weight":
+        elif chosen == "cost_weight":
             checked = _number("cost_weight", raw, 0.0, sys.float_info.max)
         else:
             checked = _number("quality_fraction", raw, 0.0, 1.0, open_low=True)
-        return name, checked, max_cost_usd
+        return chosen, checked, max_cost_usd
     if max_cost_usd is not None:
         # A budget is a hard cap under every policy: masked, never exceeded.
         return "max_cost", float(max_cost_usd), float(max_cost_usd)
@@ -393,7 +393,9 @@ class Router:
             ("decision_memory_bytes", decision_memory_bytes),
         ):
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-                raise InvalidInputError(f"invalid argument `{name}`: got {limit!r}; give an int >= 1")
+                raise InvalidInputError(
+                    f"invalid argument `{name}`: got {limit!r}; give an int >= 1"
+                )
         self._memory_size = decision_memory
         self._memory_bytes_limit = decision_memory_bytes
         self._memory_bytes = 0

@@ -223,7 +223,11 @@ def _text(value: Any) -> str | None:
 def _unreadable(path: Path, kind: str, detail: str) -> DataValidationError:
     return DataValidationError(
         f"{path}: cannot be read as {kind}: {detail}. Fix: one JSON object per line",
-        [Problem(str(path), None, None, f"unreadable {kind}: {detail}", "fix the file", "unreadable")],
+        [
+            Problem(
+                str(path), None, None, f"unreadable {kind}: {detail}", "fix the file", "unreadable"
+            )
+        ],
     )
 
 
@@ -655,7 +659,16 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
             raise DataValidationError(
                 f"{path}: cannot be read as parquet: {error}. Fix: check the file is a "
                 "complete Parquet file (re-export it)",
-                [Problem(str(path), None, None, f"unreadable parquet: {error}", "fix the file", "unreadable")],
+                [
+                    Problem(
+                        str(path),
+                        None,
+                        None,
+                        f"unreadable parquet: {error}",
+                        "fix the file",
+                        "unreadable",
+                    )
+                ],
             ) from error
     else:
         columns = read_table(path).column_names
