@@ -11,7 +11,7 @@ Prints one JSON object (also written to ``$BENCH_OUT/hardening.json``):
 - ``stress``: ``--threads`` threads route, record, release and swap prices on
   the shipped bundle for ``--stress-s`` seconds; ``errors`` lists anything
   that was not one of the project's error types (must be empty).
-- ``memory``: RSS growth with 400 pending one-MB prompts (bounded by
+- ``memory``: RSS growth with 200 pending one-MB prompts (bounded by
   ``decision_memory_bytes``) and with 20,000 distinct candidate lists priced
   (bounded by ``MAX_PRICED_LISTS``).
 """
@@ -112,7 +112,7 @@ def stress(seconds: float, threads: int) -> dict[str, Any]:
                 if seed == 0 and rng.random() < 0.2:
                     version = f"stress-{time.monotonic_ns()}"
                     router.catalog.update(
-                        {"gpt-4o-mini": {"usd_per_1m_input": rng.uniform(0.1, 1.0)}},
+                        {"gpt-4-1106-preview": {"usd_per_1m_input": rng.uniform(0.1, 1.0)}},
                         version=version,
                     )
                     with lock:
@@ -158,37 +158,67 @@ def stress(seconds: float, threads: int) -> dict[str, Any]:
     }
 
 
+def _pending_growth_mb(decision_memory_bytes: int) -> dict[str, Any]:
+    """RSS growth with 200 one-MB prompts pending. The prompts are one long
+    word each (one [UNK] token), so tokenising them allocates next to
+    nothing: the growth is what the router keeps."""
+    import gc
+
+    from learned_router.router import Router
+
+    router = Router.load(SHIPPED, capacity=False, decision_memory_bytes=decision_memory_bytes)
+    router.route("warm up")
+    gc.collect()
+    base = rss_mb()
+    for i in range(200):
+        router.route(f"{i} " + "x" * 1_000_000)
+    gc.collect()
+    return {
+        "decision_memory_bytes": decision_memory_bytes,
+        "rss_growth_mb": round(rss_mb() - base, 1),
+        "kept_decisions": len(router._memory),
+        "kept_prompt_mb": round(router._memory_bytes / 2**20, 1),
+    }
+
+
 def memory() -> dict[str, Any]:
     from learned_router.catalog import Catalog, LatencyProfile, ModelSpec
+    from learned_router.encoder import encode_ids_and_counts
     from learned_router.live_catalog import MAX_PRICED_LISTS, LiveCatalog
     from learned_router.router import Router
 
-    router = Router.load(SHIPPED, capacity=False)
-    base = rss_mb()
+    default = Router.load(SHIPPED, capacity=False)
+    limit = default._memory_bytes_limit
+    # What a 1 MB prompt of real words costs to count in full (~348k tokens).
+    text = "lorem ipsum " * 87_000
+    tokenizer = default.encoder._tokenizer
     started = time.perf_counter()
-    for i in range(400):
-        router.route(f"{i} " + "lorem ipsum " * 87_000)  # ~1 MB each
-    per_prompt_s = (time.perf_counter() - started) / 400
+    encode_ids_and_counts(tokenizer, [text], default.bundle.truncation)
+    count_s = time.perf_counter() - started
+    del default
     pending = {
-        "prompts": 400,
-        "rss_growth_mb": round(rss_mb() - base, 1),
-        "bound_mb": router._memory_bytes_limit / 2**20,
-        "kept_decisions": len(router._memory),
-        "route_s_per_1mb_prompt": round(per_prompt_s, 3),
+        "bounded": _pending_growth_mb(limit),
+        "unbounded (before the fix)": _pending_growth_mb(2**40),
+        "count_1mb_prompt_s": round(count_s, 2),
     }
-    del router
     specs = tuple(ModelSpec(f"m{i}", "p", 1.0, 2.0, LatencyProfile(100.0, 50.0)) for i in range(40))
-    live = LiveCatalog(Catalog(models=specs, version="v1"))
     rng = random.Random(0)
-    base = rss_mb()
-    for _ in range(20_000):
-        live.priced([f"m{i}" for i in rng.sample(range(40), rng.randint(5, 40))])
-    lists = {
-        "candidate_lists": 20_000,
-        "rss_growth_mb": round(rss_mb() - base, 1),
-        "kept": len(live._snapshot.priced),
-        "bound": MAX_PRICED_LISTS,
-    }
+    lists = {}
+    for label, bound in (("bounded", MAX_PRICED_LISTS), ("unbounded (before the fix)", 10**9)):
+        import learned_router.live_catalog as live_catalog
+
+        live_catalog.MAX_PRICED_LISTS = bound
+        live = LiveCatalog(Catalog(models=specs, version="v1"))
+        base = rss_mb()
+        for _ in range(20_000):
+            live.priced([f"m{i}" for i in rng.sample(range(40), rng.randint(5, 40))])
+        lists[label] = {
+            "candidate_lists": 20_000,
+            "rss_growth_mb": round(rss_mb() - base, 1),
+            "kept": len(live._snapshot.priced),
+        }
+        del live
+    live_catalog.MAX_PRICED_LISTS = MAX_PRICED_LISTS
     return {"pending_decisions": pending, "price_cache": lists}
 
 
