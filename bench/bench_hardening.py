@@ -73,7 +73,10 @@ def kill9(kills: int) -> dict[str, Any]:
             text=True,
         )
         assert child.stdout is not None
-        deadline = time.monotonic() + rng.uniform(0.5, 1.5)
+        first = child.stdout.readline()  # started: the kill lands mid-traffic
+        if first:
+            acknowledged.append(int(first))
+        deadline = time.monotonic() + rng.uniform(1.0, 3.0)
         while time.monotonic() < deadline:
             line = child.stdout.readline()
             if not line:
