@@ -432,8 +432,11 @@ class Router:
     def register_static_prefix(self, text: str) -> int:
         """Registers a static prompt prefix (system prompt, policy); prompts starting
         with it have those tokens priced at cached-input rates. Returns its tokens."""
-        if not text:
-            raise InvalidInputError("a static prefix must not be empty")
+        if not isinstance(text, str) or not text:
+            raise InvalidInputError(
+                f"invalid argument `text`: got {text!r}; a static prefix is a non-empty string"
+            )
+        check_prompts([text])
         tokens = self.encoder.token_ids_and_counts([text])[1][0]
         with self._lock:
             self._static[text] = tokens
@@ -470,6 +473,15 @@ class Router:
         self, prompts: Sequence[str], *, models: Sequence[str] | None = None
     ) -> npt.NDArray[np.float64]:
         """``[n, m]`` calibrated P(success) of ``models`` (default: the router's) per prompt."""
+        prompts = check_prompts(prompts)
+        if models is not None and (
+            isinstance(models, str)
+            or not isinstance(models, (list, tuple))
+            or not all(isinstance(m, str) for m in models)
+        ):
+            raise InvalidInputError(
+                f"invalid argument `models`: got {models!r}; give a list of model names"
+            )
         embeddings = self.encoder.embed(list(prompts))
         return self.predictor.p_success(
             embeddings, models=models or self.models, scale=self.quality_scale
