@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -424,11 +425,15 @@ def test_bad_prompts_and_arguments_are_invalid_input(
 # --- 11. CLI: one line, exit 1 (2 for usage), traceback only with --debug ---------------------
 
 
-def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+def _cli(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str]:
+    """Runs the console script's entry point as the shell would (sys.argv)."""
     from learned_router.cli import main
 
+    monkeypatch.setattr(sys, "argv", ["learned-router", *argv])
     with pytest.raises(SystemExit) as exit_info:
-        main(argv)
+        main()
     captured = capsys.readouterr()
     return int(exit_info.value.code or 0), captured.err
 
@@ -456,7 +461,7 @@ def test_cli_errors_are_one_line_and_exit_1(
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt_id": "1", "prompt": "x", "model": "m", "quality": "high"}\n{oops\n')
     argv = [str(bad) if a == "BAD" else str(tmp_path / "o.json") if a == "OUT" else a for a in argv]
-    code, err = _cli(argv, capsys)
+    code, err = _cli(argv, capsys, monkeypatch)
     assert code == 1, err
     assert "Traceback" not in err
     lines = err.strip().splitlines()
@@ -464,17 +469,20 @@ def test_cli_errors_are_one_line_and_exit_1(
     assert lines[0].startswith(("error:", "InvalidInputError")) or ":" in lines[0]
 
 
-def test_cli_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = _cli(["route"], capsys)
+def test_cli_usage_errors_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, err = _cli(["route"], capsys, monkeypatch)
     assert code == 2
     assert "Traceback" not in err
 
 
-def test_cli_debug_shows_the_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     from learned_router.cli import main
 
+    monkeypatch.setattr(sys, "argv", ["learned-router", "verify", "/nonexistent", "--debug"])
     with pytest.raises(BundleError):
-        main(["verify", "/nonexistent", "--debug"])
+        main()
 
 
 # --- 12. data loaders -------------------------------------------------------------------------

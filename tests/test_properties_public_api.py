@@ -8,6 +8,7 @@ capacity in flight, the decisions pending and the price table in force.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,7 @@ cli_text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_
 def test_the_cli_never_prints_a_traceback(
     tiny_bundle: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     command: list[str],
     args: list[str],
 ) -> None:
@@ -216,8 +218,9 @@ def test_the_cli_never_prints_a_traceback(
     argv = [*command, *args]
     if command == ["route"]:
         argv += ["--bundle", str(tiny_bundle)]
+    monkeypatch.setattr(sys, "argv", ["learned-router", *argv])
     try:
-        main(argv)
+        main()
         code: object = 0
     except SystemExit as exit_info:
         code = exit_info.code
