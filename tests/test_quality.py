@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bundles import DIM, MODELS, make_tiny_bundle, tiny_catalog
 from learned_router import Router
 from learned_router.bundle import Bundle, BundleManifest, EncoderInfo, ModelEntry, write_bundle
 from learned_router.encoder import Truncation
 from learned_router.errors import BundleError, InvalidInputError
 from learned_router.quality import LatentQualityModel, sigmoid, tiny_arrays
 from learned_router.tokens import OutputLengthModel
-from bundles import DIM, MODELS, make_tiny_bundle, tiny_catalog
 
 torch = pytest.importorskip("torch")
 from training.quality_model import (  # noqa: E402  (needs torch)
@@ -42,10 +42,13 @@ def test_far_off_prompts_fall_back_to_each_models_overall_record() -> None:
     near = np.array([[1.0, 0.0, 0.0]], np.float32)  # on the centroid holding model 0's labels
     far = np.array([[0.0, 0.0, 1.0]], np.float32)  # like nothing in training
     p_far = model.predict(far)
-    assert p_far.support is not None and p_far.support.max() < 1e-3
-    np.testing.assert_allclose(p_far.p_success[0], sigmoid(model.prior.astype(np.float64)), atol=1e-3)
+    assert p_far.support is not None
+    assert p_far.support.max() < 1e-3
+    prior = sigmoid(model.prior.astype(np.float64))
+    np.testing.assert_allclose(p_far.p_success[0], prior, atol=1e-3)
     p_near = model.predict(near)
-    assert p_near.support is not None and p_near.support[0, 0] == pytest.approx(10.0, rel=1e-6)
+    assert p_near.support is not None
+    assert p_near.support[0, 0] == pytest.approx(10.0, rel=1e-6)
 
 
 def test_trust_grows_with_support() -> None:
@@ -86,7 +89,7 @@ def test_bad_arrays_are_refused_naming_the_array() -> None:
         )
 
 
-def _simulated(seed: int = 0) -> tuple[QualityData, np.ndarray]:
+def _simulated(seed: int = 0) -> tuple[QualityData, np.ndarray]:  # (data, true abilities)
     """Three models with true abilities -1, 0, 1 and prompt difficulty on axis 0.
     Source 0 grades models 0 and 1 on the plain scale; source 1 is a generous
     judge (logit 2 z + 1.5) that grades models 1 and 2 only."""
@@ -105,9 +108,10 @@ def _simulated(seed: int = 0) -> tuple[QualityData, np.ndarray]:
 
 
 def test_a_model_seen_only_through_a_generous_judge_stays_comparable() -> None:
-    data, ability = _simulated()
+    data, _ = _simulated()
     config = QualityConfig(hidden=8, epochs=30, centroids=16, link_l2=0.0, seed=0)
-    model, _ = fit_quality_model(data, None, ["m0", "m1", "m2"], ["plain", "judge"], [0, 1, 2], config)
+    names, sources = ["m0", "m1", "m2"], ["plain", "judge"]
+    model, _ = fit_quality_model(data, None, names, sources, [0, 1, 2], config)
     e = data.embeddings[:500]
     z = np.log(model.p_success(e, scale="plain") / (1 - model.p_success(e, scale="plain")))
     gaps = z.mean(0) - z.mean(0)[1]
@@ -185,7 +189,8 @@ def test_latent_bundle_round_trip_and_the_router_reports_support(tmp_path: Path)
     router = Router.load(folder, catalog=tiny_catalog())
     supported = router.route("review this contract clause", min_quality=0.5)
     unsupported = router.route("hello there", min_quality=0.5)
-    assert supported.support is not None and unsupported.support is not None
+    assert supported.support is not None
+    assert unsupported.support is not None
     assert supported.support > 10 * max(unsupported.support, 1e-9)
     assert supported.support == supported.candidate(supported.model).support
     # Expected answer lengths come from the quality model's per-prompt length model.

@@ -33,12 +33,16 @@ def _config(root: Path, **overrides: Any) -> Any:
         # covers it; no teacher comparison, to keep the run short.
         "encoder.distill_epochs": 1,
         "encoder.compare_teacher": False,
+        "encoder.reuse_from": "",
         "encoder.distill_batch_size": 16,
         "encoder.distill_learning_rate": 3e-4,
-        "heads.hidden": 32,
-        "heads.epochs": 60,
-        "heads.patience": 10,
-        "heads.learning_rate": 1e-2,
+        "quality.hidden": 32,
+        "quality.epochs": 60,
+        "quality.patience": 10,
+        "quality.learning_rate": 1e-2,
+        # A few hundred prompts: fewer centroids, and trust a prompt's own estimate sooner.
+        "quality.centroids": 32,
+        "quality.prior_strength": 5.0,
         "output.bundle_dir": str(root / "bundle"),
         "output.cache_dir": str(root / "cache"),
         "tracking.tracking_uri": f"sqlite:///{root}/mlflow.db",
@@ -91,7 +95,7 @@ def test_a_run_is_tracked_and_registered_in_mlflow(
     assert run.data.params["data_fingerprint"]
     assert run.data.params["encoder.student_layers"] == "(0,)"
     assert "test_brier" in run.data.metrics
-    history = client().get_metric_history(result.run_id, "heads_val_loss")
+    history = client().get_metric_history(result.run_id, "quality_val_loss")
     assert len(history) >= 2
     assert result.model_version == "1"
     import pandas as pd
@@ -129,7 +133,6 @@ def test_an_interrupted_run_leaves_the_store_readable(
 
 def test_parity_check_fails_a_broken_export() -> None:
     from training.encoder_model import student_encoder
-    from training.heads import QualityHeads
     from training.train import ParityError, _embed_torch, parity_check
 
     from learned_router.encoder import Truncation
@@ -138,16 +141,18 @@ def test_parity_check_fails_a_broken_export() -> None:
     truncation = Truncation(16, 4)
     texts = [f"prompt number {i}" for i in range(8)]
     exact = _embed_torch(student, texts, truncation)
-    heads = QualityHeads(exact.shape[1], 2, 1, 8, 0.0)
+    direction = np.random.default_rng(1).normal(size=(exact.shape[1], 2))
+
+    def p_of(embeddings: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-(embeddings @ direction)))
+
     labels = np.zeros((8, 2), dtype=np.float32)
-    scale = np.zeros(8, dtype=np.int64)
     ok = parity_check(
         student,
         texts,
         exact,
-        heads,
+        p_of,
         labels,
-        scale,
         ["a", "b"],
         truncation,
         max_abs_diff=1e-5,
@@ -160,9 +165,8 @@ def test_parity_check_fails_a_broken_export() -> None:
             student,
             texts,
             broken,
-            heads,
+            p_of,
             labels,
-            scale,
             ["a", "b"],
             truncation,
             max_abs_diff=0.08,
@@ -201,9 +205,9 @@ def test_promotion_gates_promote_a_good_version_and_refuse_a_worse_one(
     shutil.copytree(result.bundle, worse)
     with np.load(worse / "heads.npz") as heads:
         arrays = {k: heads[k] for k in heads.files}
-    arrays["model_vectors"] = (
-        np.random.default_rng(0).normal(size=arrays["model_vectors"].shape).astype(np.float32)
-    )
+    rng = np.random.default_rng(0)
+    for name in ("model_vectors", "ability", "prior"):
+        arrays[name] = rng.normal(size=arrays[name].shape).astype(np.float32) * 3
     np.savez(worse / "heads.npz", **arrays)
     manifest = json.loads((worse / "manifest.json").read_text())
     write_manifest(
