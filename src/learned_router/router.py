@@ -203,13 +203,15 @@ _POLICY_RANGES: dict[str, tuple[float, float, bool]] = {
 
 def _policy_keywords(**keywords: float | None) -> dict[str, float | None]:
     """The caller's policy keywords, each given one checked (a number, finite, in
-    range) before :meth:`Policy.from_keywords` combines them; naming two quality
-    policies is left to it to refuse."""
+    range) before :meth:`Policy.from_keywords` combines them."""
     named = [
         k for k in ("min_quality", "cost_weight", "quality_fraction") if keywords[k] is not None
     ]
     if len(named) > 1:
-        return keywords
+        raise InvalidInputError(
+            "give at most one of min_quality=, cost_weight=, quality_fraction= "
+            f"(got {', '.join(named)}); max_cost_usd= combines with any"
+        )
     return {
         name: None
         if value is None
