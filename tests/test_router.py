@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -48,7 +49,6 @@ def _expected(
         ({"min_quality": 0.8}, "min_quality", 0.8),
         ({"min_quality": 0.99}, "min_quality", 0.99),
         ({"max_cost_usd": 0.0002}, "max_cost", 0.0002),
-        ({"max_cost_usd": 1e-9}, "max_cost", 1e-9),
         ({"cost_weight": 0.0}, "cost_weight", 0.0),
         ({"cost_weight": 300.0}, "cost_weight", 300.0),
         ({"quality_fraction": 0.9}, "relative_quality", 0.9),
@@ -165,13 +165,22 @@ def test_price_swaps_mid_traffic_are_atomic(router: Router) -> None:
     threads = [threading.Thread(target=traffic) for _ in range(4)]
     for thread in threads:
         thread.start()
-    for k in range(2, 40):
-        router.catalog.update({"frontier": {"usd_per_1m_input": float(k)}}, version=f"p.{k}")
-    stop.set()
-    for thread in threads:
-        thread.join()
+    try:
+        for k in range(2, 40):
+            # Swap only once traffic has been decided under the table in force,
+            # so that every swap lands between (and during) live decisions.
+            deadline = time.monotonic() + 10.0
+            while seen[f"p.{k - 1}"] < 2 and time.monotonic() < deadline:
+                time.sleep(0.0005)
+            router.catalog.update({"frontier": {"usd_per_1m_input": float(k)}}, version=f"p.{k}")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
     assert errors == []
-    assert sum(seen.values()) > 0
+    # Every table was in force while traffic ran, and no decision saw any other.
+    assert {f"p.{k}" for k in range(1, 39)} <= set(seen)
+    assert set(seen) <= {f"p.{k}" for k in range(1, 40)}
 
 
 def test_self_hosted_capacity_spills_to_the_market(tiny_bundle: Path) -> None:
@@ -202,15 +211,23 @@ def test_models_marked_down_are_skipped_until_marked_up(router: Router) -> None:
     assert router.route(EASY, min_quality=0.8).model == "small"
 
 
-def test_fallback_order_when_nothing_is_available(tiny_bundle: Path) -> None:
-    router = Router.load(tiny_bundle, fallback_order=["mid"])
-    decision = router.route(HARD, min_quality=0.8, max_latency_ms=1)
-    assert decision.model == "mid"
+def test_fallback_order_when_every_candidate_is_saturated(tiny_bundle: Path) -> None:
+    tracker = CapacityTracker(
+        ("small", "mid", "frontier", "ours-8b"),
+        capacities={"ours-8b": ModelCapacity(max_concurrent_requests=1)},
+    )
+    router = Router.load(tiny_bundle, capacity=tracker, fallback_order=["ours-8b"])
+    router.route(HARD, min_quality=0.8, candidates=["ours-8b"])
+    decision = router.route(HARD, min_quality=0.8, candidates=["ours-8b"])
+    assert decision.model == "ours-8b"
     assert decision.outcome is Outcome.NONE_AVAILABLE
     assert "fallback order" in decision.decided_by
+    # A hard limit (latency, budget) is never overridden by the fallback order.
+    with pytest.raises(NoModelAvailableError, match="latency"):
+        router.route(HARD, min_quality=0.8, max_latency_ms=1)
     bare = Router.load(tiny_bundle)
     with pytest.raises(NoModelAvailableError, match="fallback_order"):
-        bare.route(HARD, min_quality=0.8, max_latency_ms=1)
+        bare.route(HARD, min_quality=0.8, max_cost_usd=1e-9)
 
 
 def test_warm_up_hook_fires_only_for_latency_critical_high_tier(tiny_bundle: Path) -> None:
@@ -275,11 +292,17 @@ def test_candidates_restrict_the_choice(router: Router) -> None:
     assert [c.model for c in decision.candidates] == ["mid", "frontier"]
 
 
-def test_route_batch_equals_route(router: Router) -> None:
-    batch = router.route_batch(PROMPTS, min_quality=0.8)
-    single = [router.route(p, min_quality=0.8) for p in PROMPTS]
-    assert [d.model for d in batch] == [d.model for d in single]
+def test_route_batch_equals_route() -> None:
+    # The shipped bundle: its int8 encoder is where batch and single would differ
+    # if prompts were embedded together (the tiny float bundle cannot show it);
+    # the encoder embeds each prompt alone, so embeddings and choices agree exactly
+    # (the float32 heads' matmul may still round differently by batch size: ~1e-7).
+    router = Router.load(Path(__file__).resolve().parents[1] / "models" / "default")
+    prompts = [*PROMPTS, "Prove that there are infinitely many primes. " * 20, "hi"]
+    batch = router.route_batch(prompts, min_quality=0.8)
+    single = [router.route(p, min_quality=0.8) for p in prompts]
     for a, b in zip(batch, single, strict=True):
+        assert a.model == b.model
         assert [c.p_success for c in a.candidates] == pytest.approx(
             [c.p_success for c in b.candidates], abs=1e-6
         )
@@ -319,13 +342,18 @@ def test_concurrent_routes_match_serial(router: Router) -> None:
 def test_budget_is_never_exceeded_when_a_model_fits(
     router: Router, budget: float, prompt: str
 ) -> None:
+    costs = [c.expected_cost_usd for c in router.route(prompt, cost_weight=0.0).candidates]
+    if min(costs) > budget:  # a budget is a hard cap
+        with pytest.raises(NoModelAvailableError, match="over the budget"):
+            router.route(prompt, max_cost_usd=budget)
+        return
     decision = router.route(prompt, max_cost_usd=budget)
     feasible = [
         c for c in decision.candidates if c.excluded_by is None and c.expected_cost_usd <= budget
     ]
-    if feasible:
-        assert decision.expected_cost_usd <= budget
-        assert decision.p_success == max(c.p_success for c in feasible)
+    assert feasible
+    assert decision.expected_cost_usd <= budget
+    assert decision.p_success == max(c.p_success for c in feasible)
 
 
 def test_complexity_tier_by_price_thirds() -> None:

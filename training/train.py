@@ -211,6 +211,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
         reuse = config.encoder.reuse_from
         student: PromptEncoder | None = None
         losses: list[float] = []
+        int8: Path | None
         if reuse:
             from learned_router.bundle import Bundle
 

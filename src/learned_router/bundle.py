@@ -78,6 +78,18 @@ OPTIONAL_FILES = ("train_prompt_groups.npy",)
 DEFAULT_BUNDLE = Path("models") / "default"
 
 
+#: The encoder's position embeddings end here (BERT-style students: 512).
+MAX_ENCODER_TOKENS = 512
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"encoder.truncation.{name} = {value!r} is not an integer")
+    if name == "max_tokens" and not 3 <= value <= MAX_ENCODER_TOKENS:
+        raise ValueError(f"encoder.truncation.max_tokens = {value} is not in [3, 512]")
+    return value
+
+
 # --- the manifest, typed -------------------------------------------------------------------
 
 
@@ -190,8 +202,8 @@ class BundleManifest:
                 name=str(raw.get("name", "bundle")),
                 encoder=EncoderInfo(
                     truncation=Truncation(
-                        max_tokens=int(truncation["max_tokens"]),
-                        head_tokens=int(truncation["head_tokens"]),
+                        max_tokens=_int(truncation["max_tokens"], "max_tokens"),
+                        head_tokens=_int(truncation["head_tokens"], "head_tokens"),
                     ),
                     dim=int(encoder["dim"]) if encoder.get("dim") is not None else None,
                     teacher=encoder.get("teacher"),
@@ -328,7 +340,9 @@ def write_bundle(
         shutil.copyfile(tokenizer, staging / "tokenizer.json")
         stored = quality.to_stored()
         arrays: dict[str, Any] = {k: np.asarray(v) for k, v in stored.arrays.items()}
-        np.savez(staging / "heads.npz", allow_pickle=False, **arrays)
+        # No allow_pickle= here: numpy < 2.1 saves that keyword as a stray array
+        # named "allow_pickle" (savez never pickles plain numeric arrays anyway).
+        np.savez(staging / "heads.npz", **arrays)
         models_json = {
             "models": [entry.to_json(j) for j, entry in enumerate(entries)],
             "scales": list(quality.scales),
@@ -388,6 +402,16 @@ def verify_bundle(folder: str | os.PathLike[str]) -> BundleManifest:
             "that wrote it."
         )
     files = raw.get("files", {})
+    # Nothing but the listed files: a side file next to encoder.onnx (ONNX
+    # external data) or anything else unchecked would be read unverified.
+    listed = set(files) | {MANIFEST}
+    stray = sorted(p.name for p in folder.iterdir() if p.name not in listed)
+    if stray:
+        raise BundleError(
+            f"{folder}: holds file(s) {stray} that {MANIFEST} does not list, so their bytes are "
+            "not checksummed (e.g. ONNX external data); remove them, or rebuild the bundle "
+            "with a self-contained encoder.onnx"
+        )
     check_files(
         folder,
         files,
@@ -442,6 +466,10 @@ class Bundle:
         ...
         learned_router.errors.BundleError: /nonexistent: no such bundle folder; ...
         """
+        if not isinstance(folder, (str, os.PathLike)):
+            raise BundleError(
+                f"Bundle.load: got {type(folder).__name__} {folder!r}; give a bundle folder path"
+            )
         folder = Path(folder)
         manifest = verify_bundle(folder)
         try:
@@ -459,7 +487,15 @@ class Bundle:
             )
         except BundleError as error:
             raise BundleError(f"{folder}: {error}") from None
-        except (KeyError, ValueError, TypeError) as error:
+        except (
+            KeyError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            IndexError,
+            OSError,
+            MemoryError,
+        ) as error:
             raise BundleError(
                 f"{folder}: the bundle's contents are inconsistent: {error!r}"
             ) from error

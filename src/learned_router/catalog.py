@@ -40,6 +40,9 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 DEFAULT_CATALOG = Path(__file__).parent / "assets" / "catalog.toml"
+#: The highest price a catalog may state (USD per 1M tokens). Far above any
+#: real model; a table over it is a typo (or an attack) that would overflow costs.
+MAX_USD_PER_1M = 1e6
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,11 @@ def _number(
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CatalogError(f"{where}: {name} must be a number, got {value!r}")
     number = float(value)
+    if name.startswith("usd_per_1m") and number > MAX_USD_PER_1M:
+        raise CatalogError(
+            f"{where}: {name} = {value!r} is above {MAX_USD_PER_1M:g} USD per 1M tokens; "
+            "fix the price (is it per token instead of per 1M?)"
+        )
     if not math.isfinite(number) or number < minimum or (strict and number == minimum):
         bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
         raise CatalogError(f"{where}: {name} = {value!r} must be finite and {bound}")
@@ -316,9 +324,17 @@ class Catalog:
         """Reads a catalog TOML file (default: the catalog shipped with the package)."""
         path = Path(path) if path is not None else DEFAULT_CATALOG
         try:
-            raw = tomllib.loads(path.read_text())
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as error:
             raise CatalogError(f"{path}: no such catalog file") from error
+        except IsADirectoryError as error:
+            raise CatalogError(f"{path}: is a folder, not a catalog TOML file") from error
+        except UnicodeDecodeError as error:
+            raise CatalogError(
+                f"{path}: not UTF-8 text (byte {error.start}); save the catalog as UTF-8"
+            ) from error
+        except OSError as error:
+            raise CatalogError(f"{path}: cannot read the catalog: {error}") from error
         except tomllib.TOMLDecodeError as error:
             raise CatalogError(f"{path}: not valid TOML: {error}") from error
         return cls.from_dict(raw, source=str(path))
@@ -391,7 +407,46 @@ class Catalog:
 
     def knows(self, name: str) -> bool:
         """True if ``name`` is a model id or alias (see :meth:`resolve` for the matching)."""
-        return self._lookup(name) is not None
+        return isinstance(name, str) and self._lookup(name) is not None
+
+    def check_servable(self, names: Sequence[str], where: str) -> None:
+        """Raises :class:`CatalogError` unless every model of ``names`` is in this
+        catalog with prices a router can compute with: finite and at most
+        :data:`MAX_USD_PER_1M` (a self-hosted model's derived prices included)."""
+        missing = [name for name in names if not self.knows(name)]
+        if missing:
+            raise CatalogError(
+                f"{where}: the catalog lacks model(s) {missing} that the router routes to; "
+                "add them (or aliases for them) to the catalog"
+            )
+        for name in names:
+            spec = self.get(name)
+            try:
+                prices = {
+                    "usd_per_1m_input": spec.usd_per_1m_input,
+                    "usd_per_1m_output": spec.usd_per_1m_output,
+                    "usd_per_1m_cached_input": spec.cached_input_price,
+                    "batch_discount": spec.batch_discount,
+                }
+                bad = {
+                    key: value
+                    for key, value in prices.items()
+                    if not (isinstance(value, (int, float)) and math.isfinite(value))
+                    or not 0 <= value <= MAX_USD_PER_1M
+                }
+                rate = spec.latency.output_tokens_per_s
+                if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+                    bad["latency.output_tokens_per_s"] = rate
+                if not 0 <= spec.batch_discount < 1:
+                    bad["batch_discount"] = spec.batch_discount
+            except (ArithmeticError, TypeError, ValueError) as error:
+                raise CatalogError(f"{where}: model {name!r}: cannot price it: {error!r}") from None
+            if bad:
+                raise CatalogError(
+                    f"{where}: model {name!r} has unusable figures {bad}; prices must be "
+                    f"finite, >= 0 and at most {MAX_USD_PER_1M:g} USD per 1M tokens, "
+                    "throughput finite and > 0"
+                )
 
     def _lookup(self, name: str) -> int | None:
         index = self._index.get(name.strip().lower())
@@ -493,8 +548,24 @@ class Catalog:
             "usd_per_1m_cached_input",
             "batch_discount",
         }
+        if not isinstance(updates, Mapping):
+            raise CatalogError(
+                f"price update: got {type(updates).__name__} {updates!r}; give a mapping "
+                'such as {"gpt-4o": {"usd_per_1m_input": 2.5}}'
+            )
+        if version is not None and (not isinstance(version, str) or not version.strip()):
+            raise CatalogError(
+                f"price update: version {version!r} must be a non-empty string (or None)"
+            )
         models = list(self.models)
         for name, changes in updates.items():
+            if not isinstance(name, str):
+                raise CatalogError(f"price update: model name {name!r} must be a string")
+            if not isinstance(changes, Mapping):
+                raise CatalogError(
+                    f"update of {name!r}: got {changes!r}; give a mapping of price fields, "
+                    'e.g. {"usd_per_1m_input": 2.5}'
+                )
             spec = self.get(name)
             _check_keys(f"update of {name!r}", changes, allowed, "price")
             if spec.self_hosted and {"usd_per_1m_input", "usd_per_1m_output"} & set(changes):

@@ -676,6 +676,32 @@ def report(
         typer.echo(f"plot: {write_plot(rows, plot)}")
 
 
-def main() -> None:
-    """Entry point of the ``learned-router`` console script."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``learned-router`` console script.
+
+    Every failure is one line on stderr and exit code 1 (usage errors: 2);
+    ``--debug`` anywhere on the command line (or ``LEARNED_ROUTER_DEBUG=1``)
+    shows the traceback instead.
+    """
+    import os
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("LEARNED_ROUTER_DEBUG") == "1"
+    args = [a for a in args if a != "--debug"]
+    try:
+        app(args=args, prog_name="learned-router", standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise SystemExit(130) from None
+    except Exception as error:
+        if debug:
+            raise
+        from learned_router.errors import LearnedRouterError
+
+        kind = "error" if isinstance(error, LearnedRouterError) else type(error).__name__
+        message = " ".join(str(error).split()) or repr(error)
+        typer.echo(f"{kind}: {message} (--debug shows the traceback)", err=True)
+        raise SystemExit(1) from None

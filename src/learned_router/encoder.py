@@ -82,20 +82,31 @@ def encode_ids_and_counts(
     tokenizer: Tokenizer, texts: Sequence[str], truncation: Truncation
 ) -> tuple[list[list[int]], list[int]]:
     """Token ids per text cut to the budget (with [CLS] ... [SEP]), and each
-    text's full token count (extrapolated by length when the text was cut
-    before tokenising: the count prices the prompt, the ids feed the encoder)."""
+    text's full token count: the ids feed the encoder, the count prices the
+    prompt and is checked against context windows, so a text cut before
+    tokenising is counted in full (a second pass over the whole text; an
+    extrapolation from the kept head and tail under-counted 200,000 tokens
+    of repeated filler as 401)."""
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     if cls_id is None or sep_id is None:
         raise BundleError("the tokenizer has no [CLS]/[SEP] tokens; it is not a BERT WordPiece one")
     cut = [truncation.cut_text(text) for text in texts]
     encodings = tokenizer.encode_batch(cut, add_special_tokens=False)
+    long_texts = [text for text, short in zip(texts, cut, strict=True) if short is not text]
+    # encode_batch_fast (tokenizers >= 0.20) skips the offsets: 3.3x faster
+    # on a 1 MB prompt (1.1 s vs 3.6 s on the shared 2-core VM).
+    count_batch = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+    full_counts = iter(
+        len(encoding.ids)
+        for encoding in (count_batch(long_texts, add_special_tokens=False) if long_texts else [])
+    )
     out, counts = [], []
     for text, short, encoding in zip(texts, cut, encodings, strict=True):
         ids = encoding.ids
         head, tail = truncation.keep(len(ids))
         kept = ids[:head] + (ids[len(ids) - tail :] if tail else [])
         out.append([cls_id, *kept, sep_id])
-        counts.append(len(ids) if short is text else round(len(ids) * len(text) / len(short)))
+        counts.append(len(ids) if short is text else next(full_counts))
     return out, counts
 
 

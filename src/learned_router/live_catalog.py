@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 PriceChanges = Mapping[str, Mapping[str, float]]
 _Signature = tuple[int, int, int, int]
 _MISSING: _Signature = (-1, -1, -1, -1)
+#: Price arrays kept per snapshot, one per distinct candidate list.
+MAX_PRICED_LISTS = 256
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,10 @@ class LiveCatalog:
                 usd_per_1m_cached_input=prices["cached_input"],
                 batch_discount=prices["batch_discount"],
             )
+            # Bounded: callers choose candidate lists freely (20,000 distinct
+            # lists held +51 MB before this bound).
+            if len(snapshot.priced) >= MAX_PRICED_LISTS:
+                snapshot.priced.clear()
             snapshot.priced[key] = priced
         return priced
 
@@ -236,13 +242,21 @@ class LiveCatalog:
         """
         with self._lock:
             old = self._snapshot.catalog
-            if isinstance(change, Catalog):
-                new = change if version is None else replace(change, version=version)
-                where = f"update to {new.source or 'a new catalog'}"
-            else:
-                new = old.with_prices(change, version=version)
-                where = "price update"
-            self._accept(old, new, where)
+            try:
+                if version is not None and (not isinstance(version, str) or not version.strip()):
+                    raise CatalogError(
+                        f"catalog update: version {version!r} must be a non-empty string"
+                    )
+                if isinstance(change, Catalog):
+                    new = change if version is None else replace(change, version=version)
+                    where = f"update to {new.source or 'a new catalog'}"
+                else:
+                    new = old.with_prices(change, version=version)
+                    where = "price update"
+                self._accept(old, new, where)
+            except CatalogError as error:
+                self._note_rejection(error)
+                raise
             return self._snapshot.catalog
 
     def reload(self) -> Catalog:
@@ -259,12 +273,18 @@ class LiveCatalog:
         return self._snapshot.catalog
 
     def _check_required(self, catalog: Catalog, where: str) -> None:
-        missing = [name for name in self.required_models if not catalog.knows(name)]
-        if missing:
-            raise CatalogError(
-                f"{where}: the catalog lacks model(s) {missing} that the router routes to; "
-                "add them (or aliases for them) to the catalog"
+        catalog.check_servable(self.required_models, where)
+
+    def require(self, models: Sequence[str]) -> None:
+        """Adds ``models`` to :attr:`required_models`: every new table must price
+        them (finite, sane prices) or it is refused. Raises :class:`CatalogError`
+        if the table in force already cannot."""
+        with self._lock:
+            required = tuple(dict.fromkeys((*self.required_models, *models)))
+            self._snapshot.catalog.check_servable(
+                required, str(self.path or self._snapshot.catalog.source or "catalog")
             )
+            self.required_models = required
 
     def _accept(self, old: Catalog, new: Catalog, where: str) -> None:
         """Validates ``new`` against the table in force and swaps it in. Holds the lock."""
@@ -314,11 +334,15 @@ class LiveCatalog:
 
     def _reject(self, signature: _Signature, error: CatalogError) -> CatalogError:
         """Records (and logs, once per file version) why a new table was rejected."""
-        repeated = signature == self._rejected_signature
         self._rejected_signature = signature
-        self.last_error = CatalogError(
+        return self._note_rejection(error)
+
+    def _note_rejection(self, error: CatalogError) -> CatalogError:
+        """Sets :attr:`last_error`; logs a warning once per new problem."""
+        last = CatalogError(
             f"{error} -- rejected; catalog {self._snapshot.catalog.version!r} stays in force"
         )
-        if not repeated:
-            logger.warning("%s", self.last_error)
-        return self.last_error
+        if self.last_error is None or str(self.last_error) != str(last):
+            logger.warning("%s", last)
+        self.last_error = last
+        return last

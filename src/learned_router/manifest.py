@@ -52,9 +52,17 @@ def read_manifest(folder: Path, *, missing: str, damaged: str) -> dict[str, Any]
     if not path.is_file():
         raise BundleError(f"{folder}: {missing} ({MANIFEST} not found)")
     try:
-        manifest: dict[str, Any] = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise BundleError(f"{path}: not valid JSON ({error}); {damaged}") from error
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BundleError(f"{path}: not valid UTF-8 JSON ({error}); {damaged}") from error
+    except OSError as error:
+        raise BundleError(f"{path}: cannot read it ({error}); {damaged}") from error
+    if not isinstance(manifest, dict):
+        raise BundleError(
+            f"{path}: holds a JSON {type(manifest).__name__}, not an object; {damaged}"
+        )
+    if not isinstance(manifest.get("files", {}), dict):
+        raise BundleError(f"{path}: `files` is not an object of file records; {damaged}")
     return manifest
 
 
@@ -73,6 +81,11 @@ def check_files(
         if not path.is_file():
             raise BundleError(f"{folder}: {name} is missing; the {what} is incomplete")
         expected = records[name]
+        if not isinstance(expected, Mapping):
+            raise BundleError(
+                f"{folder / MANIFEST}: the record of {name} is {expected!r}, not "
+                '{"sha256": ..., "bytes": ...}; the manifest is damaged'
+            )
         if path.stat().st_size != expected.get("bytes") or sha256_of(path) != expected.get(
             "sha256"
         ):

@@ -134,6 +134,14 @@ class OutcomeRecord:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise bad(name, "it must be a string or None")
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str) and not _is_utf8(value):
+                raise bad(
+                    name,
+                    "it holds a lone surrogate, which is not valid Unicode text; decode the "
+                    "source with errors='replace'",
+                )
         if not _is_number(self.quality) or not 0.0 <= self.quality <= 1.0:
             raise bad("quality", "quality must be a number in [0, 1]")
         for name in ("cost_usd", "latency_ms"):
@@ -143,9 +151,9 @@ class OutcomeRecord:
         for name in ("input_tokens", "output_tokens", "output_chars"):
             value = getattr(self, name)
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
+                isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63
             ):
-                raise bad(name, "it must be an integer >= 0, or None")
+                raise bad(name, "it must be an integer in [0, 2**63), or None")
         if self.timestamp is not None and (
             not isinstance(self.timestamp, datetime) or self.timestamp.utcoffset() is None
         ):
@@ -166,6 +174,27 @@ class OutcomeRecord:
         stamp = row["timestamp_us"]
         values["timestamp"] = None if stamp is None else _EPOCH + timedelta(microseconds=stamp)
         return cls(**values)
+
+
+_TEXT_FIELDS = (
+    "prompt_id",
+    "prompt",
+    "model",
+    "task",
+    "tenant",
+    "dataset",
+    "quality_scale",
+    "response",
+    "decision_id",
+)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_number(value: Any) -> bool:
@@ -315,6 +344,9 @@ class OutcomeStore:
                     f"expected OutcomeRecord, got {type(record).__name__}; build one with "
                     "OutcomeRecord(prompt_id=..., prompt=..., model=..., quality=...)"
                 )
+            # Checked again here, before BEGIN: a record changed after it was
+            # built (object.__setattr__ on the frozen dataclass) is refused too.
+            record.__post_init__()
             rows.append(record._row())
         if not rows:
             return []
@@ -324,10 +356,16 @@ class OutcomeStore:
                 connection.execute("BEGIN IMMEDIATE")
                 ids = [connection.execute(_INSERT_SQL, row).lastrowid for row in rows]
                 connection.execute("COMMIT")
-            except sqlite3.Error as error:
+            except BaseException as error:
+                # Whatever failed (sqlite, a value sqlite cannot bind, an
+                # interrupt), never leave the transaction open: it would hold
+                # the write lock against every other process and swallow this
+                # process's next append.
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
-                raise OutcomeStoreError(f"{self.path}: append failed: {error}") from error
+                if isinstance(error, (sqlite3.Error, ValueError, OverflowError, TypeError)):
+                    raise OutcomeStoreError(f"{self.path}: append failed: {error}") from error
+                raise
         return [int(i) for i in ids if i is not None]
 
     def __len__(self) -> int:

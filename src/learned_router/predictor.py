@@ -119,8 +119,16 @@ class QualityModel(Protocol):
     """The one scoring interface between a bundle and everything that uses it."""
 
     kind: ClassVar[str]
-    models: tuple[str, ...]
-    scales: tuple[str, ...]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The models it predicts, in column order."""
+        ...
+
+    @property
+    def scales(self) -> tuple[str, ...]:
+        """The label scales it learned (``predict(..., scale=...)``)."""
+        ...
 
     @property
     def dim(self) -> int:

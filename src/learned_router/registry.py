@@ -49,6 +49,12 @@ def download_bundle(uri: str, *, dst: str | os.PathLike[str] | None = None) -> P
 
     ``uri`` is ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``.
     """
+    if not os.environ.get("MLFLOW_TRACKING_URI") and not Path("mlflow.db").is_file():
+        # Opening the default sqlite store would create ./mlflow.db: refuse instead.
+        raise BundleError(
+            f"{uri}: no MLflow registry: $MLFLOW_TRACKING_URI is not set and there is no "
+            "./mlflow.db. Point MLFLOW_TRACKING_URI at the registry that holds the model."
+        )
     mlflow = mlflow_module()
     mlflow.set_tracking_uri(tracking_uri())
     try:

@@ -22,10 +22,14 @@ calls give the same answers as serial ones.
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import sys
 import threading
+import time
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -50,6 +54,8 @@ from learned_router.selection import Outcome, Policy, PolicyName, select_models
 if TYPE_CHECKING:
     from learned_router.drift.corrections import Corrections
 
+logger = logging.getLogger(__name__)
+
 Tier = Literal["low", "medium", "high"]
 TIER_FRACTION = 0.95
 """A price tier "suffices" when one of its models reaches this share of the best P(success)."""
@@ -69,7 +75,8 @@ class CandidateEstimate:
     expected_latency_ms: float
     expected_output_tokens: float
     excluded_by: str | None
-    """Why it could not be chosen (``down``, ``capacity``, ``latency``, ``budget``), or None."""
+    """Why it could not be chosen (``down``, ``capacity``, ``context``, ``latency``,
+    ``budget``), or None."""
     support: float | None = None
     """How many labelled training prompts near this one back the prediction (effective
     count; None when the bundle's quality model does not estimate it). Where it is
@@ -139,6 +146,12 @@ class _Batch:
     available: npt.NDArray[np.bool_]
     excluded: npt.NDArray[Any]
     """Why each candidate cannot be chosen (``down``, ``capacity``, ...) or None."""
+    hard: npt.NDArray[np.bool_]
+    """Hard limits (down, context, latency, budget): never overridden, not even by
+    the fallback order (which replaces saturated models only)."""
+    budget: float | None
+    """The hard budget (USD per call) masked with: ``max_cost_usd=`` when the call
+    gave it, alone or with another policy; None otherwise."""
     demand: npt.NDArray[np.float64]
     """``[n, all models]`` self-hosted capacity each prompt would claim."""
     price_version: str
@@ -156,6 +169,107 @@ class _Memory:
     claimed_tokens: float
     claimed: bool
     cost_usd: float
+    prompt_bytes: int
+    """What keeping the prompt costs (counted against ``decision_memory_bytes``)."""
+
+
+#: Tenant scope of the cache for ``tenant=None``: the NUL byte keeps it apart
+#: from every tenant name a caller may pass (names with control characters
+#: are refused).
+ANONYMOUS_TENANT = "\x00anonymous"
+
+
+def _number(name: str, value: object, low: float, high: float, *, open_low: bool = False) -> float:
+    """``value`` as a float in ``[low, high]`` (``(low, high]`` with ``open_low``), or
+    :class:`InvalidInputError` naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidInputError(
+            f"invalid argument `{name}`: got {value!r} ({type(value).__name__}); give a number"
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidInputError(f"invalid argument `{name}`: got {value!r}; it must be finite")
+    if number > high or number < low or (open_low and number == low):
+        bound = f"({low:g}, {high:g}]" if open_low else f"[{low:g}, {high:g}]"
+        raise InvalidInputError(f"invalid argument `{name}`: got {value!r}; it must be in {bound}")
+    return number
+
+
+_POLICY_RANGES: dict[str, tuple[float, float, bool]] = {
+    "min_quality": (0.0, 1.0, False),
+    "max_cost_usd": (0.0, sys.float_info.max, False),
+    "cost_weight": (0.0, sys.float_info.max, False),
+    "quality_fraction": (0.0, 1.0, True),
+}
+"""Each policy keyword's range (low, high, low excluded) for :func:`_policy_keywords`."""
+
+
+def _policy_keywords(**keywords: float | None) -> dict[str, float | None]:
+    """The caller's policy keywords, each given one checked (a number, finite, in
+    range) before :meth:`Policy.from_keywords` combines them."""
+    named = [
+        k for k in ("min_quality", "cost_weight", "quality_fraction") if keywords[k] is not None
+    ]
+    if len(named) > 1:
+        raise InvalidInputError(
+            "give at most one of min_quality=, cost_weight=, quality_fraction= "
+            f"(got {', '.join(named)}); max_cost_usd= combines with any"
+        )
+    return {
+        name: None
+        if value is None
+        else _number(name, value, *_POLICY_RANGES[name][:2], open_low=_POLICY_RANGES[name][2])
+        for name, value in keywords.items()
+    }
+
+
+def check_prompts(prompts: object) -> list[str]:
+    """The prompts of ``route_batch`` as a list, or :class:`InvalidInputError` naming
+    the first bad item (its index) and what is wrong with it."""
+    if isinstance(prompts, str):
+        raise InvalidInputError("route_batch takes a list of prompts; use route() for one")
+    if not isinstance(prompts, (list, tuple)):
+        raise InvalidInputError(
+            f"invalid argument `prompts`: got {type(prompts).__name__}; route_batch takes a list "
+            "(or tuple) of prompt strings (a generator or a dict is not accepted: pass "
+            "list(...) of the texts)"
+        )
+    for i, prompt in enumerate(prompts):
+        if not isinstance(prompt, str):
+            raise InvalidInputError(
+                f"prompt #{i} is a {type(prompt).__name__}, not a string; give the text to route "
+                "(decode bytes first)"
+            )
+        if not prompt.strip():
+            raise InvalidInputError(f"prompt #{i} is empty; give the text to route")
+        try:
+            prompt.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise InvalidInputError(
+                f"prompt #{i} is not valid Unicode text: character {error.start} is a lone "
+                "surrogate; decode the text with errors='replace' (or fix its source)"
+            ) from None
+    return list(prompts)
+
+
+def _check_tenant(tenant: object) -> str | None:
+    if tenant is None:
+        return None
+    if not isinstance(tenant, str) or not tenant.strip():
+        raise InvalidInputError(
+            f"invalid argument `tenant`: got {tenant!r}; give a non-empty string, or None for "
+            "anonymous requests (which share no cache entries with any named tenant)"
+        )
+    if any(ord(c) < 32 or 0xD800 <= ord(c) < 0xE000 for c in tenant):
+        raise InvalidInputError(
+            f"invalid argument `tenant`: {tenant!r} contains a control character or a lone "
+            "surrogate; use printable text"
+        )
+    return tenant
+
+
+def _cache_tenant(tenant: str | None) -> str:
+    return ANONYMOUS_TENANT if tenant is None else tenant
 
 
 _DECIDED_BY: dict[tuple[str, int], str] = {
@@ -208,6 +322,15 @@ class Router:
     (:class:`~learned_router.drift.Corrections`) shifts predicted P(success)
     per model (drift re-scoring) and per tenant (learned from outcomes) at
     decision time, without reloading the bundle.
+
+    Pending decisions (routed, not yet recorded or released) are kept for
+    :meth:`record_outcome`, at most ``decision_memory`` of them and
+    ``decision_memory_bytes`` of prompt text; the oldest age out. A decision
+    that took self-hosted capacity holds it as a *lease*: until
+    :meth:`record_outcome`, :meth:`release`, ``lease_timeout_s`` seconds of
+    ``clock`` (monotonic) or ageing out, whichever comes first. Anonymous
+    requests (``tenant=None``) have their own cache scope, shared with no
+    named tenant. ``docs/reliability.md`` lists what every bad input does.
     """
 
     def __init__(
@@ -229,6 +352,9 @@ class Router:
         threads: int | None = None,
         decision_memory: int = 100_000,
         corrections: Corrections | None = None,
+        decision_memory_bytes: int = 128 * 2**20,
+        lease_timeout_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bundle = bundle
         self.version = bundle.version
@@ -256,6 +382,9 @@ class Router:
         for m in bundle.models:
             if current.knows(m):
                 head.setdefault(current.resolve(m), m)
+        # A new price table must price every model this router routes to, or
+        # it is refused and the table in force stays (LiveCatalog.last_error).
+        self.catalog.require(self.models)
         head_names = [head.get(m, m) for m in self.models]
         self._columns = self.quality.columns(head_names)
         self._head_of = dict(zip(self.models, head_names, strict=True))
@@ -282,7 +411,7 @@ class Router:
         self.scorer = bundle.scorer(threads=threads)
         self.encoder = self.scorer.encoder
         self.cache = cache
-        self.cache_min_quality = cache_min_quality
+        self.cache_min_quality = _number("cache_min_quality", cache_min_quality, 0.0, 1.0)
         if quality_scale is not None and quality_scale not in bundle.scales:
             raise InvalidInputError(
                 f"unknown quality_scale {quality_scale!r}; the bundle learned {list(bundle.scales)}"
@@ -291,7 +420,25 @@ class Router:
         self.corrections = corrections
         self._static: dict[str, int] = {}
         self._memory: OrderedDict[str, _Memory] = OrderedDict()
+        for name, limit in (
+            ("decision_memory", decision_memory),
+            ("decision_memory_bytes", decision_memory_bytes),
+        ):
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise InvalidInputError(
+                    f"invalid argument `{name}`: got {limit!r}; give an int >= 1"
+                )
         self._memory_size = decision_memory
+        self._memory_bytes_limit = decision_memory_bytes
+        self._memory_bytes = 0
+        self.lease_timeout_s = _number("lease_timeout_s", lease_timeout_s, 0.0, 1e9, open_low=True)
+        self._clock = clock
+        # Decisions holding self-hosted capacity, oldest first: id -> deadline.
+        self._leases: OrderedDict[str, float] = OrderedDict()
+        # Who produced each answer the router put in the cache: entry id ->
+        # (model, quality). A hit is served only to a request whose candidates
+        # include that model and whose quality bar the answer clears.
+        self._cache_provenance: OrderedDict[int, tuple[str, float]] = OrderedDict()
         # The decision memory is shared by all threads calling route() and
         # record_outcome(); an OrderedDict is not safe to mutate concurrently.
         self._lock = threading.Lock()
@@ -317,8 +464,11 @@ class Router:
     def register_static_prefix(self, text: str) -> int:
         """Registers a static prompt prefix (system prompt, policy); prompts starting
         with it have those tokens priced at cached-input rates. Returns its tokens."""
-        if not text:
-            raise InvalidInputError("a static prefix must not be empty")
+        if not isinstance(text, str) or not text:
+            raise InvalidInputError(
+                f"invalid argument `text`: got {text!r}; a static prefix is a non-empty string"
+            )
+        check_prompts([text])
         tokens = self.encoder.token_ids_and_counts([text])[1][0]
         with self._lock:
             self._static[text] = tokens
@@ -359,6 +509,15 @@ class Router:
         self, prompts: Sequence[str], *, models: Sequence[str] | None = None
     ) -> npt.NDArray[np.float64]:
         """``[n, m]`` calibrated P(success) of ``models`` (default: the router's) per prompt."""
+        prompts = check_prompts(prompts)
+        if models is not None and (
+            isinstance(models, str)
+            or not isinstance(models, (list, tuple))
+            or not all(isinstance(m, str) for m in models)
+        ):
+            raise InvalidInputError(
+                f"invalid argument `models`: got {models!r}; give a list of model names"
+            )
         heads = [self._head_of.get(self._resolve(m), m) for m in models or self.models]
         return self.scorer.p_success(prompts, heads, scale=self.quality_scale)
 
@@ -384,8 +543,12 @@ class Router:
         likely to succeed), ``cost_weight`` (maximise P - weight x USD),
         ``quality_fraction`` (cheapest within that share of the best P).
         ``max_cost_usd`` alone picks the most likely model within budget; with a
-        policy it is a hard cap (if nothing fits, the cheapest model).
-        ``max_latency_ms`` excludes models whose expected latency misses it.
+        policy it is a hard cap. Budget, ``max_latency_ms`` (excludes models
+        whose expected latency misses it) and the models' context windows
+        (the whole prompt is counted) are hard limits: if they exclude every
+        candidate, :class:`NoModelAvailableError` says which did, and
+        ``fallback_order`` does not override them (it replaces saturated
+        models only).
 
         Example (needs a trained bundle, e.g. ``models/default``)::
 
@@ -393,6 +556,11 @@ class Router:
             decision = router.route("Convert 3 March 2024 to ISO 8601", min_quality=0.8)
             decision.model, decision.expected_cost_usd, decision.tier
         """
+        if not isinstance(prompt, str):
+            raise InvalidInputError(
+                f"invalid argument `prompt`: got {type(prompt).__name__}; give the text to route "
+                "as a str (decode bytes first)"
+            )
         return self.route_batch(
             [prompt],
             min_quality=min_quality,
@@ -418,39 +586,54 @@ class Router:
         tenant: str | None = None,
         candidates: Sequence[str] | None = None,
     ) -> list[RouteDecision]:
-        """:meth:`route` for many prompts: one encoder call, one kernel call."""
-        if isinstance(prompts, str):
-            raise InvalidInputError("route_batch takes a list of prompts; use route() for one")
-        for i, prompt in enumerate(prompts):
-            if not isinstance(prompt, str) or not prompt.strip():
-                raise InvalidInputError(f"prompt #{i} is empty; give the text to route")
+        """:meth:`route` for many prompts: one encoder call, one kernel call.
+
+        ``prompts`` is a list or tuple of strings; a bad item raises
+        :class:`InvalidInputError` naming its index, before anything is routed.
+        """
+        prompts = check_prompts(prompts)
+        tenant = _check_tenant(tenant)
         if priority not in ("interactive", "batch"):
             raise InvalidInputError(
                 f"invalid argument `priority`: {priority!r}; use 'interactive' or 'batch'"
             )
-        if max_latency_ms is not None and not (np.isfinite(max_latency_ms) and max_latency_ms > 0):
-            raise InvalidInputError(
-                f"invalid argument `max_latency_ms`: got {max_latency_ms}; it must be > 0"
+        if max_latency_ms is not None:
+            max_latency_ms = _number(
+                "max_latency_ms", max_latency_ms, 0.0, sys.float_info.max, open_low=True
             )
-        policy = Policy.from_keywords(
+        keywords = _policy_keywords(
             min_quality=min_quality,
             max_cost_usd=max_cost_usd,
             cost_weight=cost_weight,
             quality_fraction=quality_fraction,
+        )
+        policy = Policy.from_keywords(
+            min_quality=keywords["min_quality"],
+            max_cost_usd=keywords["max_cost_usd"],
+            cost_weight=keywords["cost_weight"],
+            quality_fraction=keywords["quality_fraction"],
             default=self.policy,
         )
+        # A budget the call gives is a hard cap under every policy: masked,
+        # never exceeded (alone, it is also the max_cost policy's value).
+        budget = policy.max_cost_usd
+        if budget is None and max_cost_usd is not None:
+            budget = policy.value
+        columns = self._candidate_columns(candidates)
         if not prompts:
             return []
         hits: dict[int, CacheHit] = {}
         if self.cache is not None:
             for i, prompt in enumerate(prompts):
-                hit = self.cache.lookup(prompt, tenant=tenant or "default")
-                if hit is not None:
+                hit = self.cache.lookup(prompt, tenant=_cache_tenant(tenant))
+                if hit is not None and self._hit_serves(hit, columns, policy):
                     hits[i] = hit
         # Route only the prompts the cache did not answer, keep the order.
         misses = [prompt for i, prompt in enumerate(prompts) if i not in hits]
         routed = iter(
-            self._route_uncached(misses, policy, max_latency_ms, priority, tenant, candidates)
+            self._route_uncached(
+                misses, policy, budget, max_latency_ms, priority, tenant, candidates
+            )
             if misses
             else []
         )
@@ -459,16 +642,34 @@ class Router:
             for i, prompt in enumerate(prompts)
         ]
 
+    def _hit_serves(self, hit: CacheHit, columns: npt.NDArray[np.intp], policy: Policy) -> bool:
+        """Whether a cached answer satisfies this request: the model that produced it
+        is among the request's candidates, and its recorded quality clears the
+        request's bar (``min_quality`` when given, else ``cache_min_quality``).
+        An answer the router did not store (no provenance) is served only to a
+        request that names no candidates and no quality bar above ``cache_min_quality``."""
+        bar = policy.value if policy.name == "min_quality" else self.cache_min_quality
+        with self._lock:
+            provenance = self._cache_provenance.get(hit.entry_id)
+        all_models = len(columns) == len(self.models)
+        if provenance is None:
+            return all_models and bar <= self.cache_min_quality
+        model, quality = provenance
+        column = self._column_of.get(model)
+        return column is not None and column in set(columns.tolist()) and quality >= bar
+
     def _route_uncached(
         self,
         prompts: Sequence[str],
         policy: Policy,
+        budget: float | None,
         max_latency_ms: float | None,
         priority: Priority,
         tenant: str | None,
         candidates: Sequence[str] | None,
     ) -> list[RouteDecision]:
         """Decisions for validated prompts the cache did not answer."""
+        self._expire_leases()
         columns = self._candidate_columns(candidates)
         models = [self.models[j] for j in columns]
         n, m = len(prompts), len(columns)
@@ -509,6 +710,9 @@ class Router:
 
         excluded = np.full((n, m), None, dtype=object)
         available = np.ones((n, m), dtype=bool)
+        # Hard limits (down, context, latency, budget): never overridden, not
+        # even by the fallback order (which replaces saturated models only).
+        hard = np.zeros((n, m), dtype=bool)
         demand = np.zeros((n, len(self.models)))
         if self.capacity is not None:
             # Self-hosted capacity is charged in decode-equivalent tokens.
@@ -521,14 +725,22 @@ class Router:
             excluded[~up] = "capacity"
             excluded[:, down] = "down"
             available &= up
+            hard[:, down] = True
+        windows = self._context_windows(priced.catalog, models)
+        too_long = np.asarray(input_tokens, dtype=np.float64)[:, None] > windows[None, :]
+        excluded[too_long & available] = "context"
+        available &= ~too_long
+        hard |= too_long
         if max_latency_ms is not None:
             slow = ~latency.meets(output_tokens, max_latency_ms=max_latency_ms)
             excluded[slow & available] = "latency"
             available &= ~slow
-        if policy.max_cost_usd is not None:
-            over = cost > policy.max_cost_usd
+            hard |= slow
+        if budget is not None:
+            over = cost > budget
             excluded[over & available] = "budget"
             available &= ~over
+            hard |= over
 
         batch = _Batch(
             prompts=prompts,
@@ -545,6 +757,8 @@ class Router:
             output_tokens=output_tokens,
             available=available,
             excluded=excluded,
+            hard=hard,
+            budget=budget,
             demand=demand,
             price_version=priced.version,
         )
@@ -567,14 +781,32 @@ class Router:
                 self._latency_tables[key] = table
         return table
 
+    def _context_windows(self, catalog: Catalog, models: list[str]) -> npt.NDArray[np.float64]:
+        """Each model's context window in tokens (``inf`` when the catalog states none)."""
+        return np.array(
+            [
+                float(catalog.get(m).context_window_tokens or math.inf)
+                if catalog.knows(m)
+                else math.inf
+                for m in models
+            ]
+        )
+
     def _candidate_columns(self, candidates: Sequence[str] | None) -> npt.NDArray[np.intp]:
         if candidates is None:
             return np.arange(len(self.models))
-        if isinstance(candidates, str) or not candidates:
-            raise InvalidInputError("candidates must be a non-empty list of model names")
+        if not isinstance(candidates, (list, tuple)) or not candidates:
+            raise InvalidInputError(
+                f"invalid argument `candidates`: got {candidates!r}; give a non-empty list "
+                "of model names"
+            )
         current = self.catalog.current
         columns = []
-        for name in candidates:
+        for k, name in enumerate(candidates):
+            if not isinstance(name, str):
+                raise InvalidInputError(
+                    f"invalid argument `candidates`: item #{k} is {name!r}, not a model name"
+                )
             if not current.knows(name):
                 raise InvalidInputError(
                     f"unknown model {name!r} in candidates; it is not in the catalog"
@@ -591,10 +823,10 @@ class Router:
         """The decision for prompt ``i`` of ``batch``, whose kernel choice was ``index``."""
         policy, models, columns = batch.policy, batch.models, batch.columns
         p, cost, excluded = batch.p, batch.cost, batch.excluded
-        budget, demand, tenant = policy.max_cost_usd, batch.demand[i], batch.tenant
+        budget, demand, tenant = batch.budget, batch.demand[i], batch.tenant
         row_available = batch.available[i].copy()
         decided_by = _DECIDED_BY.get((policy.name, outcome), "").format(v=policy.value)
-        if budget is not None and outcome == Outcome.MET:
+        if budget is not None and outcome == Outcome.MET and policy.name != "max_cost":
             decided_by += f", within {budget:g} USD"
         claimed, claimed_tokens = False, 0.0
         # Claim self-hosted capacity; if another thread took the last of it,
@@ -613,7 +845,9 @@ class Router:
                 + " (capacity spill-over)"
             )
         if index < 0:
-            index, decided_by = self._fallback(models, budget, cost[i])
+            index, decided_by = self._fallback(
+                models, excluded[i], batch.hard[i], budget, int(batch.input_tokens[i])
+            )
             outcome = Outcome.NONE_AVAILABLE
         model = models[index]
         tier = complexity_tier(p[i], cost[i])
@@ -655,20 +889,89 @@ class Router:
             tenant=tenant,
             support=None if batch.support is None else float(batch.support[i, index]),
         )
+        memory = _Memory(
+            batch.prompts[i],
+            model,
+            int(columns[index]),
+            tenant,
+            int(batch.input_tokens[i]),
+            claimed_tokens,
+            claimed,
+            float(cost[i, index]),
+            sys.getsizeof(batch.prompts[i]),
+        )
+        evicted = []
         with self._lock:
-            self._memory[decision.decision_id] = _Memory(
-                batch.prompts[i],
-                model,
-                int(columns[index]),
-                tenant,
-                int(batch.input_tokens[i]),
-                claimed_tokens,
-                claimed,
-                float(cost[i, index]),
-            )
-            while len(self._memory) > self._memory_size:
-                self._memory.popitem(last=False)
+            self._memory[decision.decision_id] = memory
+            self._memory_bytes += memory.prompt_bytes
+            if claimed:
+                self._leases[decision.decision_id] = self._clock() + self.lease_timeout_s
+            # Bounded by count and by the bytes of the prompts kept; a decision
+            # that ages out gives back the capacity it still holds.
+            while len(self._memory) > 1 and (
+                len(self._memory) > self._memory_size
+                or self._memory_bytes > self._memory_bytes_limit
+            ):
+                old_id, old = self._memory.popitem(last=False)
+                self._memory_bytes -= old.prompt_bytes
+                if self._leases.pop(old_id, None) is not None:
+                    evicted.append(old)
+        for old in evicted:
+            self._release_capacity(old, unused_tokens=0.0)
         return decision
+
+    def _release_capacity(self, memory: _Memory, *, unused_tokens: float) -> None:
+        if self.capacity is not None and memory.claimed:
+            self.capacity.release(memory.model_index, unused_tokens=unused_tokens)
+
+    def _expire_leases(self) -> None:
+        """Frees the capacity of decisions whose lease ran out (no outcome, no
+        :meth:`release` within ``lease_timeout_s``); they can still be recorded."""
+        now = self._clock()
+        expired = []
+        with self._lock:
+            while self._leases:
+                decision_id, deadline = next(iter(self._leases.items()))
+                if deadline > now:
+                    break
+                del self._leases[decision_id]
+                memory = self._memory.get(decision_id)
+                if memory is not None:
+                    expired.append(memory)
+                    memory.claimed = False
+        for memory in expired:
+            if self.capacity is not None:
+                self.capacity.release(memory.model_index, unused_tokens=0.0)
+
+    def release(self, decision_id: str) -> None:
+        """Gives up a decision without an outcome (the model call failed or was
+        not made): frees its self-hosted capacity and forgets it.
+
+        A decision that holds capacity and gets neither :meth:`record_outcome`
+        nor :meth:`release` frees it anyway after ``lease_timeout_s`` seconds
+        (or when it ages out of the decision memory).
+        """
+        if not isinstance(decision_id, str):
+            raise InvalidInputError(
+                f"invalid argument `decision_id`: got {type(decision_id).__name__}; give the "
+                "decision_id string of a RouteDecision"
+            )
+        with self._lock:
+            memory = self._memory.pop(decision_id, None)
+            owned = self._leases.pop(decision_id, None) is not None
+            if memory is not None:
+                self._memory_bytes -= memory.prompt_bytes
+        if memory is None:
+            raise InvalidInputError(self._unknown_decision(decision_id))
+        if owned:
+            self._release_capacity(memory, unused_tokens=0.0)
+
+    def _unknown_decision(self, decision_id: str) -> str:
+        return (
+            f"unknown decision id {decision_id!r}: it was never made by this router, was "
+            "already recorded or released, or aged out of its decision memory (the last "
+            f"{self._memory_size} decisions, {self._memory_bytes_limit} bytes of prompts)"
+        )
 
     def _cached_decision(
         self, hit: CacheHit, prompt: str, tenant: str | None, priority: Priority
@@ -696,21 +999,37 @@ class Router:
         )
 
     def _fallback(
-        self, models: list[str], budget: float | None, cost: npt.NDArray[np.float64]
+        self,
+        models: list[str],
+        excluded: npt.NDArray[Any],
+        hard: npt.NDArray[np.bool_],
+        budget: float | None,
+        input_tokens: int,
     ) -> tuple[int, str]:
-        down = (
-            self.capacity.snapshot().down
-            if self.capacity is not None
-            else np.zeros(len(self.models), bool)
-        )
+        """A model of ``fallback_order`` when every candidate was excluded.
+
+        The fallback order replaces models that are saturated (capacity) only:
+        a model that is down, too small for the prompt (context), over the
+        latency SLO or over the budget is never chosen; those are hard limits.
+        """
         for name in self.fallback_order:
-            if name in models and not down[self._column_of[name]]:
+            if name in models and not hard[models.index(name)]:
                 return models.index(
                     name
                 ), f"fallback order: every candidate was excluded; {name} is up"
+        reasons = Counter(str(reason) for reason in excluded)
+        described = {
+            "down": "down",
+            "capacity": "saturated (self-hosted capacity)",
+            "context": f"too small a context window for its {input_tokens} input tokens",
+            "latency": "over the latency SLO (max_latency_ms)",
+            "budget": f"over the budget (max_cost_usd={budget:g})" if budget is not None else "",
+        }
+        emptied = "; ".join(f"{count} {described[reason]}" for reason, count in reasons.items())
         raise NoModelAvailableError(
-            "no model can take this prompt: every candidate is down, saturated or excluded by the "
-            "latency SLO or budget, and no model of the fallback order is up. Relax the "
+            f"no model can take this prompt: of {len(models)} candidate(s), {emptied}; and no "
+            "model of the fallback order is merely saturated (the fallback order never "
+            "overrides the hard limits down, context, latency and budget). Relax the "
             "constraints, mark a model up, or set Router(fallback_order=[...])."
         )
 
@@ -732,33 +1051,28 @@ class Router:
         Frees the decision's self-hosted capacity (returning the tokens it did
         not use) and appends an outcome in the canonical schema to the outcome
         store, the next training set. Returns the record's id in the store.
+
+        Every argument is checked first: on an invalid value (or a store that
+        cannot append) nothing changes -- the decision is still pending, its
+        capacity still held, nothing cached -- so the call can be retried.
         """
-        with self._lock:
-            memory = self._memory.pop(decision_id, None)
-        if memory is None:
+        if not isinstance(decision_id, str):
             raise InvalidInputError(
-                f"unknown decision id {decision_id!r}: it was never made by this router, was "
-                "already recorded, or is older than its last "
-                f"{self._memory_size} decisions"
+                f"invalid argument `decision_id`: got {type(decision_id).__name__}; give the "
+                "decision_id string of a RouteDecision"
             )
-        if self.capacity is not None and memory.claimed:
-            unused = 0.0
-            if output_tokens is not None:
-                outputs = np.zeros((1, len(self.models)))
-                outputs[0, memory.model_index] = float(output_tokens)
-                used = self.capacity.request_tokens([float(memory.input_tokens)], outputs)
-                unused = memory.claimed_tokens - float(used[0, memory.model_index])
-            self.capacity.release(memory.model_index, unused_tokens=unused)
-        if self.cache is not None and response is not None and quality >= self.cache_min_quality:
-            # Only answers known to be good are served again.
-            self.cache.store(
-                memory.prompt,
-                response,
-                tenant=memory.tenant or "default",
-                cost_usd=cost_usd if cost_usd is not None else memory.cost_usd,
+        with self._lock:
+            memory = self._memory.get(decision_id)
+        if memory is None:
+            raise InvalidInputError(self._unknown_decision(decision_id))
+        if quality_scale is not None and (
+            not isinstance(quality_scale, str) or quality_scale not in self.bundle.scales
+        ):
+            raise InvalidInputError(
+                f"invalid argument `quality_scale`: got {quality_scale!r}; use one of "
+                f"{list(self.bundle.scales)} or None"
             )
-        if self.outcome_store is None:
-            return -1
+        # Builds (and so validates) the record before anything changes.
         record = OutcomeRecord(
             prompt_id=decision_id,
             prompt=memory.prompt,
@@ -775,7 +1089,59 @@ class Router:
             response=response,
             decision_id=decision_id,
         )
-        return self.outcome_store.append(record)
+        if response is not None:
+            try:
+                response.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInputError(
+                    "invalid argument `response`: it holds a lone surrogate, which is not "
+                    "valid Unicode text; decode the answer with errors='replace'"
+                ) from None
+        with self._lock:
+            if self._memory.pop(decision_id, None) is None:  # recorded by another thread
+                raise InvalidInputError(self._unknown_decision(decision_id))
+            self._memory_bytes -= memory.prompt_bytes
+            lease = self._leases.pop(decision_id, None)
+        try:
+            record_id = -1 if self.outcome_store is None else self.outcome_store.append(record)
+        except BaseException:
+            # Not recorded: the decision stays pending (and keeps its lease).
+            with self._lock:
+                self._memory[decision_id] = memory
+                self._memory_bytes += memory.prompt_bytes
+                if lease is not None:
+                    self._leases[decision_id] = lease
+            raise
+        if lease is not None:
+            unused = 0.0
+            if output_tokens is not None:
+                outputs = np.zeros((1, len(self.models)))
+                outputs[0, memory.model_index] = float(output_tokens)
+                used = self._require_capacity().request_tokens(
+                    [float(memory.input_tokens)], outputs
+                )
+                unused = memory.claimed_tokens - float(used[0, memory.model_index])
+            self._release_capacity(memory, unused_tokens=unused)
+        if self.cache is not None and response is not None and quality >= self.cache_min_quality:
+            # Only answers known to be good are served again, and only to
+            # requests whose candidates and bar they satisfy (_hit_serves).
+            try:
+                entry_id = self.cache.store(
+                    memory.prompt,
+                    response,
+                    tenant=_cache_tenant(memory.tenant),
+                    cost_usd=cost_usd if cost_usd is not None else memory.cost_usd,
+                )
+            except LearnedRouterError as error:
+                # The outcome is recorded (durable); caching is best effort.
+                logger.warning("decision %s: answer not cached: %s", decision_id, error)
+                return record_id
+            with self._lock:
+                self._cache_provenance[entry_id] = (memory.model, float(quality))
+                self._cache_provenance.move_to_end(entry_id)
+                while len(self._cache_provenance) > max(self._memory_size, 1024):
+                    self._cache_provenance.popitem(last=False)
+        return record_id
 
 
 def _frontier(models: list[str], p: npt.NDArray[np.float64], cost: npt.NDArray[np.float64]) -> str:
@@ -787,6 +1153,11 @@ def _frontier(models: list[str], p: npt.NDArray[np.float64], cost: npt.NDArray[n
 
 def resolve_bundle(source: str | os.PathLike[str] | None) -> Path:
     """The bundle folder for ``Router.load``'s ``source`` (see there)."""
+    if source is not None and not isinstance(source, (str, os.PathLike)):
+        raise BundleError(
+            f"Router.load: got {type(source).__name__} {source!r}; give a bundle folder, a "
+            "models:/NAME@ALIAS URI, or None for the default bundle"
+        )
     if source is not None and str(source).startswith("models:/"):
         from learned_router.registry import download_bundle
 

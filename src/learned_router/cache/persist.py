@@ -107,8 +107,35 @@ def _read_prefix(path: Path, handle: Any) -> dict[str, Any]:
     header_bytes = handle.read(header_length)
     if len(header_bytes) != header_length or hashlib.sha256(header_bytes).digest() != header_sha:
         raise CacheFileError(f"{path}: header is truncated or damaged (checksum mismatch)")
-    header: dict[str, Any] = json.loads(header_bytes)
+    try:
+        header = json.loads(header_bytes)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CacheFileError(f"{path}: header is not UTF-8 JSON ({err})") from err
+    if not isinstance(header, dict):
+        raise CacheFileError(f"{path}: header is a JSON {type(header).__name__}, not an object")
     return header
+
+
+def _check_sections(path: Path, header: dict[str, Any], size: int) -> list[dict[str, Any]]:
+    """The header's section list, each entry checked against the file's size."""
+    sections = header.get("sections")
+    if not isinstance(sections, list):
+        raise CacheFileError(f"{path}: header has no list of sections")
+    for k, section in enumerate(sections):
+        length = section.get("length") if isinstance(section, dict) else None
+        if (
+            not isinstance(section, dict)
+            or not isinstance(section.get("name"), str)
+            or not isinstance(section.get("sha256"), str)
+            or isinstance(length, bool)
+            or not isinstance(length, int)
+            or not 0 <= length <= size
+        ):
+            raise CacheFileError(
+                f"{path}: section #{k} of the header is malformed ({section!r:.200}); "
+                "the file is damaged"
+            )
+    return sections
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -128,7 +155,7 @@ def read_file(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
         with path.open("rb") as handle:
             header = _read_prefix(path, handle)
             sections: dict[str, bytes] = {}
-            for section in header["sections"]:
+            for section in _check_sections(path, header, os.fstat(handle.fileno()).st_size):
                 data = handle.read(section["length"])
                 if len(data) != section["length"]:
                     raise CacheFileError(f"{path}: section {section['name']!r} is truncated")

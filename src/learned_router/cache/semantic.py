@@ -17,6 +17,7 @@ past ``exact_search_max_entries``.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -278,7 +279,7 @@ class SemanticCache:
         self.config = config or CacheConfig()
         self._embed = embed
         self._verifier = verifier
-        self._clock = clock
+        self._clock = _Monotonic(clock)
         self._exact = _core.ExactCache(self.config.max_entries)
         self._static = StaticBlocks(self.config.static_blocks)
         self._dim: int | None = None
@@ -476,6 +477,17 @@ class SemanticCache:
         [1, 2]
         """
         _check_tenant(tenant)
+        for name, texts in (("prompts", prompts), ("responses", responses)):
+            if isinstance(texts, (str, bytes)) or not isinstance(texts, (list, tuple)):
+                raise InvalidInputError(
+                    f"invalid argument `{name}`: got {type(texts).__name__}; give a list of str"
+                )
+            for k, text in enumerate(texts):
+                if not isinstance(text, str):
+                    raise InvalidInputError(
+                        f"invalid argument `{name}`: item #{k} is a {type(text).__name__}, "
+                        "not a str (decode bytes first; store no answer rather than None)"
+                    )
         if len(prompts) != len(responses):
             raise InvalidInputError(
                 f"invalid arguments: {len(prompts)} prompts but {len(responses)} responses"
@@ -680,7 +692,10 @@ class SemanticCache:
 
         path = Path(path)
         header, sections = persist.read_file(path)
-        saved_config = CacheConfig.from_dict(header["config"])
+        try:
+            saved_config = CacheConfig.from_dict(header["config"])
+        except (KeyError, ValueError, TypeError, AttributeError) as err:
+            raise CacheFileError(f"{path}: the saved cache settings are unusable: {err!r}") from err
         config = config or saved_config
         saved_encoder = saved_config.encoder_name
         if config.encoder_name and saved_encoder and config.encoder_name != saved_encoder:
@@ -691,9 +706,12 @@ class SemanticCache:
             )
         cache = cls(embed=embed, config=config, verifier=verifier, clock=clock)
         try:
+            _check_header(header)
             cache._restore(header, sections)
-        except (KeyError, ValueError, TypeError) as err:
-            raise CacheFileError(f"{path}: inconsistent cache contents: {err}") from err
+        except CacheFileError:
+            raise
+        except Exception as err:  # absurd values in a file with valid checksums
+            raise CacheFileError(f"{path}: inconsistent cache contents: {err!r}") from err
         return cache
 
     # -- internals ------------------------------------------------------------
@@ -838,6 +856,36 @@ class SemanticCache:
             self._indexes[int(meta["scope"])] = index
         saved = header.get("stats", {})
         self._baseline = {k: float(saved.get(k, 0)) for k in _COUNTER_FIELDS}
+
+
+def _check_header(header: Mapping[str, Any]) -> None:
+    """Raises ValueError for header values no cache writes (the file's checksums
+    can be valid while its values are not: a foreign or hand-edited file)."""
+    next_id, dim = header.get("next_id"), header.get("dim")
+    if isinstance(next_id, bool) or not isinstance(next_id, int) or not 0 <= next_id < 2**62:
+        raise ValueError(f"next_id = {next_id!r} is not an entry id")
+    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or not dim > 0):
+        raise ValueError(f"dim = {dim!r} is not a vector dimension")
+    for name in ("scopes", "indexes"):
+        if not isinstance(header.get(name), list):
+            raise ValueError(f"{name} is not a list")
+
+
+class _Monotonic:
+    """A clock that never steps back: an expired entry stays expired if the
+    wall clock is set back (NTP, a VM resumed)."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._last = -math.inf
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        now = float(self._clock())
+        with self._lock:
+            if now > self._last:
+                self._last = now
+            return self._last
 
 
 def _check_tenant(tenant: object) -> None:

@@ -144,17 +144,19 @@ def read_table(path: str | os.PathLike[str]) -> pa.Table:
 
             return pq.read_table(path)
         if kind == "jsonl":
-            import pyarrow.json as pj
-
-            return pj.read_json(path)
+            return _read_jsonl(path)
         import pyarrow.csv as pcsv
 
-        with open(path, newline="") as handle:
+        # utf-8-sig: a byte-order mark must not hide the first column's name
+        # (it would lose its text type: prompt id "007" read as 7).
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             header = handle.readline()
         names = [name.strip().strip('"') for name in header.rstrip("\r\n").split(",")]
         text = {name: pa.string() for name in names if name in _TEXT_COLUMNS}
         return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types=text))
-    except pa.ArrowInvalid as error:
+    except DataValidationError:
+        raise
+    except (pa.ArrowException, OSError, UnicodeDecodeError, ValueError) as error:
         raise DataValidationError(
             f"{path}: cannot be read as {kind}: {error}. Fix: check the file is valid {kind} "
             "(one JSON object per line for JSONL, a header row for CSV)",
@@ -169,6 +171,64 @@ def read_table(path: str | os.PathLike[str]) -> pa.Table:
                 )
             ],
         ) from error
+
+
+def _read_jsonl(path: Path) -> pa.Table:
+    """One JSON object per line, any line length. Ids and other text columns
+    stay text (a 20-digit id is not turned into a float); a column whose
+    values have mixed types is kept as text so that each bad value becomes a
+    problem located by row (see :func:`_coerce`), not an unreadable file."""
+    rows: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise _unreadable(path, "jsonl", f"line {number}: {error}") from error
+            if not isinstance(row, dict):
+                raise _unreadable(
+                    path, "jsonl", f"line {number}: a JSON {type(row).__name__}, not an object"
+                )
+            rows.append(row)
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    columns: dict[str, pa.Array] = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        if name in _TEXT_COLUMNS:
+            values = [_text(value) for value in values]
+            columns[name] = pa.array(values, pa.string())
+            continue
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            columns[name] = pa.array([_text(value) for value in values], pa.string())
+    return pa.table(columns) if columns else pa.table({})
+
+
+def _text(value: Any) -> str | None:
+    """A JSON value as text: strings as they are, numbers exactly (Python ints
+    are exact), booleans as JSON; a list or object becomes null, so that the
+    validator reports the row (a missing value) instead of storing its repr."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return None  # a list or object is no text: the row gets a located problem
+
+
+def _unreadable(path: Path, kind: str, detail: str) -> DataValidationError:
+    return DataValidationError(
+        f"{path}: cannot be read as {kind}: {detail}. Fix: one JSON object per line",
+        [
+            Problem(
+                str(path), None, None, f"unreadable {kind}: {detail}", "fix the file", "unreadable"
+            )
+        ],
+    )
 
 
 def _renamed(table: pa.Table) -> pa.Table:
@@ -594,7 +654,23 @@ def detect_format(path: str | os.PathLike[str]) -> Format:
     if kind == "parquet":
         import pyarrow.parquet as pq
 
-        columns = list(pq.read_schema(path).names)
+        try:
+            columns = list(pq.read_schema(path).names)
+        except (pa.ArrowException, OSError) as error:
+            raise DataValidationError(
+                f"{path}: cannot be read as parquet: {error}. Fix: check the file is a "
+                "complete Parquet file (re-export it)",
+                [
+                    Problem(
+                        str(path),
+                        None,
+                        None,
+                        f"unreadable parquet: {error}",
+                        "fix the file",
+                        "unreadable",
+                    )
+                ],
+            ) from error
     else:
         columns = read_table(path).column_names
     columns = [ALIASES.get(c, c) for c in columns]
