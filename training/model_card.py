@@ -75,7 +75,13 @@ def render_model_card(
             if config.encoder.distill_epochs
             else ""
         )
-        + f"; exported to ONNX ({encoder.quantization}).",
+        + f"; exported to ONNX ({encoder.quantization})"
+        + (
+            f". Reused as it is from `{config.encoder.reuse_from}` (it learns from no labels; "
+            "this run trained the quality model only)."
+            if config.encoder.reuse_from
+            else "."
+        ),
         f"- Token budget: {trunc.max_tokens} tokens; long prompts keep the first "
         f"{trunc.head_tokens} tokens and the last "
         f"{trunc.max_tokens - 2 - trunc.head_tokens} "
