@@ -115,8 +115,8 @@ class CapacityReference:
 
 
 def normalise_prompt(prompt: str) -> str:
-    """Whitespace runs -> one space, trimmed, lowercased, final ?!. stripped."""
-    return " ".join(prompt.split()).lower().rstrip("?!. ")
+    """Line endings made \\n, leading and trailing whitespace trimmed; nothing else."""
+    return prompt.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 class ExactCacheModel:

@@ -62,7 +62,7 @@ def test_round_trip_keeps_entries_order_ttl_stats_and_both_tiers(tmp_path: Path)
     assert loaded.config == replace(cache.config, static_blocks=("Company policy text.",))
     assert loaded._exact.lru_order().tolist() == cache._exact.lru_order().tolist()
     assert loaded.stats() == cache.stats()
-    hit = loaded.lookup("Question 5 about the billing system", tenant="t1", model="m")
+    hit = loaded.lookup(" question 5 about the billing system ", tenant="t1", model="m")
     assert hit is not None
     assert (hit.tier, hit.response) == ("exact", "answer 5")
     hit = loaded.lookup("question 5 about the billing system again", tenant="t1", model="m")

@@ -57,7 +57,7 @@ def test_exact_tier_keys_on_everything_that_changes_the_answer() -> None:
     cache = make()
     context = {"model": "m", "system_prompt": "Be terse.", "params": {"temperature": 0}}
     cache.store("What is DNS?", "Domain Name System", tenant="t", cost_usd=0.01, **context)
-    hit = cache.lookup("  what is dns ", tenant="t", **context)
+    hit = cache.lookup("  What is DNS? ", tenant="t", **context)
     assert hit is not None
     assert (hit.tier, hit.response, hit.similarity, hit.cost_avoided_usd) == (
         "exact",
@@ -90,7 +90,9 @@ def test_semantic_tier_serves_a_near_repeat_above_the_threshold() -> None:
 def test_exact_only_without_an_encoder() -> None:
     cache = SemanticCache()
     cache.store("What is DNS?", "Domain Name System", tenant="t")
-    assert cache.lookup("what is dns", tenant="t") is not None
+    assert cache.lookup(" What is DNS?\n", tenant="t") is not None
+    # Case can be meaning: the exact tier never folds it.
+    assert cache.lookup("what is dns?", tenant="t") is None
     assert cache.lookup("what is dns please", tenant="t") is None
     assert cache._indexes == {}
 
@@ -236,7 +238,7 @@ def test_lru_eviction_in_both_tiers() -> None:
 def test_storing_the_same_key_replaces_the_answer() -> None:
     cache = make()
     first = cache.store("What is DNS?", "old", tenant="t")
-    second = cache.store("what is dns", "new", tenant="t")
+    second = cache.store("What is DNS?  ", "new", tenant="t")
     assert second > first
     assert len(cache) == 1
     assert index_size(cache) == 1
@@ -263,7 +265,7 @@ def test_invalidation_by_entry_prompt_tenant_model_namespace_and_all() -> None:
     assert cache.invalidate_entry(hit.entry_id) == 0
     assert cache.lookup("question for m1 in n1", tenant="t1", model="m1", namespace="n1") is None
     assert (
-        cache.invalidate_prompt("Question for m2 in n2", tenant="t2", model="m2", namespace="n2")
+        cache.invalidate_prompt(" question for m2 in n2 ", tenant="t2", model="m2", namespace="n2")
         == 1
     )
     assert cache.invalidate_prompt("unknown", tenant="nobody") == 0

@@ -230,7 +230,7 @@ def test_long_prompts_are_counted_in_full_and_budgets_hold(shipped: Router) -> N
     assert decision.input_tokens >= 200_000
     # Priced in full, the cheapest model that can hold it costs ~$0.015.
     assert decision.expected_cost_usd > 0.01
-    with pytest.raises(NoModelAvailableError, match=r"2 over the budget \(max_cost_usd=0.0005\)"):
+    with pytest.raises(NoModelAvailableError, match=r"\d+ over the budget \(max_cost_usd=0.0005\)"):
         shipped.route(prompt, min_quality=0.5, max_cost_usd=0.0005)
 
 
@@ -376,7 +376,7 @@ def test_a_cached_answer_is_served_only_within_the_request_constraints(
 ) -> None:
     router = Router(shipped.bundle, capacity=False, cache=SemanticCache(), cache_min_quality=0.3)
     first = router.route(EASY, candidates=["mistralai/mistral-7b-chat"], min_quality=0.3)
-    assert first.model == "mistralai/mistral-7b-chat"
+    assert first.model == router.catalog.current.resolve("mistralai/mistral-7b-chat")
     router.record_outcome(first.decision_id, quality=0.5, response="a mistral answer")
     strict = router.route(EASY, candidates=["gpt-4-1106-preview"], min_quality=0.99)
     assert strict.cached is None

@@ -25,30 +25,25 @@ use crate::error::CoreError;
 /// A SHA-256 digest.
 pub type Digest = [u8; 32];
 
-/// Collapses every run of whitespace to one space, trims, lowercases (per
-/// word, with Unicode's final-sigma rule, as Python's `str.lower`), and
-/// strips trailing sentence punctuation (`?`, `!`, `.`), so that
-/// `"  What is  2+2? "` and `"what is 2+2"` share a key. Punctuation inside
-/// the prompt is kept: `"3.5"` and `"35"` must not collide.
+/// The exact tier's key text: the prompt with its line endings made `\n` and
+/// leading and trailing whitespace trimmed; nothing else. Case, interior
+/// whitespace and punctuation can carry meaning (`'Hello' == 'hello'` in
+/// Python, indentation in code, `"3.5"` vs `"35"`), so near variants are left
+/// to the semantic tier, whose guards compare them.
 ///
 /// ```
 /// use learned_router_core::cache::normalise_prompt;
-/// assert_eq!(normalise_prompt("  What is\n 2+2?! "), "what is 2+2");
+/// assert_eq!(normalise_prompt("  What is\r\n 2+2? "), "What is\n 2+2?");
 /// ```
 pub fn normalise_prompt(prompt: &str) -> String {
-    // Whitespace as Python's `str.split()` sees it: Unicode White_Space plus
+    // Whitespace as Python's `str.strip()` sees it: Unicode White_Space plus
     // the ASCII information separators U+001C..U+001F.
     let is_space = |c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c);
-    let mut out = String::with_capacity(prompt.len());
-    for word in prompt.split(is_space).filter(|w| !w.is_empty()) {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(&word.to_lowercase());
-    }
-    let kept = out.trim_end_matches(['?', '!', '.', ' ']).len();
-    out.truncate(kept);
-    out
+    prompt
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .trim_matches(is_space)
+        .to_string()
 }
 
 /// SHA-256 of the normalised prompt: the key of an entry within its scope.
@@ -213,7 +208,7 @@ pub struct Snapshot {
 ///     created_at: 0.0, expires_at: f64::INFINITY,
 /// };
 /// let (id, _removed) = cache.insert(scope, prompt_digest("What is 2+2?"), entry, 0.0).unwrap();
-/// let hit = cache.get(scope, &prompt_digest("what is 2+2"), 1.0).unwrap();
+/// let hit = cache.get(scope, &prompt_digest(" What is 2+2?\n"), 1.0).unwrap();
 /// assert_eq!((hit.id, hit.data.response.as_str()), (id, "4"));
 /// ```
 #[derive(Debug, Clone)]
@@ -667,13 +662,14 @@ mod tests {
     }
 
     #[test]
-    fn normalisation_folds_whitespace_case_and_final_punctuation_only() {
-        assert_eq!(normalise_prompt("\tHello   World?? "), "hello world");
-        assert_eq!(normalise_prompt("Is 3.5 > 35?"), "is 3.5 > 35");
-        assert_eq!(normalise_prompt(" ?! "), "");
-        assert_eq!(normalise_prompt("ÉTÉ\u{00a0}Été."), "été été");
+    fn normalisation_trims_and_unifies_line_endings_only() {
+        assert_eq!(normalise_prompt("\tHello   World?? "), "Hello   World??");
+        assert_eq!(normalise_prompt("a\r\nb\rc"), "a\nb\nc");
+        assert_eq!(normalise_prompt(" \u{1f} "), "");
+        assert_ne!(prompt_digest("Hello"), prompt_digest("hello"));
+        assert_ne!(prompt_digest("if x:\n    y"), prompt_digest("if x:\n  y"));
         assert_ne!(prompt_digest("3.5"), prompt_digest("35"));
-        assert_eq!(prompt_digest("What?"), prompt_digest("  what "));
+        assert_eq!(prompt_digest("What?"), prompt_digest("  What?\n"));
     }
 
     #[test]
@@ -709,11 +705,15 @@ mod tests {
         let (id1, removed) = put(&mut cache, s, "What is 2+2?", 0.0);
         assert!(removed.is_empty());
         assert_eq!(
-            cache.get(s, &prompt_digest("what is 2+2"), 1.0).unwrap().id,
+            cache
+                .get(s, &prompt_digest(" What is 2+2?\n"), 1.0)
+                .unwrap()
+                .id,
             id1
         );
-        assert!(cache.get(s, &prompt_digest("what is 2+3"), 1.0).is_none());
-        let (id2, removed) = put(&mut cache, s, "WHAT IS 2+2", 2.0);
+        assert!(cache.get(s, &prompt_digest("What is 2+3?"), 1.0).is_none());
+        assert!(cache.get(s, &prompt_digest("what is 2+2?"), 1.0).is_none());
+        let (id2, removed) = put(&mut cache, s, "What is 2+2?\r\n", 2.0);
         assert_eq!(
             removed,
             vec![Removed {

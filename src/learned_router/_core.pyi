@@ -129,7 +129,7 @@ class ExactSnapshot:
     def expires_at(self) -> npt.NDArray[np.float64]: ...
 
 def normalise_prompt(prompt: str) -> str:
-    """Collapse whitespace, lowercase and strip final ?!. (the exact tier's key)."""
+    """The exact tier's key text: line endings made \\n, outer whitespace trimmed, nothing else."""
 
 def prompt_digest(prompt: str) -> bytes:
     """SHA-256 of the normalised prompt."""

@@ -33,7 +33,8 @@ from typing import Any
 from learned_router.errors import CacheFileError
 
 MAGIC = b"LRCACHE\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# 2: exact-tier keys no longer fold case, interior whitespace or final punctuation.
 _PREFIX = struct.Struct("<8sIQ32s")
 _STALE_TMP_S = 15 * 60
 

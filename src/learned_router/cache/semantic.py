@@ -258,7 +258,7 @@ class SemanticCache:
     >>> cache = SemanticCache(embed=HashingEmbedder(), config=CacheConfig(min_similarity=0.8))
     >>> _ = cache.store("How do I enable 2FA on GitHub?", "Settings > Password...",
     ...                 tenant="acme", cost_usd=0.002)
-    >>> cache.lookup("how do i enable 2fa on github", tenant="acme").tier
+    >>> cache.lookup("  How do I enable 2FA on GitHub?  ", tenant="acme").tier
     'exact'
     >>> cache.lookup("How do I enable 2FA on GitHub, please?", tenant="acme").tier
     'semantic'
@@ -580,7 +580,7 @@ class SemanticCache:
 
         >>> cache = SemanticCache()
         >>> _ = cache.store("What is DNS?", "a", tenant="t", model="m")
-        >>> cache.invalidate_prompt("what is dns", tenant="t", model="m")
+        >>> cache.invalidate_prompt(" What is DNS? ", tenant="t", model="m")
         1
         """
         _check_tenant(tenant)
