@@ -119,10 +119,15 @@ def test_the_shipped_bundle_still_loads() -> None:
     if not (SHIPPED / "manifest.json").is_file():
         pytest.skip("models/default is not in this checkout")
     bundle = Bundle.load(SHIPPED)
-    assert "heads" not in json.loads((SHIPPED / "manifest.json").read_text())
-    assert bundle.manifest.heads.kind == "mlp-heads"
+    assert bundle.manifest.heads.kind == "latent-v2"
     assert len(bundle.models) == len(bundle.entries) > 10
     assert bundle.manifest.encoder.truncation.max_tokens == 128
+
+
+def test_a_manifest_written_before_heads_kind_reads_as_mlp_heads(tiny_bundle: Path) -> None:
+    raw = json.loads((tiny_bundle / "manifest.json").read_text())
+    raw.pop("heads", None)
+    assert BundleManifest.from_json(raw).heads.kind == "mlp-heads"
 
 
 def test_with_model_writes_a_new_bundle_and_leaves_the_old_one(

@@ -72,9 +72,7 @@ def test_normalisation_matches_the_reference(prompt: str) -> None:
         ("a, b", "a b", False),
     ],
 )
-def test_prompt_digest_only_trims_and_unifies_line_endings(
-    a: str, b: str, same: bool
-) -> None:
+def test_prompt_digest_only_trims_and_unifies_line_endings(a: str, b: str, same: bool) -> None:
     assert (_core.prompt_digest(a) == _core.prompt_digest(b)) is same
     assert len(_core.prompt_digest(a)) == 32
 

@@ -234,8 +234,14 @@ def test_base_survives_a_toml_round_trip_and_old_catalogs_still_load(tmp_path: P
     path = catalog.save(tmp_path / "c.toml")
     assert 'base = "m"' in path.read_text()
     assert Catalog.load(path).get("m(high)").base == "m"
-    # The shipped bundle's catalog predates `base`: it loads, every entry its own base.
-    old = Catalog.load(ROOT / "models" / "default" / "catalog.toml")
+    # A catalog written before `base` existed loads, every entry its own base.
+    old_path = tmp_path / "old.toml"
+    old_path.write_text(
+        'version = "2024.1"\n\n[[model]]\nid = "mistralai/mixtral-8x7b-chat"\n'
+        'provider = "Together AI"\nusd_per_1m_input = 0.6\nusd_per_1m_output = 0.6\n'
+        "latency = { ttft_ms = 300.0, output_tokens_per_s = 80.0 }\n"
+    )
+    old = Catalog.load(old_path)
     assert all(spec.base == "" for spec in old.models)
     assert old.base_of("mistralai/mixtral-8x7b-chat") == "mistralai/mixtral-8x7b-chat"
 
@@ -334,38 +340,34 @@ def test_the_identity_table_is_the_shipped_catalog(shipped: Catalog) -> None:
         assert set(row.spellings) - {row.id} == set(spec.aliases)
 
 
-def test_the_shipped_bundle_routes_under_canonical_ids_with_its_old_heads(shipped: Catalog) -> None:
-    """models/default knows models by their old raw names; under the canonical catalog its
-    heads are found through the aliases, two spellings of one model become one column,
-    and candidates may be given in any spelling."""
+def test_a_bundle_with_old_raw_names_routes_under_canonical_ids(
+    shipped: Catalog, tmp_path: Path
+) -> None:
+    """A bundle trained before ids were canonical knows models by raw log names; under the
+    canonical catalog its heads are found through the aliases, two spellings of one model
+    become one column (the first head serves), and candidates may be given in any spelling."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from bundles import make_tiny_bundle
+    from learned_router.bundle import Bundle
     from learned_router.router import Router
 
-    bundle = ROOT / "models" / "default"
-    old = Router.load(bundle)  # the bundle's own catalog: raw names as ids
-    new = Router.load(bundle, catalog=shipped)
-    assert len(new.models) == len(set(new.models))
-    assert "mixtral-8x7b-instruct-v0.1" in new.models
+    raw = ("gpt4_1106_preview", "mistralai/mixtral-8x7b-chat", "claude-2", "claude-v2")
+    folder = make_tiny_bundle(tmp_path / "old", models=raw)
+    assert shipped.resolve("claude-2") == shipped.resolve("claude-v2")
+    new = Router.load(folder, catalog=shipped)
+    # Spellings of one model collapsed into one column.
+    assert sorted(new.models) == sorted({shipped.resolve(name) for name in raw})
     assert "mistralai/mixtral-8x7b-chat" not in new.models
-    assert len(new.models) < len(old.models)  # spellings of one model collapsed
-    prompts = ["Write a haiku about routers.", "What is 17 * 23?"]
-    # The same head answers under either name; where the bundle has two heads for one model
-    # (AlpacaEval's claude-2, RouterBench's claude-v2), the first in models.json serves.
-    p_old = old.predict(prompts, models=["gpt-4-1106-preview", "claude-2", "zephyr-7b-beta"])
-    p_new = new.predict(
-        prompts, models=["gpt-4-1106-preview", "claude-2.0", "HuggingFaceH4/zephyr-7b-beta"]
-    )
-    assert p_new.ravel().tolist() == pytest.approx(p_old.ravel().tolist(), abs=1e-9)
+    prompts = ["Write a haiku about routers.", "Review this contract clause."]
+    heads = Bundle.load(folder).scorer().p_success(prompts, ["gpt4_1106_preview", "claude-2"])
+    p_new = new.predict(prompts, models=["GPT-4-Turbo-1106", "claude-2.0"])
+    assert p_new.ravel().tolist() == pytest.approx(heads.ravel().tolist(), abs=1e-9)
     decision = new.route(
         prompts[0],
         min_quality=0.5,
         candidates=["gpt4_1106_preview", "GPT-4-Turbo-1106", "mistralai/mixtral-8x7b-chat"],
     )
-    assert decision.model in {"gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"}
     assert {c.model for c in decision.candidates} == {
-        "gpt-4-1106-preview",
-        "mixtral-8x7b-instruct-v0.1",
+        shipped.resolve("gpt4_1106_preview"),
+        shipped.resolve("mistralai/mixtral-8x7b-chat"),
     }
-    # Expected output lengths come from the bundle's heads, not a fallback for unknown names.
-    j_old = old.models.index("gpt-4-1106-preview")
-    j_new = new.models.index("gpt-4-1106-preview")
-    assert new._output_tokens[j_new] == old._output_tokens[j_old]
