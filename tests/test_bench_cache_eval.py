@@ -18,7 +18,6 @@ from benchmarks.cache_eval import (
     save_evalset,
 )
 
-from learned_router import _core
 from learned_router.cache import HashingEmbedder, SemanticCache, guards
 
 TOPICS = ["France", "Japan", "Brazil", "Kenya", "Canada", "Norway", "Egypt", "Chile"]
@@ -66,7 +65,9 @@ def test_queries_are_what_their_kind_says(evalset: cache_eval.EvalSet) -> None:
         base = cached[query.base_id]
         key, base_key = probe.key_for(query.query).text, probe.key_for(base).text
         if query.kind in ("whitespace", "case"):
-            assert _core.prompt_digest(query.query) == _core.prompt_digest(base)
+            # Differs only in whitespace or case (the exact tier keeps both: they go to
+            # the semantic tier).
+            assert " ".join(query.query.split()).lower() == " ".join(base.split()).lower()
         elif query.kind == "preamble":
             assert key == base_key, "a new preamble leaves the key alone"
         elif query.kind == "boilerplate":

@@ -49,7 +49,7 @@ def test_a_cache_encoder_embeds_and_configures_the_cache(tmp_path: Path) -> None
     )
     cache = SemanticCache(embed=encoder, config=config)
     cache.store("What is the capital of France?", "Paris", tenant="acme")
-    hit = cache.lookup("what is the capital of france", tenant="acme")
+    hit = cache.lookup("  What is the capital of France?\n", tenant="acme")
     assert hit is not None
     assert hit.response == "Paris"
 

@@ -127,7 +127,8 @@ def test_an_alert_retrains_a_challenger_promoted_only_through_the_gates(
     shutil.copytree(champion.path, worse)
     with np.load(worse / "heads.npz") as heads:
         arrays = {k: heads[k] for k in heads.files}
-    arrays["model_bias"] = arrays["model_bias"] + 4.0  # everything looks certain to succeed
+    for name in ("ability", "prior"):  # everything looks certain to succeed
+        arrays[name] = arrays[name] + 4.0
     np.savez(worse / "heads.npz", **arrays)
     manifest = json.loads((worse / "manifest.json").read_text())
     write_manifest(
