@@ -326,7 +326,7 @@ def replay(
     if not isinstance(router.encoder, _MemoEncoder):
         router.encoder = _MemoEncoder(router.encoder)
     if not isinstance(router.quality, _MemoPredictor):
-        router.quality = _MemoPredictor(router.quality)  # type: ignore[assignment]
+        router.quality = _MemoPredictor(router.quality)
     sampler = ShadowSampler(golden_model=golden, rate=shadow_rate, salt=f"replay-{seed}")
     horizon = max(64, int(np.ceil(shadow_rate * requests)))
     monitor = DriftMonitor(
