@@ -39,6 +39,8 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from training.quality_model import masked_bce
+
 
 @dataclass(frozen=True)
 class HeadData:
@@ -132,11 +134,7 @@ def _loss(
     heads: QualityHeads, data: dict[str, torch.Tensor], rows: torch.Tensor, l2: float
 ) -> torch.Tensor:
     logits = heads(data["x"][rows], data["scale"][rows])
-    labels = data["y"][rows]
-    known = ~torch.isnan(labels)
-    target = torch.where(known, labels, torch.zeros_like(labels))
-    loss = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    weighted = (loss * known * data["w"][rows, None]).sum() / known.sum().clamp(min=1)
+    weighted = masked_bce(logits, data["y"][rows], data["w"][rows])
     return weighted + l2 * heads.offsets().pow(2).mean()
 
 

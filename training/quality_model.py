@@ -145,16 +145,22 @@ def _tensors(data: QualityData, balance: float) -> dict[str, torch.Tensor]:
     }
 
 
+def masked_bce(
+    logits: torch.Tensor, labels: torch.Tensor, row_weight: torch.Tensor
+) -> torch.Tensor:
+    """Binary cross-entropy on soft labels over the known (non-NaN) cells, each row
+    weighted, averaged per known cell (shared with the legacy heads)."""
+    known = ~torch.isnan(labels)
+    target = torch.where(known, labels, torch.zeros_like(labels))
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return (loss * known * row_weight[:, None]).sum() / known.sum().clamp(min=1)
+
+
 def _loss(
     model: LatentQuality, t: dict[str, torch.Tensor], rows: torch.Tensor, config: QualityConfig
 ) -> torch.Tensor:
     logits = model(t["x"][rows], t["s"][rows])
-    labels = t["y"][rows]
-    known = ~torch.isnan(labels)
-    target = torch.where(known, labels, torch.zeros_like(labels))
-    loss = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    data_loss = (loss * known * t["w"][rows, None]).sum() / known.sum().clamp(min=1)
-    return data_loss + model.penalty(config)
+    return masked_bce(logits, t["y"][rows], t["w"][rows]) + model.penalty(config)
 
 
 def train_latent(
