@@ -541,38 +541,18 @@ class Gateway:
         reservation: Reservation,
         data: dict[str, Any],
     ) -> Response:
-        usage = data.get("usage") or {}
         answer = _answer(data)
-        tokens_in = int(usage.get("prompt_tokens") or 0) or decision.input_tokens
-        tokens_out = int(usage.get("completion_tokens") or 0) or _estimate_tokens(answer)
-        actual = self.cost_usd(served.router_model, tokens_in, tokens_out)
-        self.tenants.settle(reservation, actual)
-        latency = self._account(
+        finish = (data.get("choices") or [{}])[0].get("finish_reason")
+        actual = self._settle(
             ctx,
             decision,
-            served.name,
-            served.router_model,
-            served.upstream,
-            tokens_in,
-            tokens_out,
-            decision.expected_cost_usd,
-            actual,
+            served,
+            reservation,
+            data.get("usage") or {},
+            answer,
             200,
-            False,
+            cache_it=finish in ("stop", "length", None),
         )
-        self._remember(decision.decision_id, ctx.tenant, actual, latency, tokens_out, answer)
-        finish = (data.get("choices") or [{}])[0].get("finish_reason")
-        if self.cache is not None and answer and finish in ("stop", "length", None):
-            self.cache.store(
-                ctx.prompt,
-                answer,
-                tenant=ctx.tenant,
-                model=ctx.requested,
-                system_prompt=ctx.system,
-                params=ctx.params,
-                cost_usd=actual,
-            )
-        self._maybe_shadow(ctx, decision, served, answer)
         meta = self._meta(decision, served, actual)
         data["learned_router"] = meta
         return JSONResponse(data, headers=self._headers(meta))
@@ -632,40 +612,10 @@ class Gateway:
                 if accounted:
                     return
                 accounted = True
-                answer = "".join(parts)
-                tokens_in = int(usage.get("prompt_tokens") or 0) or decision.input_tokens
-                tokens_out = int(usage.get("completion_tokens") or 0) or _estimate_tokens(answer)
-                actual = self.cost_usd(served.router_model, tokens_in, tokens_out)
-                self.tenants.settle(reservation, actual)
-                latency = self._account(
-                    ctx,
-                    decision,
-                    served.name,
-                    served.router_model,
-                    served.upstream,
-                    tokens_in,
-                    tokens_out,
-                    decision.expected_cost_usd,
-                    actual,
-                    status,
-                    False,
+                # Streamed answers are cached once complete, replayed as streams.
+                self._settle(
+                    ctx, decision, served, reservation, usage, "".join(parts), status, cache_it=True
                 )
-                if status == 200:
-                    self._remember(
-                        decision.decision_id, ctx.tenant, actual, latency, tokens_out, answer
-                    )
-                    if self.cache is not None and answer:
-                        # Streamed answers are cached once complete, replayed as streams.
-                        self.cache.store(
-                            ctx.prompt,
-                            answer,
-                            tenant=ctx.tenant,
-                            model=ctx.requested,
-                            system_prompt=ctx.system,
-                            params=ctx.params,
-                            cost_usd=actual,
-                        )
-                    self._maybe_shadow(ctx, decision, served, answer)
 
             try:
                 try:
@@ -728,6 +678,55 @@ class Gateway:
         )
 
     # -- accounting -----------------------------------------------------------------
+
+    def _settle(
+        self,
+        ctx: _Request,
+        decision: RouteDecision,
+        served: _Served,
+        reservation: Reservation,
+        usage: dict[str, Any],
+        answer: str,
+        status: int,
+        *,
+        cache_it: bool,
+    ) -> float:
+        """After an upstream answer (plain or a finished stream): reconcile the budget on
+        the actual cost, write the ledger row and, on success, remember the decision for
+        feedback, cache the answer (when ``cache_it``) and run the shadow hook. Returns
+        the actual cost."""
+        tokens_in = int(usage.get("prompt_tokens") or 0) or decision.input_tokens
+        tokens_out = int(usage.get("completion_tokens") or 0) or _estimate_tokens(answer)
+        actual = self.cost_usd(served.router_model, tokens_in, tokens_out)
+        self.tenants.settle(reservation, actual)
+        latency = self._account(
+            ctx,
+            decision,
+            served.name,
+            served.router_model,
+            served.upstream,
+            tokens_in,
+            tokens_out,
+            decision.expected_cost_usd,
+            actual,
+            status,
+            False,
+        )
+        if status != 200:
+            return actual
+        self._remember(decision.decision_id, ctx.tenant, actual, latency, tokens_out, answer)
+        if self.cache is not None and answer and cache_it:
+            self.cache.store(
+                ctx.prompt,
+                answer,
+                tenant=ctx.tenant,
+                model=ctx.requested,
+                system_prompt=ctx.system,
+                params=ctx.params,
+                cost_usd=actual,
+            )
+        self._maybe_shadow(ctx, decision, served, answer)
+        return actual
 
     def _account(
         self,
