@@ -17,6 +17,11 @@ PY := $(abspath $(VENV))/bin/python
 # not installed by default: `make setup EXTRAS=train,dev,drift,gateway,gateway-local`
 # (its test is skipped, saying so, without it).
 EXTRAS ?= train,dev,drift,gateway
+# Extras install through uv (faster than pip, and its cache is hard-linked into
+# the venv rather than copied). uv applies TORCH_OVERRIDES, which drops torch's
+# triton requirement (~1 GB; see the file); `make setup TORCH_OVERRIDES=` installs
+# torch exactly as PyPI ships it.
+TORCH_OVERRIDES ?= training/torch-overrides.txt
 
 # Offline and quiet by default: no model hub, no MLflow telemetry.
 export HF_HUB_OFFLINE := 1
@@ -37,8 +42,10 @@ $(VENV)/.runtime: pyproject.toml rust/Cargo.toml
 
 # The training package (training/) is used from the checkout, never shipped in
 # the wheel: run it from the repository root (`python -m training ...`).
-$(VENV)/.installed: $(VENV)/.runtime
-	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --extras $(EXTRAS)
+$(VENV)/.installed: $(VENV)/.runtime $(TORCH_OVERRIDES)
+	$(PY) -m pip install --quiet 'uv>=0.5'
+	$(if $(TORCH_OVERRIDES),UV_OVERRIDE=$(abspath $(TORCH_OVERRIDES))) PATH=$(abspath $(VENV))/bin:$$PATH VIRTUAL_ENV=$(abspath $(VENV)) \
+		$(VENV)/bin/maturin develop --release --uv --extras $(EXTRAS)
 	touch $@
 
 setup-runtime: $(VENV)/.runtime ## Create .venv with the runtime only (no torch): enough for demo and route
