@@ -87,7 +87,11 @@ def prepare(
     rejects: str | Path | None = None,
 ) -> TrainingData:
     """Loads, resolves, splits and arranges outcome logs for training."""
-    log = data.load(list(paths), rejects=rejects).with_catalog_names(catalog)
+    log, _ = (
+        data.load(list(paths), rejects=rejects)
+        .with_catalog_names(catalog)
+        .without_self_comparisons()
+    )
     splits = data.split_prompts(log, fractions=fractions, seed=seed)
     data.check_no_leakage(log, splits)
     models = sorted(set(log.models))

@@ -394,6 +394,9 @@ def bench(
             console.print(
                 f"set aside {log.report.outcome_rows_rejected} bad outcome rows in {rejects}"
             )
+        log, self_graded = log.without_self_comparisons()
+        for name, model in self_graded:
+            console.print(f"{name}: left out {model}, a judge's reference graded against itself")
         config = BenchConfig(
             seed=seed,
             split=split,

@@ -182,6 +182,58 @@ class OutcomeLog:
             )
         return OutcomeLog(self.prompts, outcomes, report=self.report)
 
+    def without_self_comparisons(
+        self, *, min_prompts: int = 20
+    ) -> tuple[OutcomeLog, list[tuple[str, str]]]:
+        """The log without (dataset, model) columns that are a judge's reference
+        compared with itself, and the (dataset, model) pairs it dropped.
+
+        A pairwise judge (AlpacaEval 2: P(win) against GPT-4-1106) grades its
+        reference model against itself as exactly 0.5 on every prompt: a tie by
+        construction, not an outcome. Trained on, it says the reference model
+        wins half the time; evaluated on, it gives the reference model a
+        quality it never earned. A column is dropped when every one of its at
+        least ``min_prompts`` qualities is exactly 0.5.
+
+        >>> import json, pathlib, tempfile
+        >>> from learned_router.data import load
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "judged.jsonl"
+        >>> rows = [{"prompt_id": str(i), "prompt": f"q{i}", "model": m, "quality": q}
+        ...         for i in range(20) for m, q in (("ref", 0.5), ("x", 0.2))]
+        >>> _ = path.write_text("\\n".join(json.dumps(r) for r in rows))
+        >>> kept, dropped = load(path).without_self_comparisons()
+        >>> kept.models, dropped
+        (('x',), [('judged', 'ref')])
+        """
+        table = self.outcomes.group_by(["dataset", "model"]).aggregate(
+            [("quality", "min"), ("quality", "max"), ("quality", "count")]
+        )
+        dropped = sorted(
+            (d, m)
+            for d, m, low, high, n in zip(
+                table.column("dataset").to_pylist(),
+                table.column("model").to_pylist(),
+                table.column("quality_min").to_pylist(),
+                table.column("quality_max").to_pylist(),
+                table.column("quality_count").to_pylist(),
+                strict=True,
+            )
+            if n >= min_prompts and low == 0.5 and high == 0.5
+        )
+        if not dropped:
+            return self, []
+        pairs = set(dropped)
+        keep = [
+            (d, m) not in pairs
+            for d, m in zip(
+                self.outcomes.column("dataset").to_pylist(),
+                self.outcomes.column("model").to_pylist(),
+                strict=True,
+            )
+        ]
+        kept = OutcomeLog(self.prompts, self.outcomes.filter(pa.array(keep)), report=self.report)
+        return kept, dropped
+
     @staticmethod
     def concat(logs: Sequence[OutcomeLog]) -> OutcomeLog:
         """Several logs as one (prompt keys must not collide)."""
