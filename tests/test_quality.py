@@ -24,6 +24,7 @@ from training.quality_model import (  # noqa: E402  (needs torch)
     QualityData,
     fit_lengths,
     fit_quality_model,
+    irt_prior,
 )
 
 
@@ -49,6 +50,22 @@ def test_far_off_prompts_fall_back_to_each_models_overall_record() -> None:
     p_near = model.predict(near)
     assert p_near.support is not None
     assert p_near.support[0, 0] == pytest.approx(10.0, rel=1e-6)
+
+
+def test_verbosity_is_trusted_where_the_model_answered_and_shrinks_off_it() -> None:
+    arrays = tiny_arrays(dim=3, models=2)
+    arrays["length_offset"] = np.array([1.0, -1.0], np.float32)  # m0 long-winded, m1 terse
+    arrays["centroid_counts"][0] = [1000.0, 1000.0]  # both graded near e_0, nowhere else
+    model = LatentQualityModel.from_arrays(
+        arrays, models=("m0", "m1"), sources=("s",), bandwidth=0.05, prior_strength=1.0
+    )
+    near = model.predict(np.array([[1.0, 0.0, 0.0]], np.float32)).output_tokens
+    far = model.predict(np.array([[0.0, 0.0, 1.0]], np.float32)).output_tokens
+    assert near is not None
+    assert far is not None
+    assert near[0, 0] / near[0, 1] == pytest.approx(np.exp(2.0), rel=1e-2)
+    assert far[0, 0] / far[0, 1] == pytest.approx(1.0, abs=1e-3)  # the prompt's typical length
+    assert far[0, 0] == pytest.approx(100.0, rel=1e-3)
 
 
 def test_trust_grows_with_support() -> None:
@@ -148,6 +165,53 @@ def test_length_model_recovers_per_prompt_and_per_model_lengths() -> None:
     assert weight[0] == pytest.approx(0.8, abs=0.05)
     np.testing.assert_allclose(offset - offset[0], true_offset - true_offset[0], atol=0.05)
     assert bias + offset[0] == pytest.approx(5.0, abs=0.05)
+
+
+def test_length_offsets_compare_models_on_the_same_prompts() -> None:
+    # Model 0 is graded only on "maths" (long worked answers), model 2 only on short
+    # factual questions, model 1 on both, writing as long as the others on each. The
+    # embedding cannot tell the two kinds apart, so a pooled offset calls model 0
+    # verbose and model 2 terse; compared within each dataset they write alike.
+    rng = np.random.default_rng(1)
+    n = 1000
+    dataset = np.repeat([0, 1], n)
+    e = rng.normal(size=(2 * n, 4)).astype(np.float32)
+    lengths = np.full((2 * n, 3), np.nan)
+    typical = np.where(dataset == 0, 800.0, 40.0)
+    lengths[dataset == 0, 0] = typical[dataset == 0]
+    lengths[:, 1] = typical
+    lengths[dataset == 1, 2] = typical[dataset == 1]
+    lengths *= np.exp(0.05 * rng.normal(size=lengths.shape))
+    _, _, pooled = fit_lengths(e, lengths, l2=1.0)
+    _, _, within = fit_lengths(e, lengths, l2=1.0, dataset=dataset)
+    assert pooled[0] - pooled[2] > 2.0  # log(800 / 40) = 3: the old, confounded answer
+    assert abs(within[0] - within[2]) < 0.1
+    assert abs(within[0] - within[1]) < 0.1
+
+
+def test_irt_prior_ranks_a_model_by_the_models_graded_beside_it() -> None:
+    # An easy set grades x and y; a hard set grades y and z. y beats x where both are
+    # graded and beats z where both are graded, so y must rank first, although x's raw
+    # accuracy (0.93) is far above y's pooled accuracy (0.65) - the mismatch that
+    # made a model seen only on GSM8K look better than o1 on MATH level 5.
+    rng = np.random.default_rng(0)
+    n = 400
+    dataset = np.repeat([0, 1], n)
+    labels = np.full((2 * n, 3), np.nan, np.float32)
+    labels[:n, 0] = rng.random(n) < 0.93
+    labels[:n, 1] = rng.random(n) < 0.97
+    labels[n:, 1] = rng.random(n) < 0.35
+    labels[n:, 2] = rng.random(n) < 0.2
+    prior = irt_prior(labels, dataset, l2=0.01, min_labels=20)
+    assert np.nanmean(labels[:, 0]) > np.nanmean(labels[:, 1])  # pooled accuracy misleads
+    assert prior[1] > prior[0]
+    assert prior[1] > prior[2]
+    # Too few labels in a cell: the model is left at the average, not at its noise.
+    sparse = labels.copy()
+    sparse[5:n, 0] = np.nan
+    assert irt_prior(sparse, dataset, l2=0.01, min_labels=20)[0] == pytest.approx(
+        np.mean(irt_prior(sparse, dataset, l2=0.01, min_labels=20)[1:]), abs=1.5
+    )
 
 
 def _latent_bundle(tmp_path: Path) -> Path:
