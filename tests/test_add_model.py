@@ -108,3 +108,71 @@ def test_fit_new_model_borrows_from_the_models_most_like_it() -> None:
     assert logloss(borrowed, c1) < logloss(scratch, c2)
     with pytest.raises(ValueError, match="not both"):
         fit_new_model(x[few], y[few], prior=truth, existing=existing)
+
+
+def _latent_base(tmp_path: Path) -> Path:
+    """The tiny bundle's encoder with a latent-v2 quality model for small, mid and
+    frontier, trained on contract / meeting prompts (small fails contracts)."""
+    from training.quality_model import QualityConfig, QualityData, fit_quality_model
+
+    from bundles import tiny_catalog
+    from learned_router.bundle import BundleManifest, EncoderInfo, ModelEntry, write_bundle
+    from learned_router.tokens import OutputLengthModel
+
+    source = Bundle.load(make_tiny_bundle(tmp_path / "tiny", models=("small", "mid", "frontier")))
+    prompts = [
+        f"review contract clause {i}" if i % 3 == 0 else f"summarise meeting note {i}"
+        for i in range(600)
+    ]
+    hard = np.array([i % 3 == 0 for i in range(600)])
+    rng = np.random.default_rng(0)
+    rate = np.stack([np.where(hard, 0.1, 0.8), np.where(hard, 0.6, 0.9), np.full(600, 0.95)], 1)
+    labels = (rng.random((600, 3)) < rate).astype(np.float32)
+    data = QualityData(
+        embeddings=source.encoder().embed(prompts),
+        labels=labels,
+        source=np.zeros(600, np.int64),
+        dataset=np.zeros(600, np.int64),
+    )
+    config = QualityConfig(hidden=8, epochs=30, centroids=8, seed=0, bandwidth=0.2)
+    names = ("small", "mid", "frontier")
+    quality, _ = fit_quality_model(data, None, names, ["d"], [0, 1, 2], config)
+    return write_bundle(
+        tmp_path / "latent",
+        manifest=BundleManifest(
+            name="latent",
+            encoder=EncoderInfo(truncation=source.truncation, dim=data.embeddings.shape[1]),
+        ),
+        quality=quality,
+        entries=[ModelEntry(id=m) for m in names],
+        encoder_onnx=source.path / "encoder.onnx",
+        output_lengths=OutputLengthModel(by_model_task={}, by_model={}, overall=100.0),
+        catalog=tiny_catalog(),
+        model_card="# latent test bundle\n",
+    ).path
+
+
+def test_a_new_model_joins_a_latent_bundle_comparably(tmp_path: Path) -> None:
+    base = _latent_base(tmp_path)
+    before = (base / "heads.npz").read_bytes()
+    result = add_model(base, [str(_log(tmp_path / "new.jsonl"))], "ours-8b", tmp_path / "out")
+    assert (base / "heads.npz").read_bytes() == before
+    bundle = Bundle.load(result.bundle)
+    assert bundle.manifest.heads.kind == "latent-v2"
+    assert bundle.models == ("small", "mid", "frontier", "ours-8b")
+    router = Router.load(result.bundle)
+    p = router.predict(
+        ["summarise meeting note 999", "review contract clause 999"], models=["ours-8b"]
+    )
+    assert p[0, 0] > 0.7
+    assert p[1, 0] < 0.3
+    # Its prior sits among the others' like its record (mostly right, fails contracts):
+    # below frontier, which passes everything.
+    quality = bundle.quality_model()
+    prior = dict(zip(bundle.models, quality.prior, strict=True))  # type: ignore[attr-defined]
+    assert prior["ours-8b"] < prior["frontier"]
+    decision = router.route("summarise meeting note 998", min_quality=0.5)
+    assert decision.candidate("ours-8b").support > 1.0
+    old = Router.load(base).predict(["summarise meeting note 999"], models=["small", "mid"])
+    new = router.predict(["summarise meeting note 999"], models=["small", "mid"])
+    np.testing.assert_allclose(old, new)
