@@ -29,6 +29,20 @@ def _text_key(text: str) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """The first 12 hex digits of a file's sha256."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def encoder_store(
+    folder: str | os.PathLike[str], encoder_onnx: str | os.PathLike[str]
+) -> EmbeddingStore:
+    """The store of one encoder file's embeddings, named by its content: training,
+    the protocol and the studies share it, and retraining the quality model (same
+    encoder) keeps it valid."""
+    return EmbeddingStore(folder, f"served-{file_digest(encoder_onnx)}")
+
+
 class EmbeddingStore:
     """Embeddings of texts under one encoder and truncation, kept on disk.
 

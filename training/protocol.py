@@ -388,6 +388,10 @@ def lodo(
     return results
 
 
+NO_HARM = -0.005
+"""The issue's target: the paired interval's lower bound of router - zero router."""
+
+
 def render(results: Sequence[HeldOutResult], *, command: str, config: QualityConfig) -> str:
     """The LODO report (figures only) as Markdown."""
 
@@ -409,24 +413,34 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
         "held-out prompts.",
         "",
         "| held-out dataset | prompts | models | router AIQ | zero router AIQ | router - zero "
-        "| kNN (cross-fit) | TF-IDF (cross-fit) | cost estimate / real |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| kNN (cross-fit) | TF-IDF (cross-fit) | cost estimate / real | do no harm |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    met = 0
     for r in results:
         router = r.routers["learned-router"]
         knn = r.routers["knn (cross-fitted on D)"]["aiq"]
         tfidf = r.routers["tfidf-lr (cross-fitted on D)"]["aiq"]
         ratio = r.cost_error.get("total_expected_over_real")
+        ok = router["aiq_over_zero"].low >= NO_HARM
+        met += ok
         lines.append(
             f"| {r.dataset} | {r.prompts} | {len(r.models)} | {ci(router['aiq'])} | "
             f"{ci(r.zero_router_aiq)} | {ci(router['aiq_over_zero'], 4)} | {ci(knn)} | "
-            f"{ci(tfidf)} | {'n/a' if ratio is None else f'{ratio:.2f}'} |"
+            f"{ci(tfidf)} | {'n/a' if ratio is None else f'{ratio:.2f}'} | "
+            f"{'yes' if ok else '**no**'} |"
         )
     lines += [
         "",
+        f"Do no harm (the lower bound of router - zero >= {NO_HARM}): met on {met} of "
+        f"{len(results)} held-out datasets.",
+        "",
         "Cost estimate / real: the router's expected cost (catalog price x counted input "
         "tokens x its predicted answer length) summed over the held-out cells, divided by the "
-        "logged cost (RouterBench) or the cost of the logged answer's length elsewhere.",
+        "logged cost (RouterBench) or the cost of the logged answer's length elsewhere. Where a "
+        "dataset logs no answers (the LLMRouter sets), every model is charged the same answer "
+        "length, so there the ratio compares the length model's per-model verbosity with that "
+        "assumption, not with a measurement.",
         "",
         f"Quality-model settings: `{config}`.",
         "",
@@ -436,7 +450,7 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
 
 def main(argv: Sequence[str] | None = None) -> None:
     from learned_router.bundle import Bundle
-    from training.distill import EmbeddingStore, embed_with_onnx
+    from training.distill import embed_with_onnx, encoder_store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -463,9 +477,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     log = data.load([args.data], rejects=Path(args.out) / "rejects.jsonl")
     if args.only:
         log = log.select(datasets=args.only)
-    log = log.with_catalog_names(catalog)
+    log, dropped = log.with_catalog_names(catalog).without_self_comparisons()
+    for dataset, model in dropped:
+        print(
+            f"{dataset}: {model} dropped (a judge's reference graded against itself: "
+            "0.5 on every prompt)"
+        )
     bundle = Bundle.load(args.bundle)
-    cache = EmbeddingStore(Path(".cache") / "embeddings", f"bundle-{bundle.version}")
+    cache = encoder_store(Path(".cache") / "embeddings", bundle.path / "encoder.onnx")
 
     def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
         return embed_with_onnx(bundle.path / "encoder.onnx", texts, bundle.truncation, cache=cache)

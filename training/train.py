@@ -47,7 +47,7 @@ from learned_router.quality import LatentQualityModel
 from learned_router.tokens import OutputLengthModel, load_tokenizer
 from training.config import TrainConfig, load_config
 from training.dataset import SplitArrays, TrainingData, prepare
-from training.distill import EmbeddingStore, _padded, distill, embed_with_onnx
+from training.distill import EmbeddingStore, _padded, distill, embed_with_onnx, encoder_store
 from training.encoder_model import TEACHER_NAME, PromptEncoder, student_encoder, teacher_encoder
 from training.model_card import render_model_card
 from training.onnx_export import export_encoder, export_fp32
@@ -234,7 +234,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
 
         console.print("[bold]4/6[/] the quality model on the served encoder's embeddings")
         task = progress.add_task("embeddings", total=len(data.parts))
-        store = EmbeddingStore(cache / "embeddings", f"served-{_file_digest(served)}")
+        store = encoder_store(cache / "embeddings", served)
         embeddings = {}
         for name, part in data.parts.items():
             embeddings[name] = embed_with_onnx(served, part.texts, truncation, cache=store)
@@ -483,12 +483,6 @@ def _distil_student(
     progress.remove_task(task)
     fp32, int8 = export_encoder(student, temporary_folder(), int8=config.encoder.int8)
     return student, int8 or fp32, int8, losses
-
-
-def _file_digest(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 def quality_data(part: SplitArrays, embeddings: npt.NDArray[np.float32]) -> QualityData:
