@@ -453,6 +453,48 @@ def test_shadow_hook_gets_both_answers_off_the_request_path(
     assert sample.tenant == "acme"
 
 
+def test_the_learning_loop_checks_shadow_answers_without_a_custom_hook(
+    stub: tuple[StubUpstream, ServerThread], tiny_bundle: Path, tmp_path: Path
+) -> None:
+    # shadow_model + shadow_rate alone: the gateway runs the learning loop's DriftMonitor,
+    # sampling by request id within the budget, scoring agreement, storing shadow labels.
+    raw = config_dict(
+        stub[1].url,
+        tmp_path,
+        gateway={"shadow_rate": 1.0, "shadow_model": "frontier-chat", "shadow_budget_usd": 10.0},
+    )
+    raw["router"]["bundle"] = str(tiny_bundle)
+    raw["router"]["outcome_store"] = str(tmp_path / "outcomes.sqlite")
+    app, gateway = build(GatewayConfig.from_dict(raw), launch_local=False)
+    assert gateway.monitor is not None
+    with ServerThread(app) as server:
+        running = Running(stub[0], gateway, server)
+        for i in range(3):
+            ask(running.client(), f"hello shadow {i}", model="small-chat")
+        deadline = time.monotonic() + 30
+
+        def agreement_samples() -> int:
+            assert gateway.monitor is not None
+            gateway.monitor.flush()
+            rows = gateway.monitor.status()
+            return sum(r["samples"] for r in rows if r["signal"] == "shadow_agreement")
+
+        while agreement_samples() < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert gateway.monitor.sampler.sampled == 3
+    (stream,) = [s for s in gateway.monitor.status() if s["signal"] == "shadow_agreement"]
+    assert stream["model"] == "small"
+    assert stream["samples"] == 3
+    shadow_rows = [
+        r
+        for r in OutcomeStore(tmp_path / "outcomes.sqlite").records().values()
+        if r.dataset == "shadow"
+    ]
+    assert len(shadow_rows) == 3
+    assert {r.model for r in shadow_rows} == {"small"}
+    assert all(0.0 <= r.quality <= 1.0 for r in shadow_rows)
+
+
 def test_every_request_ends_in_an_answer_or_an_openai_error_body(running: Running) -> None:
     url = f"{running.url}/v1/chat/completions"
     auth = {"authorization": f"Bearer {KEY}"}

@@ -33,6 +33,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import random
 import time
 import uuid
@@ -49,6 +50,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from learned_router.cache import SemanticCache
 from learned_router.cache.semantic import CacheConfig
 from learned_router.capacity import CapacityTracker, ModelCapacity
+from learned_router.drift import DriftAlert, DriftMonitor, ShadowSampler, log_sink
 from learned_router.gateway.config import GatewayConfig
 from learned_router.gateway.errors import GatewayError, UpstreamError
 from learned_router.gateway.ledger import Ledger, UsageRow
@@ -125,6 +127,7 @@ class Gateway:
         router: Router | None = None,
         ledger: Ledger | None = None,
         shadow: ShadowHook | None = None,
+        monitor: DriftMonitor | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
@@ -190,6 +193,11 @@ class Gateway:
             else None
         )
         self.shadow = shadow
+        self.monitor = monitor if shadow is None else None
+        if self.monitor is None and shadow is None:
+            self.monitor = self._default_monitor()
+        if self.monitor is not None:
+            self.shadow = self._check_with_monitor
         self._rng = rng or random.Random()
         self._shadow_tasks: set[asyncio.Task[None]] = set()
         self._feedback: OrderedDict[str, _Feedback] = OrderedDict()
@@ -836,17 +844,57 @@ class Gateway:
 
     # -- shadow -------------------------------------------------------------------------
 
+    def _default_monitor(self) -> DriftMonitor | None:
+        """The learning loop's monitor when ``shadow_model`` and ``shadow_rate`` are set:
+        deterministic per-request sampling capped by ``shadow_budget_usd``, agreement of
+        the two answers fed to the drift detectors, shadow labels to the outcome store."""
+        golden = self.config.shadow_model
+        if golden is None or golden not in self.served or self.config.shadow_rate <= 0:
+            return None
+        budget = self.config.shadow_budget_usd
+        store = getattr(self.router, "outcome_store", None)
+        return DriftMonitor(
+            sampler=ShadowSampler(
+                golden_model=self.served[golden].router_model,
+                rate=self.config.shadow_rate,
+                budget_usd=None if math.isinf(budget) else budget,
+            ),
+            sinks=(log_sink, self._count_alert),
+            shadow_store=store,
+        )
+
+    def _count_alert(self, alert: DriftAlert) -> None:
+        self.metrics.drift_alerts.labels(alert.model).inc()
+
+    def _check_with_monitor(self, sample: ShadowSample) -> None:
+        """The default shadow hook: the monitor scores the two answers' agreement."""
+        assert self.monitor is not None
+        prompt = "\n".join(
+            str(m.get("content", "")) for m in sample.messages if m.get("role") == "user"
+        )
+        self.monitor.submit_shadow(
+            sample.request_id,
+            self.served[sample.routed_model].router_model,
+            sample.routed_answer,
+            sample.golden_answer,
+            prompt=prompt,
+        )
+
     def _maybe_shadow(
         self, ctx: _Request, decision: RouteDecision, served: _Served, answer: str
     ) -> None:
-        golden = self.config.shadow_model
-        if (
-            self.shadow is None
-            or golden is None
-            or golden not in self.served
-            or golden == served.name
-            or self._rng.random() >= self.config.shadow_rate
-        ):
+        if self.shadow is None:
+            return
+        golden: str | None
+        if self.monitor is not None:
+            # Keyed on the request id (a retry makes the same choice), within budget.
+            chosen = self.monitor.should_shadow(decision, request_id=ctx.request_id)
+            golden = self.by_router_model[chosen].name if chosen in self.by_router_model else None
+        else:
+            golden = self.config.shadow_model
+            if self._rng.random() >= self.config.shadow_rate:
+                return
+        if golden is None or golden not in self.served or golden == served.name:
             return
         task = asyncio.get_running_loop().create_task(
             self._run_shadow(ctx, decision, served, answer, golden)
@@ -889,6 +937,8 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.drain_shadow()
+        if self.monitor is not None:
+            await anyio.to_thread.run_sync(self.monitor.close)
         for upstream in self.upstreams.values():
             await upstream.client.aclose()
         self.ledger.close()

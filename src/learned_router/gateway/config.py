@@ -18,6 +18,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -114,6 +115,7 @@ class GatewayConfig:
     cache_max_entries: int = 100_000
     shadow_rate: float = 0.0
     shadow_model: str | None = None
+    shadow_budget_usd: float = math.inf
     source: str = "config"
 
     @classmethod
@@ -152,6 +154,7 @@ class GatewayConfig:
             "breaker_reset_s",
             "cache_max_entries",
             "shadow_rate",
+            "shadow_budget_usd",
         }
         _keys(source, "[gateway]", gateway, numbers | {"cache", "shadow_model"})
         ledger = _table(source, raw, "ledger")

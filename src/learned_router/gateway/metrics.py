@@ -51,6 +51,12 @@ class GatewayMetrics:
         self.feedback = Counter(
             "learned_router_feedback", "Feedback recorded", ["tenant"], registry=r
         )
+        self.drift_alerts = Counter(
+            "learned_router_drift_alerts",
+            "Drift alarms raised by the shadow checks",
+            ["model"],
+            registry=r,
+        )
         self.shadow = Counter(
             "learned_router_shadow_samples", "Shadow samples", ["result"], registry=r
         )
