@@ -93,9 +93,14 @@ def render_model_card(
         "soft labels, early-stopped on the validation split. Each prediction carries its "
         f"support (labelled training prompts nearby, {config.quality.centroids} centroids, "
         f"bandwidth {config.quality.bandwidth}); with little support it shrinks towards the "
-        f"model's overall record (half-way at support {config.quality.prior_strength}).",
+        f"model's prior (half-way at support {config.quality.prior_strength}): its ability "
+        "from a one-parameter IRT fit to the (dataset, model) accuracy table, so a model is "
+        "ranked against the models graded beside it.",
         "- Answer lengths: a ridge regression of log tokens on the prompt embedding plus a "
-        "per-model offset (prices every candidate per prompt).",
+        "per-model verbosity offset (estimated within datasets, shrunk with support); it "
+        "prices every candidate per prompt.",
+        "- AlpacaEval 2's reference model graded against itself (0.5 on every prompt) is "
+        "left out of training.",
         "",
         "## Held-out test metrics",
         "",

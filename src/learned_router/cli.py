@@ -36,7 +36,7 @@ def demo(
         Optional[str],  # noqa: UP045
         typer.Option("--bundle", help="Bundle folder or models:/ URI (default: models/default)."),
     ] = None,
-    min_quality: Annotated[float, typer.Option(help="The quality bar.")] = 0.85,
+    min_quality: Annotated[float, typer.Option(help="The quality bar.")] = 0.8,
 ) -> None:
     """Route example enterprise prompts with the shipped model and show the saving."""
     from learned_router.demo import run_demo
