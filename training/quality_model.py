@@ -26,10 +26,10 @@ protocol, ``training.protocol``) showed that a model's mean latent over every
 training prompt is not comparable across models seen in different datasets
 (its skill vector extrapolates freely to prompts it was never graded on): the
 Spearman correlation between that prior and the held-out dataset's real
-per-model accuracy was 0.34 on MATH level 5 and 0.27 on MMLU-Pro, where the
-IRT ability of the same training labels reaches 0.91 and 0.52. Off the
-training distribution the router falls back to the prior, so the prior is
-what "do no harm" rests on.
+per-model accuracy was 0.33 on MATH level 5 and 0.12 on MMLU-Pro, where the
+IRT ability of the same training labels reaches 0.89 and 0.43
+(``python -m training.lodo_diagnose``). Off the training distribution the
+router falls back to the prior, so the prior is what "do no harm" rests on.
 
 The latent scale is anchored softly (``link_l2`` pulls every link towards
 scale 1, shift 0), so the canonical link of serving is an "average source".

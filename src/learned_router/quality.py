@@ -29,9 +29,7 @@ Plain numpy on the arrays of ``quality.npz`` (no torch). For a prompt embedding
   model's verbosity against the models graded on the same prompts). Like
   quality, verbosity shrinks with support: a model measured as long-winded on
   maths is expected to write the prompt's typical length on traffic unlike
-  anything it answered. Leave-one-dataset-out on LLMRouter's 9-model set
-  (no answer lengths logged) moved from 0.166 below the zero router to 0.005
-  below with this shrinkage.
+  anything it answered (docs/training.md, "Where the gap came from").
 
 See ``training/quality_model.py`` for how the arrays are learned.
 """

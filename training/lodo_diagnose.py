@@ -1,0 +1,185 @@
+"""Why the router is below the zero router on a held-out dataset: costs or ranking?
+
+For each dataset named, the quality model is trained as in the protocol
+(``training.protocol``: every other dataset, without any prompt whose
+normalised text occurs in this one), and the held-out prompts are routed with
+different inputs, each scored against the zero router (AIQ difference, no
+bootstrap):
+
+- ``predictions``: the model's P(success), as served, on expected costs;
+- ``predictions, realised costs``: the same, deciding on the realised costs;
+- ``mean-latent prior``: each model's mean latent over the training prompts
+  (datasets weighted equally; the first version's prior), no prompt information;
+- ``IRT prior``: the shipped prior (``training.quality_model.irt_prior``) alone;
+- ``hindsight accuracy``: each model's true mean quality on the held-out set,
+  a constant per model: what any prior could at best achieve.
+
+It also prints the Spearman correlation of each prior with the held-out
+per-model accuracy. Run: ``python -m training.lodo_diagnose --data
+../shared/data zeroeval_math_l5 mmlu_pro`` (about 30 s per dataset on 2 cores
+with the embedding cache warm).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from learned_router import data
+from learned_router.bundle import Bundle
+from learned_router.catalog import Catalog
+from learned_router.costs import expected_cost_usd, log_costs
+from learned_router.quality import LatentQualityModel, sigmoid
+from learned_router.routing_benchmark.harness import ZERO_ROUTER, complete_cases, score_routings
+from learned_router.routing_benchmark.routers import (
+    Oracle,
+    RouterInputs,
+    Routing,
+    cost_weight_grid,
+    sweep_cost_weights,
+)
+from learned_router.tokens import OutputLengthModel, TokenCounter
+from training.protocol import arrange, group_split, source_names
+from training.quality_model import QualityConfig, export, irt_prior, train_latent
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _route(p: FloatArray, cost: FloatArray) -> Routing:
+    weights = cost_weight_grid(cost)
+    index = sweep_cost_weights(np.clip(p, 0.0, 1.0), cost, weights)
+    return Routing(index=index, labels=tuple(f"{w:.4g}" for w in weights), predicted_quality=p)
+
+
+def _spearman(a: FloatArray, b: FloatArray) -> float:
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from training.distill import embed_with_onnx, encoder_store
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("datasets", nargs="+")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--bundle", default="models/default", help="bundle whose encoder embeds")
+    args = parser.parse_args(argv)
+
+    catalog = Catalog.load()
+    log = data.load([args.data], rejects=Path(".cache") / "rejects.jsonl")
+    log, _ = log.with_catalog_names(catalog).without_self_comparisons()
+    bundle = Bundle.load(args.bundle)
+    cache = encoder_store(Path(".cache") / "embeddings", bundle.path / "encoder.onnx")
+
+    def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return np.asarray(
+            embed_with_onnx(bundle.path / "encoder.onnx", texts, bundle.truncation, cache=cache),
+            dtype=np.float32,
+        )
+
+    models = sorted(set(log.models))
+    sources = source_names(log)
+    every = arrange(log, models, sources)
+    vectors = embed(every.texts)
+    index = {m: j for j, m in enumerate(models)}
+    base_of = {m.id: str(m.base) for m in catalog.models if getattr(m, "base", None)}
+    base = [index.get(base_of.get(m, m), j) for j, m in enumerate(models)]
+    config = QualityConfig()
+    for dataset in args.datasets:
+        held = {g for g, d in zip(every.groups, every.datasets, strict=True) if d == dataset}
+        train_rows = np.array(
+            [
+                d != dataset and g not in held
+                for g, d in zip(every.groups, every.datasets, strict=True)
+            ]
+        )
+        val = group_split(every.groups, 0.1, seed=1)
+        tr = every.rows(train_rows & ~val).quality_data(vectors[train_rows & ~val])
+        va = every.rows(train_rows & val).quality_data(vectors[train_rows & val])
+        network, _ = train_latent(tr, va, base, len(sources), config)
+        model: LatentQualityModel = export(network, tr, models, sources, config)
+        with torch.no_grad():
+            latent = network.latent(torch.from_numpy(tr.embeddings)).numpy().astype(np.float64)
+        mean_latent = np.mean(
+            [latent[tr.dataset == d].mean(0) for d in np.unique(tr.dataset)], axis=0
+        )
+        counts = (~np.isnan(every.labels[train_rows])).sum(0)
+
+        part = log.select(datasets=[dataset])
+        matrix = part.matrix()
+        keep, _ = complete_cases(matrix.quality, min_model_coverage=0.9)
+        cols = np.array(
+            [
+                j
+                for j in np.flatnonzero(keep)
+                if matrix.models[j] in index and counts[index[matrix.models[j]]] >= 50
+            ]
+        )
+        rows = np.flatnonzero((~np.isnan(matrix.quality[:, cols])).all(1))
+        names = [matrix.models[j] for j in cols]
+        quality = matrix.quality[np.ix_(rows, cols)]
+        texts = [matrix.prompts[i] for i in rows]
+        e = embed(texts)
+        counter = TokenCounter()
+        realised = log_costs(
+            matrix, catalog, OutputLengthModel.fit(part, counter), counter=counter
+        ).cost_usd[np.ix_(rows, cols)]
+        prediction = model.predict(e, models=names)
+        assert prediction.output_tokens is not None
+        expected = expected_cost_usd(
+            counter.count(texts).astype(np.float64),
+            prediction.output_tokens,
+            catalog.prices(names),
+        )
+        mcols = model.columns(names)
+        shape = quality.shape
+        irt = irt_prior(
+            tr.labels,
+            tr.dataset,
+            l2=config.irt_l2,
+            min_labels=config.irt_min_labels,
+            base_of=base,
+        )[mcols]
+        old = mean_latent[mcols]
+        truth = quality.mean(0)
+        routings = {
+            "predictions": _route(prediction.p_success, expected),
+            "predictions, realised costs": _route(prediction.p_success, realised),
+            "mean-latent prior": _route(np.broadcast_to(sigmoid(old), shape).copy(), expected),
+            "IRT prior": _route(np.broadcast_to(sigmoid(irt), shape).copy(), expected),
+            "hindsight accuracy": _route(np.broadcast_to(truth, shape).copy(), expected),
+        }
+        oracle = Oracle()
+        oracle.reveal(quality, realised)
+        routings["oracle"] = oracle.route(
+            RouterInputs(
+                prompts=tuple(texts), embeddings=e, models=tuple(names), expected_cost_usd=expected
+            )
+        )
+        estimates, _ = score_routings(
+            quality,
+            realised,
+            routings,
+            best=int(np.argmax(truth)),
+            weak=int(np.argmin(realised.mean(0))),
+            bootstrap_resamples=0,
+        )
+        zero = estimates[ZERO_ROUTER]["aiq"].value
+        print(f"== {dataset}: {len(rows)} prompts, {len(names)} models, zero router AIQ {zero:.4f}")
+        for name in routings:
+            if name != "oracle":
+                print(f"   {name:30s} router - zero {estimates[name]['aiq'].value - zero:+.4f}")
+        print(
+            f"   Spearman with the held-out accuracy: mean-latent prior "
+            f"{_spearman(old, truth):.2f}, IRT prior {_spearman(irt, truth):.2f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
