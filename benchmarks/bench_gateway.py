@@ -169,7 +169,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "bench.gateway_stub",
+            "benchmarks.gateway_stub",
             "--port",
             str(stub_port),
             "--delay-s",
