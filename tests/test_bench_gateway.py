@@ -1,0 +1,52 @@
+"""The gateway load test (benchmarks/bench_gateway.py) runs end to end, briefly.
+
+It starts the stub upstream and the gateway as subprocesses; a module path left
+behind by a rename once kept it from starting at all, unnoticed until a
+100k-request run was attempted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the gateway extra")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_gateway_load_test_starts_both_servers_and_measures(tmp_path: Path) -> None:
+    env = {**os.environ, "BENCH_OUT": str(tmp_path)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_gateway",
+            "--clients",
+            "1",
+            "--requests",
+            "20",
+            "--max-seconds",
+            "10",
+            "--delay-s",
+            "0.01",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((tmp_path / "gateway.json").read_text())["results"]
+    runs = results["runs"]
+    assert {(r["clients"], r["stream"]) for r in runs} == {(1, False), (1, True)}
+    for run in runs:
+        assert run["gateway"]["errors"] == 0
+        assert run["gateway"]["requests_per_s"] > 0
