@@ -22,6 +22,7 @@ minutes on 2 cores with the embedding cache warm). Writes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -37,7 +38,7 @@ from learned_router.quality import LatentQualityModel, sigmoid
 from training.add_model import add_latent
 from training.platt import auc
 from training.protocol import arrange, group_split, source_names
-from training.quality_model import QualityConfig, fit_quality_model
+from training.quality_model import QualityConfig, QualityData, fit_quality_model
 
 RECENT = ("livecodebench", "evalperf", "zeroeval_gsm8k", "zeroeval_math_l5")
 COUNTS = (50, 200, 1000)
@@ -130,9 +131,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         tr, va = every.rows(train), every.rows(val)
         tr_data = tr.quality_data(vectors[train])
         va_data = va.quality_data(vectors[val])
-        import dataclasses
 
-        def restrict(d):  # type: ignore[no-untyped-def]
+        def restrict(d: QualityData) -> QualityData:
             lengths = d.lengths[:, cols] if d.lengths is not None else None
             return dataclasses.replace(d, labels=d.labels[:, cols], lengths=lengths)
 
@@ -152,16 +152,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         train_rows = np.flatnonzero(train & ~np.isnan(every.labels[:, j]))
         y = every.labels[test_rows, j].astype(np.float64)
         e_test = vectors[test_rows]
+        joint_score = score(
+            [joint.predict(e_test, models=[x]).p_success[:, 0]],
+            y,
+            resamples=args.resamples,
+            seed=0,
+        )
         result: dict[str, object] = {
             "model": x,
             "train_labels": len(train_rows),
             "test_prompts": len(test_rows),
-            "joint": score(
-                [joint.predict(e_test, models=[x]).p_success[:, 0]],
-                y,
-                resamples=args.resamples,
-                seed=0,
-            ),
+            "joint": joint_score,
         }
         curves = {}
         for n in COUNTS:
@@ -189,10 +190,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows.append(result)
         print(
             f"{x}: {len(train_rows)} train labels, {len(test_rows)} test; joint AUC "
-            f"{result['joint']['auc'][0]:.3f}; "
-            + ", ".join(  # type: ignore[index]
-                f"{n}: {curves[str(n)]['auc'][0]:.3f}" for n in COUNTS if str(n) in curves
-            )
+            f"{joint_score['auc'][0]:.3f}; "
+            + ", ".join(f"{n}: {curves[str(n)]['auc'][0]:.3f}" for n in COUNTS if str(n) in curves)
             + f" ({time.perf_counter() - started:.0f} s)",
             flush=True,
         )

@@ -335,7 +335,7 @@ def irt_prior(
 
     x = minimize(loss, np.zeros(m + n_d), jac=True, method="L-BFGS-B").x
     used = np.unique(r)
-    return ability(x) + x[m:][used].mean()
+    return np.asarray(ability(x) + x[m:][used].mean(), dtype=np.float64)
 
 
 def fit_lengths(
