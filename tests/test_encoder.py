@@ -79,3 +79,12 @@ def test_a_broken_onnx_file_is_a_bundle_error(tmp_path: Path) -> None:
     path.write_bytes(b"not onnx")
     with pytest.raises(BundleError, match="cannot load the ONNX encoder"):
         Encoder(path, load_tokenizer(), Truncation())
+
+
+def test_the_shipped_encoder_does_not_spin_between_calls() -> None:
+    # onnxruntime's default thread spinning costs ~3.5x the CPU per one-prompt call
+    # (python -m benchmarks.bench_spinning); services and the gateway run without it.
+    encoder = Bundle.load(Path(__file__).resolve().parents[1] / "models" / "default").encoder()
+    options = encoder._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"

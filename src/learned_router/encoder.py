@@ -132,11 +132,20 @@ class Encoder:
         truncation: Truncation,
         *,
         threads: int | None = None,
+        spinning: bool = False,
     ) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # onnxruntime's intra-op threads spin-wait after each run by default. One prompt
+        # at a time (a service, the gateway) then burns ~5.5 ms of CPU per call for
+        # ~2 ms of work (`python -m benchmarks.bench_spinning`): CPU the other
+        # requests on the box need. Latency is the same within noise. `spinning=True`
+        # restores onnxruntime's default.
+        if not spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
