@@ -12,7 +12,8 @@ bootstrap):
   (datasets weighted equally; the first version's prior), no prompt information;
 - ``IRT prior``: the shipped prior (``training.quality_model.irt_prior``) alone;
 - ``hindsight accuracy``: each model's true mean quality on the held-out set,
-  a constant per model: what any prior could at best achieve.
+  a constant per model: what any prior could at best achieve;
+- with ``--prior-strengths 3 1``: the predictions with lighter shrinkage.
 
 It also prints the Spearman correlation of each prior with the held-out
 per-model accuracy. Run: ``python -m training.lodo_diagnose --data
@@ -23,6 +24,7 @@ with the embedding cache warm).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("datasets", nargs="+")
     parser.add_argument("--data", required=True)
     parser.add_argument("--bundle", default="models/default", help="bundle whose encoder embeds")
+    parser.add_argument(
+        "--prior-strengths",
+        nargs="*",
+        type=float,
+        default=[],
+        help="also route on the predictions with these prior strengths (lighter shrinkage)",
+    )
     args = parser.parse_args(argv)
 
     catalog = Catalog.load()
@@ -154,6 +163,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             "IRT prior": _route(np.broadcast_to(sigmoid(irt), shape).copy(), expected),
             "hindsight accuracy": _route(np.broadcast_to(truth, shape).copy(), expected),
         }
+        for strength in args.prior_strengths:
+            lighter = dataclasses.replace(model, prior_strength=strength)
+            routings[f"predictions, prior strength {strength:g}"] = _route(
+                lighter.predict(e, models=names).p_success, expected
+            )
         oracle = Oracle()
         oracle.reveal(quality, realised)
         routings["oracle"] = oracle.route(
