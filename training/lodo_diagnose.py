@@ -32,9 +32,6 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from learned_router import data
-from learned_router.bundle import Bundle
-from learned_router.catalog import Catalog
 from learned_router.costs import expected_cost_usd, log_costs
 from learned_router.quality import LatentQualityModel, sigmoid
 from learned_router.routing_benchmark.harness import ZERO_ROUTER, complete_cases, score_routings
@@ -46,8 +43,8 @@ from learned_router.routing_benchmark.routers import (
     sweep_cost_weights,
 )
 from learned_router.tokens import OutputLengthModel, TokenCounter
-from training.protocol import arrange, group_split, source_names
-from training.quality_model import QualityConfig, export, irt_prior, train_latent
+from training.protocol import arrange, bundle_embedder, group_split, load_development, source_names
+from training.quality_model import QualityConfig, base_columns, export, irt_prior, train_latent
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -64,8 +61,6 @@ def _spearman(a: FloatArray, b: FloatArray) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from training.distill import embed_with_onnx, encoder_store
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("datasets", nargs="+")
     parser.add_argument("--data", required=True)
@@ -79,25 +74,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    catalog = Catalog.load()
-    log = data.load([args.data], rejects=Path(".cache") / "rejects.jsonl")
-    log, _ = log.with_catalog_names(catalog).without_self_comparisons()
-    bundle = Bundle.load(args.bundle)
-    cache = encoder_store(Path(".cache") / "embeddings", bundle.path / "encoder.onnx")
-
-    def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        return np.asarray(
-            embed_with_onnx(bundle.path / "encoder.onnx", texts, bundle.truncation, cache=cache),
-            dtype=np.float32,
-        )
+    log, catalog = load_development(args.data, rejects=Path(".cache") / "rejects.jsonl")
+    embed = bundle_embedder(args.bundle)
 
     models = sorted(set(log.models))
     sources = source_names(log)
     every = arrange(log, models, sources)
     vectors = embed(every.texts)
     index = {m: j for j, m in enumerate(models)}
-    base_of = {m.id: str(m.base) for m in catalog.models if getattr(m, "base", None)}
-    base = [index.get(base_of.get(m, m), j) for j, m in enumerate(models)]
+    base = base_columns(models, catalog)
     config = QualityConfig()
     for dataset in args.datasets:
         held = {g for g, d in zip(every.groups, every.datasets, strict=True) if d == dataset}

@@ -32,13 +32,11 @@ import numpy as np
 import numpy.typing as npt
 
 from learned_router import data
-from learned_router.bundle import Bundle
-from learned_router.catalog import Catalog
 from learned_router.quality import LatentQualityModel, sigmoid
 from training.add_model import add_latent
 from training.platt import auc
-from training.protocol import arrange, group_split, source_names
-from training.quality_model import QualityConfig, QualityData, fit_quality_model
+from training.protocol import arrange, bundle_embedder, group_split, load_development, source_names
+from training.quality_model import QualityConfig, QualityData, base_columns, fit_quality_model
 
 RECENT = ("livecodebench", "evalperf", "zeroeval_gsm8k", "zeroeval_math_l5")
 COUNTS = (50, 200, 1000)
@@ -91,8 +89,6 @@ def pick_models(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from training.distill import embed_with_onnx, encoder_store
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
     parser.add_argument("--bundle", default="models/default", help="bundle whose encoder embeds")
@@ -102,22 +98,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", default="reports/new_models")
     args = parser.parse_args(argv)
 
-    catalog = Catalog.load()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    log = data.load([args.data], rejects=out / "rejects.jsonl")
-    log, _ = log.with_catalog_names(catalog).without_self_comparisons()
-    bundle = Bundle.load(args.bundle)
-    cache = encoder_store(Path(".cache") / "embeddings", bundle.path / "encoder.onnx")
+    log, catalog = load_development(args.data, rejects=out / "rejects.jsonl")
     models = sorted(set(log.models))
     sources = source_names(log)
     every = arrange(log, models, sources)
-    vectors = np.asarray(
-        embed_with_onnx(bundle.path / "encoder.onnx", every.texts, bundle.truncation, cache=cache),
-        dtype=np.float32,
-    )
+    vectors = bundle_embedder(args.bundle)(every.texts)
     index = {m: j for j, m in enumerate(models)}
-    base_of = {m.id: str(m.base) for m in catalog.models if getattr(m, "base", None)}
     test = group_split(every.groups, 0.2, seed=2)
     val = group_split(every.groups, 0.1, seed=1) & ~test
     train = ~test & ~val
@@ -126,8 +114,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     def fit(names: list[str]) -> LatentQualityModel:
         cols = [index[m] for m in names]
-        pos = {m: k for k, m in enumerate(names)}
-        base = [pos.get(base_of.get(m, m), k) for k, m in enumerate(names)]
+        base = base_columns(names, catalog)
         tr, va = every.rows(train), every.rows(val)
         tr_data = tr.quality_data(vectors[train])
         va_data = va.quality_data(vectors[val])

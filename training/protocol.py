@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -55,9 +55,10 @@ from learned_router.routing_benchmark.routers import (
 )
 from learned_router.tokens import OutputLengthModel, TokenCounter
 from training.dataset import observed_output_tokens
-from training.quality_model import QualityConfig, QualityData, fit_quality_model
+from training.quality_model import QualityConfig, QualityData, base_columns, fit_quality_model
 
 FloatArray = npt.NDArray[np.float64]
+F32 = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,45 @@ class Arrays:
             dataset=self.dataset_index,
             lengths=self.lengths,
         )
+
+
+def load_development(
+    data_path: str | Path,
+    *,
+    rejects: Path,
+    only: Sequence[str] | None = None,
+    say: Any = None,
+) -> tuple[OutcomeLog, Catalog]:
+    """The development logs as the protocol and the studies use them: catalog ids,
+    judges' self-comparisons dropped (each one reported through ``say``)."""
+    catalog = Catalog.load()
+    log = data.load([data_path], rejects=rejects)
+    if only:
+        log = log.select(datasets=only)
+    log, dropped = log.with_catalog_names(catalog).without_self_comparisons()
+    for dataset, model in dropped if say else ():
+        say(
+            f"{dataset}: {model} dropped (a judge's reference graded against itself: "
+            "0.5 on every prompt)"
+        )
+    return log, catalog
+
+
+def bundle_embedder(bundle_dir: str | Path) -> Callable[[Sequence[str]], F32]:
+    """Embeds texts with a bundle's encoder, through the shared per-encoder cache."""
+    from learned_router.bundle import Bundle
+    from training.distill import embed_with_onnx, encoder_store
+
+    bundle = Bundle.load(bundle_dir)
+    onnx = bundle.path / "encoder.onnx"
+    cache = encoder_store(Path(".cache") / "embeddings", onnx)
+
+    def embed(texts: Sequence[str]) -> F32:
+        return np.asarray(
+            embed_with_onnx(onnx, texts, bundle.truncation, cache=cache), dtype=np.float32
+        )
+
+    return embed
 
 
 def source_names(log: OutcomeLog) -> list[str]:
@@ -332,7 +372,6 @@ def lodo(
     catalog: Catalog,
     config: QualityConfig,
     *,
-    base_of: dict[str, str] | None = None,
     datasets: Sequence[str] | None = None,
     resamples: int = 1000,
     say: Any = print,
@@ -342,8 +381,7 @@ def lodo(
     sources = source_names(log)
     everything = arrange(log, models, sources)
     vectors = np.asarray(embed(everything.texts), dtype=np.float32)
-    index = {m: j for j, m in enumerate(models)}
-    base = [index.get((base_of or {}).get(m, m), j) for j, m in enumerate(models)]
+    base = base_columns(models, catalog)
     results = []
     for dataset in datasets or log.datasets:
         started = time.perf_counter()
@@ -449,9 +487,6 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from learned_router.bundle import Bundle
-    from training.distill import embed_with_onnx, encoder_store
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
     parser.add_argument("--bundle", default="models/default", help="bundle whose encoder embeds")
@@ -472,35 +507,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "report.md").write_text(rendered)
         return
-    catalog = Catalog.load()
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    log = data.load([args.data], rejects=Path(args.out) / "rejects.jsonl")
-    if args.only:
-        log = log.select(datasets=args.only)
-    log, dropped = log.with_catalog_names(catalog).without_self_comparisons()
-    for dataset, model in dropped:
-        print(
-            f"{dataset}: {model} dropped (a judge's reference graded against itself: "
-            "0.5 on every prompt)"
-        )
-    bundle = Bundle.load(args.bundle)
-    cache = encoder_store(Path(".cache") / "embeddings", bundle.path / "encoder.onnx")
-
-    def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        return embed_with_onnx(bundle.path / "encoder.onnx", texts, bundle.truncation, cache=cache)
+    log, catalog = load_development(
+        args.data, rejects=Path(args.out) / "rejects.jsonl", only=args.only, say=print
+    )
+    embed = bundle_embedder(args.bundle)
 
     overrides = {}
     for item in args.set:
         key, value = item.split("=", 1)
         overrides[key] = type(getattr(QualityConfig(), key))(value)
     config = replace(QualityConfig(), **overrides)
-    base_of = {m.id: str(m.base) for m in catalog.models if getattr(m, "base", None)}
     results = lodo(
         log,
         embed,
         catalog,
         config,
-        base_of=base_of,
         datasets=args.datasets,
         resamples=args.resamples,
     )

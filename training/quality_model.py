@@ -46,6 +46,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from learned_router.catalog import Catalog
 from learned_router.quality import LatentQualityModel
 
 F32 = npt.NDArray[np.float32]
@@ -138,6 +139,16 @@ class LatentQuality(nn.Module):
             / gate.sum().clamp(min=1)
             + config.link_l2 * (self.log_scale.pow(2).mean() + self.shift.pow(2).mean())
         )
+
+
+def base_columns(models: Sequence[str], catalog: Catalog) -> list[int]:
+    """Each model's base model's column (itself unless it is a deployment of one of ``models``)."""
+    index = {m: j for j, m in enumerate(models)}
+    out = []
+    for j, m in enumerate(models):
+        base = catalog.base_of(m) if catalog.knows(m) else None
+        out.append(index.get(base, j) if base else j)
+    return out
 
 
 def row_weights(data: QualityData, balance: float) -> F32:

@@ -52,7 +52,7 @@ from training.encoder_model import TEACHER_NAME, PromptEncoder, student_encoder,
 from training.model_card import render_model_card
 from training.onnx_export import export_encoder, export_fp32
 from training.platt import ModelMetrics, per_model_metrics, summarise
-from training.quality_model import QualityData, fit_quality_model
+from training.quality_model import QualityData, base_columns, fit_quality_model
 from training.tracking import Tracker, temporary_folder
 
 
@@ -240,7 +240,7 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
             embeddings[name] = embed_with_onnx(served, part.texts, truncation, cache=store)
             progress.advance(task)
         progress.remove_task(task)
-        base_of = _base_columns(data.models, catalog)
+        base_of = base_columns(data.models, catalog)
         quality, history = fit_quality_model(
             quality_data(data.parts["train"], embeddings["train"]),
             quality_data(data.parts["val"], embeddings["val"]),
@@ -494,16 +494,6 @@ def quality_data(part: SplitArrays, embeddings: npt.NDArray[np.float32]) -> Qual
         dataset=part.dataset_index,
         lengths=part.output_tokens,
     )
-
-
-def _base_columns(models: list[str], catalog: Catalog) -> list[int]:
-    """Each model's base model's column (itself unless it is a deployment of a trained one)."""
-    index = {m: j for j, m in enumerate(models)}
-    out = []
-    for j, m in enumerate(models):
-        base = catalog.base_of(m) if catalog.knows(m) else None
-        out.append(index.get(base, j) if base else j)
-    return out
 
 
 def p_on_own_scale(
