@@ -163,3 +163,46 @@ def test_drift_status_shows_the_saved_state(tmp_path: Path) -> None:
     failed = CliRunner().invoke(app, ["drift", "status", str(bad)])
     assert failed.exit_code == 1
     assert "not a drift state file" in failed.output
+
+
+def test_a_drop_on_hard_prompts_alone_is_caught_on_that_tier() -> None:
+    # The model keeps agreeing on easy prompts; on the high tier agreement falls from
+    # 95% to 40%. The tier stream alarms; re-scoring stays per model (only a
+    # model-level alert moves the correction).
+    rng = np.random.default_rng(3)
+    seen: list[DriftAlert] = []
+    monitor = DriftMonitor(settings=FAST, shadow_horizon=3000, sinks=[seen.append])
+    tiers = ("low", "medium", "high")
+    for i in range(3000):
+        tier = tiers[i % 3]
+        p = 0.4 if (tier == "high" and i >= 900) else 0.95
+        monitor.observe_agreement(f"r{i}", "m", float(rng.random() < p), at_request=i, tier=tier)
+    tier_alerts = [a for a in seen if a.tier is not None]
+    assert tier_alerts
+    assert {a.tier for a in tier_alerts} == {"high"}
+    assert tier_alerts[0].at_request is not None
+    assert tier_alerts[0].at_request >= 900
+    model_level = sum(a.magnitude for a in seen if a.tier is None and a.magnitude < 0)
+    assert monitor.corrections.drift_shift("m") == pytest.approx(model_level)
+    rows = {(r["signal"], r["tier"]) for r in monitor.status()}
+    assert ("shadow_agreement", "high") in rows
+    assert ("shadow_agreement", None) in rows
+
+
+def test_tier_streams_stay_silent_on_a_stationary_stream() -> None:
+    rng = np.random.default_rng(4)
+    seen: list[DriftAlert] = []
+    monitor = DriftMonitor(settings=FAST, shadow_horizon=6000, sinks=[seen.append])
+    for i in range(6000):
+        monitor.observe_agreement(
+            f"r{i}", "m", float(rng.random() < 0.9), tier=("low", "medium", "high")[i % 3]
+        )
+    assert seen == []
+
+
+def test_an_unknown_tier_is_refused() -> None:
+    from learned_router.errors import InvalidInputError
+
+    monitor = DriftMonitor(settings=FAST, sinks=[])
+    with pytest.raises(InvalidInputError, match="tier"):
+        monitor.observe_agreement("r", "m", 1.0, tier="extreme")

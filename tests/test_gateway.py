@@ -467,6 +467,8 @@ def test_the_learning_loop_checks_shadow_answers_without_a_custom_hook(
     raw["router"]["outcome_store"] = str(tmp_path / "outcomes.sqlite")
     app, gateway = build(GatewayConfig.from_dict(raw), launch_local=False)
     assert gateway.monitor is not None
+    # Re-scoring reaches routing: the router consults the monitor's corrections.
+    assert gateway.router.corrections is gateway.monitor.corrections
     with ServerThread(app) as server:
         running = Running(stub[0], gateway, server)
         for i in range(3):
@@ -477,14 +479,19 @@ def test_the_learning_loop_checks_shadow_answers_without_a_custom_hook(
             assert gateway.monitor is not None
             gateway.monitor.flush()
             rows = gateway.monitor.status()
-            return sum(r["samples"] for r in rows if r["signal"] == "shadow_agreement")
+            return sum(
+                r["samples"] for r in rows if r["signal"] == "shadow_agreement" and not r["tier"]
+            )
 
         while agreement_samples() < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
     assert gateway.monitor.sampler.sampled == 3
-    (stream,) = [s for s in gateway.monitor.status() if s["signal"] == "shadow_agreement"]
+    streams = [s for s in gateway.monitor.status() if s["signal"] == "shadow_agreement"]
+    (stream,) = [s for s in streams if s["tier"] is None]
     assert stream["model"] == "small"
     assert stream["samples"] == 3
+    # ... and each answer also fed its decision's complexity-tier stream.
+    assert sum(s["samples"] for s in streams if s["tier"] is not None) == 3
     shadow_rows = [
         r
         for r in OutcomeStore(tmp_path / "outcomes.sqlite").records().values()

@@ -79,6 +79,13 @@ def test_a_run_writes_a_verified_bundle_that_learned_the_signal(trained: Any) ->
     assert "pickle" not in (result.bundle / "model_card.md").read_text()
     assert result.metrics["parity_max_abs_diff"] < 0.08
     assert not any(path.suffix in {".pkl", ".pickle"} for path in result.bundle.iterdir())
+    # The input-drift reference travels with the bundle: a distance, from held-out prompts.
+    reference = router.quality.novelty_reference  # type: ignore[attr-defined]
+    assert reference is not None
+    assert 0.0 < reference < 2.0
+    assert json.loads((result.bundle / "calibration.json").read_text())["novelty_reference"] == (
+        pytest.approx(reference)
+    )
 
 
 @pytest.mark.slow

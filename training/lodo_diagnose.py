@@ -72,6 +72,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=[],
         help="also route on the predictions with these prior strengths (lighter shrinkage)",
     )
+    parser.add_argument(
+        "--per-model",
+        action="store_true",
+        help="also print each model's held-out accuracy, priors, mean prediction and costs",
+    )
     args = parser.parse_args(argv)
 
     log, catalog = load_development(args.data, rejects=Path(".cache") / "rejects.jsonl")
@@ -178,6 +183,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{_spearman(old, truth):.2f}, IRT prior {_spearman(irt, truth):.2f}",
             flush=True,
         )
+        if args.per_model:
+            print(
+                f"   {'model':42s} {'accuracy':>8s} {'IRT':>6s} {'pred':>6s} "
+                f"{'real $/1k':>10s} {'exp $/1k':>10s}"
+            )
+            for j in np.argsort(realised.mean(0)):
+                print(
+                    f"   {names[j]:42s} {truth[j]:8.3f} {sigmoid(irt[j]):6.3f} "
+                    f"{prediction.p_success[:, j].mean():6.3f} "
+                    f"{1000 * realised[:, j].mean():10.4f} {1000 * expected[:, j].mean():10.4f}"
+                )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,6 +38,7 @@ scale 1, shift 0), so the canonical link of serving is an "average source".
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -474,4 +475,18 @@ def fit_quality_model(
 ) -> tuple[LatentQualityModel, list[dict[str, float]]]:
     """Trains and exports; see the module docstring."""
     model, history = train_latent(train, val, base_of, len(sources), config, on_epoch=on_epoch)
-    return export(model, train, models, sources, config), history
+    served = export(model, train, models, sources, config)
+    if val is not None and len(val.embeddings):
+        served = novelty_reference(served, val.embeddings)
+    return served, history
+
+
+def novelty_reference(model: LatentQualityModel, held_out: F32) -> LatentQualityModel:
+    """``model`` with its input-drift reference: the 95th percentile of ``held_out``
+    prompts' distance to the nearest centroid (prompts the centroids never saw)."""
+    from learned_router.drift.inputs import REFERENCE_QUANTILE, novelty
+
+    distance = novelty(held_out, model.centroids)
+    return dataclasses.replace(
+        model, novelty_reference=float(np.quantile(distance, REFERENCE_QUANTILE))
+    )

@@ -596,14 +596,29 @@ def drift_status(
         typer.echo(json.dumps(payload, indent=1))
         return
     table = Table(title=f"drift state {state} ({payload.get('updated', '')})")
-    for name in ("model", "signal", "samples", "alarms", "mean error", "threshold", "shift"):
-        table.add_column(name, justify="left" if name in ("model", "signal") else "right")
+    names = ("model", "signal", "tier", "samples", "alarms", "mean error", "threshold", "shift")
+    for name in names:
+        table.add_column(name, justify="left" if name in ("model", "signal", "tier") else "right")
     for row in rows:
+        if row.get("signal") == "input_novelty":
+            # The input watch: share of prompts beyond the training reference.
+            table.add_row(
+                row["model"],
+                row["signal"],
+                "-",
+                str(row["samples"]),
+                str(row["alarms"]),
+                f"{row['novel_in_window']}/{row['in_window']} novel",
+                f"ref {100 * row['reference_share']:.1f}%",
+                "-",
+            )
+            continue
         mean = row.get("mean_error_since_restart")
         threshold = row.get("threshold")
         table.add_row(
             row["model"],
             row["signal"],
+            row.get("tier") or "all",
             str(row["samples"]),
             str(row["alarms"]),
             "-" if mean is None else f"{mean:.3f}",
@@ -613,7 +628,8 @@ def drift_status(
     Console().print(table)
     for alert in payload.get("alerts", []):
         typer.echo(
-            f"alert {alert['alert_id'][:8]} {alert['model']} {alert['signal']}: "
+            f"alert {alert['alert_id'][:8]} {alert['model']} {alert['signal']}"
+            f"{' (tier ' + alert['tier'] + ')' if alert.get('tier') else ''}: "
             f"{100 * alert['magnitude']:+.1f} points at request {alert['at_request']}"
         )
 

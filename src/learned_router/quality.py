@@ -116,6 +116,9 @@ class LatentQualityModel:
     length_offset: F32  # [models]
     bandwidth: float
     prior_strength: float
+    novelty_reference: float | None = None
+    """95th percentile of held-out training prompts' distance to the nearest centroid
+    (the input-drift reference, :mod:`learned_router.drift.inputs`); None in older bundles."""
 
     @classmethod
     def from_arrays(
@@ -126,6 +129,7 @@ class LatentQualityModel:
         sources: Sequence[str],
         bandwidth: float,
         prior_strength: float,
+        novelty_reference: float | None = None,
     ) -> LatentQualityModel:
         """Checks shapes and builds the model; raises :class:`BundleError` naming the fault."""
         missing = [name for name in ARRAY_NAMES if name not in arrays]
@@ -182,6 +186,7 @@ class LatentQualityModel:
             length_offset=a["length_offset"],
             bandwidth=float(bandwidth),
             prior_strength=float(prior_strength),
+            novelty_reference=None if novelty_reference is None else float(novelty_reference),
         )
 
     @classmethod
@@ -197,26 +202,28 @@ class LatentQualityModel:
                 f"calibration.json: the latent quality model needs bandwidth and "
                 f"prior_strength ({error!r})"
             ) from None
+        reference = stored.calibration.get("novelty_reference")
         return cls.from_arrays(
             stored.arrays,
             models=models,
             sources=scales,
             bandwidth=bandwidth,
             prior_strength=prior_strength,
+            novelty_reference=None if reference is None else float(reference),
         )
 
     def to_stored(self) -> StoredQuality:
         """What a bundle writes (``heads.npz`` arrays, ``calibration.json`` settings)."""
         arrays = {name: getattr(self, name) for name in ARRAY_NAMES if name != "length_bias"}
         arrays["length_bias"] = np.array([self.length_bias], dtype=np.float32)
-        return StoredQuality(
-            arrays=arrays,
-            calibration={
-                "method": "latent ability x per-source link, support-shrunk (no Platt)",
-                "bandwidth": self.bandwidth,
-                "prior_strength": self.prior_strength,
-            },
-        )
+        calibration: dict[str, Any] = {
+            "method": "latent ability x per-source link, support-shrunk (no Platt)",
+            "bandwidth": self.bandwidth,
+            "prior_strength": self.prior_strength,
+        }
+        if self.novelty_reference is not None:
+            calibration["novelty_reference"] = self.novelty_reference
+        return StoredQuality(arrays=arrays, calibration=calibration)
 
     @property
     def dim(self) -> int:
@@ -270,6 +277,7 @@ class LatentQualityModel:
             sources=self.scales,
             bandwidth=self.bandwidth,
             prior_strength=self.prior_strength,
+            novelty_reference=self.novelty_reference,
         )
 
     def columns(self, models: Sequence[str]) -> npt.NDArray[np.intp]:

@@ -407,6 +407,9 @@ class Router:
         self.outcome_store = outcome_store
         self.fallback_order = tuple(current.resolve(m) for m in fallback_order)
         self.on_high_tier = on_high_tier
+        self.on_inputs: Callable[[list[str], npt.NDArray[np.float32]], None] | None = None
+        """Called with each routed batch's decision ids and prompt embeddings (set by
+        :meth:`learned_router.drift.DriftMonitor.attach` to watch input drift)."""
         self.latency_critical_tenants = frozenset(latency_critical_tenants)
         self.scorer = bundle.scorer(threads=threads)
         self.encoder = self.scorer.encoder
@@ -763,10 +766,14 @@ class Router:
             price_version=priced.version,
         )
         sel = select_models(p, cost, available=available, policy=policy)
-        return [
+        decisions = [
             self._decide(batch, i, int(sel.index[i]), int(sel.outcome[i]))
             for i in range(len(prompts))
         ]
+        if self.on_inputs is not None:
+            # The learning loop's input-drift watch (DriftMonitor.attach): cheap, no I/O.
+            self.on_inputs([d.decision_id for d in decisions], embeddings)
+        return decisions
 
     def _latency_table(self, catalog: Catalog, models: list[str]) -> LatencyTable:
         """The latency profiles of ``models`` under ``catalog``, built once per price

@@ -45,6 +45,8 @@ class DriftAlert:
     at_request: int | None = None
     timestamp: str = ""
     tenant: str | None = None
+    tier: str | None = None
+    """Set when the alarm came from the model's stream on one complexity tier."""
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

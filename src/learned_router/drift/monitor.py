@@ -8,6 +8,19 @@ Page-Hinkley detector (:mod:`learned_router.drift.detectors`):
 - ``outcome_residual``: ``predicted - observed`` quality, on the outcomes
   callers record.
 
+Each model's streams also run per complexity tier (``low`` / ``medium`` /
+``high``, :attr:`RouteDecision.tier`) when callers pass the tier: a provider
+change that only hurts hard prompts shows there first. Tier streams split the
+model's false-alarm target between them (Bonferroni over the three tiers) and
+alarm only once they have ``min_instances`` samples (where traffic allows).
+Their alerts carry ``tier``; re-scoring stays per model (the corrections hold
+one shift per model), so a tier alert is a warning and a retraining trigger.
+
+With an :class:`~learned_router.drift.inputs.InputDriftWatch` (``inputs=``,
+fed by :meth:`DriftMonitor.attach` from every routed batch), it also watches
+input drift: the share of prompts far from every training prompt, against the
+bundle's reference.
+
 On an alarm it estimates the change point (the split of the stream since the
 last alarm that maximises the CUSUM of deviations from its mean), measures
 the change with a 95% interval, sends an :class:`~learned_router.drift.alerts.DriftAlert`
@@ -21,6 +34,7 @@ Shadow comparisons run off the request path, on one background thread
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -39,15 +53,17 @@ import numpy.typing as npt
 from learned_router.drift.alerts import AlertSink, DriftAlert, log_sink
 from learned_router.drift.corrections import Corrections
 from learned_router.drift.detectors import DetectorSettings, ErrorStreamDetector
+from learned_router.drift.inputs import InputDriftWatch
 from learned_router.drift.sampling import ShadowSampler
 from learned_router.drift.signals import AgreementPolicy, Embedder, Judge, agreement
 from learned_router.errors import InvalidInputError
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
 
 if TYPE_CHECKING:
-    from learned_router.router import RouteDecision
+    from learned_router.router import RouteDecision, Router
 
 SIGNALS = ("shadow_agreement", "outcome_residual")
+TIERS = ("low", "medium", "high")
 EVIDENCE_IDS = 50
 
 
@@ -104,6 +120,7 @@ class DriftMonitor:
         rescore: bool = True,
         adapt: bool = False,
         shadow_store: OutcomeStore | None = None,
+        inputs: InputDriftWatch | None = None,
     ) -> None:
         self.sampler = sampler
         self.corrections = corrections if corrections is not None else Corrections()
@@ -118,11 +135,15 @@ class DriftMonitor:
         self.shadow_store = shadow_store
         """Where shadow labels go (the routed model's agreement with the golden
         answer, dataset ``shadow``): training data for the next retrain."""
+        self.inputs = inputs
+        self._tier_settings = dataclasses.replace(
+            settings, false_alarm_rate=settings.false_alarm_rate / len(TIERS)
+        )
         self.alerts: list[DriftAlert] = []
         # Streams are updated from the background shadow thread and from the
         # threads recording outcomes: one lock.
         self._lock = threading.Lock()
-        self._streams: dict[tuple[str, str], _Stream] = {}
+        self._streams: dict[tuple[str, str, str], _Stream] = {}  # (model, signal, tier or "")
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[Future[DriftAlert | None]] = []
 
@@ -160,6 +181,7 @@ class DriftMonitor:
         *,
         prompt: str = "",
         at_request: int | None = None,
+        tier: str | None = None,
     ) -> Future[DriftAlert | None]:
         """Compares the two answers off the request path; returns at once."""
         if self._executor is None:
@@ -188,7 +210,9 @@ class DriftMonitor:
                         decision_id=request_id,
                     )
                 )
-            return self.observe_agreement(request_id, model, value, at_request=at_request)
+            return self.observe_agreement(
+                request_id, model, value, at_request=at_request, tier=tier
+            )
 
         future = self._executor.submit(work)
         with self._lock:
@@ -211,12 +235,21 @@ class DriftMonitor:
     # --- signals ----------------------------------------------------------------------------
 
     def observe_agreement(
-        self, request_id: str, model: str, value: float, *, at_request: int | None = None
+        self,
+        request_id: str,
+        model: str,
+        value: float,
+        *,
+        at_request: int | None = None,
+        tier: str | None = None,
     ) -> DriftAlert | None:
-        """One shadow check of ``model``: agreement in [0, 1] with the golden answer."""
+        """One shadow check of ``model``: agreement in [0, 1] with the golden answer.
+        ``tier``: the decision's complexity tier, to also feed that tier's stream."""
         if not 0.0 <= value <= 1.0:
             raise InvalidInputError(f"agreement for {request_id!r} must be in [0, 1], got {value}")
-        return self._update("shadow_agreement", model, 1.0 - value, request_id, at_request, None)
+        return self._observe(
+            "shadow_agreement", model, 1.0 - value, request_id, at_request, None, tier
+        )
 
     def observe_outcome(
         self,
@@ -227,10 +260,11 @@ class DriftMonitor:
         observed: float,
         tenant: str | None = None,
         at_request: int | None = None,
+        tier: str | None = None,
     ) -> DriftAlert | None:
         """One recorded outcome: ``predicted`` P(success) (before corrections) and the
-        ``observed`` quality. Feeds the residual detector and, with ``adapt``, the
-        tenant's corrections."""
+        ``observed`` quality. Feeds the residual detector (and ``tier``'s) and, with
+        ``adapt``, the tenant's corrections."""
         if not (0.0 <= predicted <= 1.0 and 0.0 <= observed <= 1.0):
             raise InvalidInputError(
                 f"outcome {request_id!r}: predicted and observed must be in [0, 1]; "
@@ -238,8 +272,33 @@ class DriftMonitor:
             )
         if self.adapt:
             self.corrections.observe(model, predicted=predicted, observed=observed, tenant=tenant)
-        return self._update(
-            "outcome_residual", model, predicted - observed, request_id, at_request, tenant
+        return self._observe(
+            "outcome_residual", model, predicted - observed, request_id, at_request, tenant, tier
+        )
+
+    def _observe(
+        self,
+        signal: str,
+        model: str,
+        error: float,
+        request_id: str,
+        at_request: int | None,
+        tenant: str | None,
+        tier: str | None,
+    ) -> DriftAlert | None:
+        """Feeds the model's stream and, with ``tier``, that tier's; the model's alert wins."""
+        if tier is not None and tier not in TIERS:
+            raise InvalidInputError(f"tier must be one of {TIERS} or None, got {tier!r}")
+        alert = self._update(signal, model, error, request_id, at_request, tenant, "")
+        if tier is None:
+            return alert
+        tier_alert = self._update(signal, model, error, request_id, at_request, tenant, tier)
+        return alert if alert is not None else tier_alert
+
+    def _new_stream(self, signal: str, tier: str, *, total: int = 0, alarms: int = 0) -> _Stream:
+        settings = self._tier_settings if tier else self.settings
+        return _Stream(
+            ErrorStreamDetector(self.horizons[signal], settings), total=total, alarms=alarms
         )
 
     def _update(
@@ -250,33 +309,33 @@ class DriftMonitor:
         request_id: str,
         at_request: int | None,
         tenant: str | None,
+        tier: str,
     ) -> DriftAlert | None:
+        key = (model, signal, tier)
         with self._lock:
-            stream = self._streams.get((model, signal))
+            stream = self._streams.get(key)
             if stream is None:
-                stream = _Stream(ErrorStreamDetector(self.horizons[signal], self.settings))
-                self._streams[(model, signal)] = stream
+                stream = self._new_stream(signal, tier)
+                self._streams[key] = stream
             stream.total += 1
             stream.errors.append(error)
             stream.ids.append(request_id)
             if not stream.detector.update(error):
                 return None
             alert = self._alert(signal, model, stream, at_request, tenant)
+            if tier:
+                alert = dataclasses.replace(alert, tier=tier)
             stream.alarms += 1
             # Restart the stream after the change point: the new level is the baseline.
             start = len(stream.errors) - alert.samples_after
-            fresh = _Stream(
-                ErrorStreamDetector(self.horizons[signal], self.settings),
-                total=stream.total,
-                alarms=stream.alarms,
-            )
-            self._streams[(model, signal)] = fresh
+            fresh = self._new_stream(signal, tier, total=stream.total, alarms=stream.alarms)
+            self._streams[key] = fresh
             for e, rid in zip(stream.errors[start:], stream.ids[start:], strict=True):
                 fresh.errors.append(e)
                 fresh.ids.append(rid)
                 fresh.detector.update(e)
             self.alerts.append(alert)
-        if self.rescore and alert.magnitude < 0:
+        if self.rescore and alert.magnitude < 0 and not tier:
             self.corrections.set_drift(model, self.corrections.drift_shift(model) + alert.magnitude)
         for sink in self.sinks:
             sink(alert)
@@ -319,18 +378,55 @@ class DriftMonitor:
             tenant=tenant,
         )
 
+    def observe_inputs(
+        self,
+        request_ids: Sequence[str],
+        embeddings: npt.NDArray[np.float32],
+        *,
+        at_request: int | None = None,
+    ) -> list[DriftAlert]:
+        """Routed prompts' embeddings for the input-drift watch; returns its alarms."""
+        if self.inputs is None:
+            raise InvalidInputError(
+                "this monitor watches no input drift: pass inputs=InputDriftWatch("
+                "InputReference.from_quality_model(bundle.quality_model()))"
+            )
+        alerts = self.inputs.observe(request_ids, embeddings, at_request=at_request)
+        with self._lock:
+            self.alerts.extend(alerts)
+        for alert in alerts:
+            for sink in self.sinks:
+                sink(alert)
+        return alerts
+
+    def attach(self, router: Router) -> None:
+        """Watches ``router``'s traffic: the two share one set of corrections (the
+        router's, if it has them), so re-scoring reaches its next decisions; with an
+        input watch, every routed batch's embeddings feed it."""
+        if router.corrections is None:
+            router.corrections = self.corrections
+        else:
+            self.corrections = router.corrections
+        if self.inputs is not None:
+
+            def watch(ids: list[str], embeddings: npt.NDArray[np.float32]) -> None:
+                self.observe_inputs(ids, embeddings)
+
+            router.on_inputs = watch
+
     # --- state ------------------------------------------------------------------------------
 
     def status(self) -> list[dict[str, Any]]:
         """Per (model, signal): samples, alarms, baseline error, threshold, drift shift."""
         with self._lock:
             rows: list[dict[str, Any]] = []
-            for (model, signal), stream in sorted(self._streams.items()):
+            for (model, signal, tier), stream in sorted(self._streams.items()):
                 detector = stream.detector
                 rows.append(
                     {
                         "model": model,
                         "signal": signal,
+                        "tier": tier or None,
                         "samples": stream.total,
                         "since_restart": len(stream.errors),
                         "mean_error_since_restart": float(np.mean(stream.errors))
@@ -342,6 +438,8 @@ class DriftMonitor:
                 )
         for row in rows:
             row["drift_shift"] = self.corrections.drift_shift(row["model"])
+        if self.inputs is not None:
+            rows.append(self.inputs.status())
         return rows
 
     def save_state(self, path: str | os.PathLike[str]) -> Path:

@@ -424,7 +424,9 @@ def replay(
                     drift_shadow_samples += 1
                 g = answered(golden, int(i), t)
                 alerts.append(
-                    monitor.observe_agreement(request_id, model, 1.0 - abs(q - g), at_request=t)
+                    monitor.observe_agreement(
+                        request_id, model, 1.0 - abs(q - g), at_request=t, tier=decision.tier
+                    )
                 )
             if outcome_draw[t] < outcome_rate:
                 outcomes += 1
@@ -450,6 +452,7 @@ def replay(
                         observed=q,
                         tenant=tenant,
                         at_request=t,
+                        tier=decision.tier,
                     )
                 )
             for alert in alerts:

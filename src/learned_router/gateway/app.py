@@ -50,7 +50,15 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from learned_router.cache import SemanticCache
 from learned_router.cache.semantic import CacheConfig
 from learned_router.capacity import CapacityTracker, ModelCapacity
-from learned_router.drift import DriftAlert, DriftMonitor, ShadowSampler, log_sink
+from learned_router.drift import (
+    DriftAlert,
+    DriftMonitor,
+    InputDriftWatch,
+    InputReference,
+    ShadowSampler,
+    log_sink,
+)
+from learned_router.errors import InvalidInputError
 from learned_router.gateway.config import GatewayConfig
 from learned_router.gateway.errors import GatewayError, UpstreamError
 from learned_router.gateway.ledger import Ledger, UsageRow
@@ -96,6 +104,8 @@ class ShadowSample:
     routed_answer: str
     golden_model: str
     golden_answer: str
+    tier: str | None = None
+    """The routed decision's complexity tier (feeds the monitor's per-tier streams)."""
 
 
 ShadowHook = Callable[[ShadowSample], None]
@@ -198,6 +208,8 @@ class Gateway:
             self.monitor = self._default_monitor()
         if self.monitor is not None:
             self.shadow = self._check_with_monitor
+            # One set of corrections: the monitor's re-scoring reaches the next decisions.
+            self.monitor.attach(self.router)
         self._rng = rng or random.Random()
         self._shadow_tasks: set[asyncio.Task[None]] = set()
         self._feedback: OrderedDict[str, _Feedback] = OrderedDict()
@@ -861,7 +873,17 @@ class Gateway:
             ),
             sinks=(log_sink, self._count_alert),
             shadow_store=store,
+            inputs=self._input_watch(),
         )
+
+    def _input_watch(self) -> InputDriftWatch | None:
+        """Input drift against the bundle's reference, where the bundle has one."""
+        try:
+            reference = InputReference.from_quality_model(self.router.quality)
+        except InvalidInputError:
+            log.info("the bundle has no input-drift reference: input drift is not watched")
+            return None
+        return InputDriftWatch(reference)
 
     def _count_alert(self, alert: DriftAlert) -> None:
         self.metrics.drift_alerts.labels(alert.model).inc()
@@ -878,6 +900,7 @@ class Gateway:
             sample.routed_answer,
             sample.golden_answer,
             prompt=prompt,
+            tier=sample.tier,
         )
 
     def _maybe_shadow(
@@ -921,6 +944,7 @@ class Gateway:
                 answer,
                 golden,
                 _answer(data),
+                tier=decision.tier,
             )
             hook = self.shadow
             assert hook is not None
