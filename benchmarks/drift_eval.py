@@ -8,7 +8,9 @@ same drifted stream without re-scoring, for the recovery), shadow cost share.
 One router is loaded per dataset and reused (its memos keep each prompt's
 embedding and prediction), so each replay costs only its decisions.
 
-Run: ``python -m benchmarks.drift_eval --data ../shared/data`` (one JSON line per run).
+Run: ``python -m benchmarks.drift_eval --data ../shared/data`` (one JSON line per run);
+``--drift-model @top-shadowed`` drifts the most routed model the shadow checks
+can see, ``--outcome-rate 0.01`` adds recorded outcomes (the residual signal).
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1])
     parser.add_argument("--drops", nargs="*", type=int, default=[10, 20, 40])
     parser.add_argument("--stationary-seeds", nargs="*", type=int, default=[0, 1])
+    parser.add_argument(
+        "--drift-model",
+        default="@top",
+        help="@top, @top-shadowed (the most routed model other than the golden one) or a name",
+    )
+    parser.add_argument(
+        "--outcome-rate", type=float, default=0.0, help="share of outcomes the caller records"
+    )
     args = parser.parse_args()
     router = Router.load(capacity=False)
     data = load_dataset(args.data, args.dataset, router)
@@ -40,8 +50,8 @@ def main() -> None:
         runs.append(("stationary", seed, None, True))
     for drop in args.drops:
         for seed in args.seeds:
-            runs.append((f"drop{drop}", seed, DriftSpec("@top", args.at, f"@drop{drop}"), True))
-    runs.append(("drop40-no-rescore", args.seeds[0], DriftSpec("@top", args.at, "@drop40"), False))
+            runs.append((f"drop{drop}", seed, DriftSpec(args.drift_model, args.at, f"@drop{drop}"), True))
+    runs.append(("drop40-no-rescore", args.seeds[0], DriftSpec(args.drift_model, args.at, "@drop40"), False))
     for label, seed, drift, rescore in runs:
         started = time.perf_counter()
         result = replay(
@@ -52,6 +62,7 @@ def main() -> None:
             seed=seed,
             drift=drift,
             rescore=rescore,
+            outcome_rate=args.outcome_rate,
         )
         out = result.as_dict()
         out.pop("windows")

@@ -206,3 +206,33 @@ def test_an_unknown_tier_is_refused() -> None:
     monitor = DriftMonitor(settings=FAST, sinks=[])
     with pytest.raises(InvalidInputError, match="tier"):
         monitor.observe_agreement("r", "m", 1.0, tier="extreme")
+
+
+def test_a_drifting_golden_model_does_not_get_the_models_it_grades_re_scored() -> None:
+    # The golden model g is also routed; its recorded outcomes show a drop. Agreement
+    # with g then falls for m too: that alarm is marked and m keeps its score.
+    from learned_router.drift import ShadowSampler
+
+    rng = np.random.default_rng(5)
+    seen: list[DriftAlert] = []
+    monitor = DriftMonitor(
+        sampler=ShadowSampler(golden_model="g", rate=0.5),
+        settings=FAST,
+        shadow_horizon=600,
+        outcome_horizon=600,
+        sinks=[seen.append],
+    )
+    for i in range(600):
+        observed = float(rng.random() < (0.9 if i < 300 else 0.4))
+        monitor.observe_outcome(f"o{i}", "g", predicted=0.9, observed=observed)
+    assert monitor.corrections.drift_shift("g") < 0
+    _feed(monitor, "m", np.concatenate([rng.random(300) < 0.9, rng.random(300) < 0.5]))
+    (m_alert, *_) = [a for a in seen if a.model == "m"]
+    assert m_alert.reference_suspect
+    assert monitor.corrections.drift_shift("m") == 0.0
+    # Once g's drift is cleared (the provider fixed it), agreement alarms count again.
+    monitor.corrections.clear_drift("g")
+    _feed(monitor, "m2", np.concatenate([rng.random(300) < 0.9, rng.random(300) < 0.5]))
+    (m2_alert, *_) = [a for a in seen if a.model == "m2"]
+    assert not m2_alert.reference_suspect
+    assert monitor.corrections.drift_shift("m2") < 0

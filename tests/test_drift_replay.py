@@ -121,3 +121,18 @@ def test_bad_drift_specs_are_clear_errors(tiny_bundle: Path, tmp_path: Path) -> 
     result = CliRunner().invoke(app, [*args, "--drift", "small-at-5"])
     assert result.exit_code != 0
     assert "MODEL:AT:REPLACEMENT" in str(result.exception)
+
+
+def test_top_shadowed_drifts_a_model_the_shadow_checks_can_see(
+    tiny_bundle: Path, tmp_path: Path
+) -> None:
+    # When the golden model is also the most routed one, the shadow checks never see it
+    # (a model is not compared with itself): @top drifts it unseen, @top-shadowed picks
+    # the most routed of the others.
+    data = _dataset(tmp_path / "data")
+    common = ("--requests", "3000", "--shadow-rate", "0.2", "--seed", "1", "--golden", "small")
+    blind = _replay(tiny_bundle, data, *common, "--drift", "@top:1500:@drop60")
+    assert blind["drift_model"] == "small"
+    assert blind["detected_at"] is None
+    seen = _replay(tiny_bundle, data, *common, "--drift", "@top-shadowed:1500:@drop60")
+    assert seen["drift_model"] in {"mid", "frontier"}

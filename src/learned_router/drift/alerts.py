@@ -47,6 +47,9 @@ class DriftAlert:
     tenant: str | None = None
     tier: str | None = None
     """Set when the alarm came from the model's stream on one complexity tier."""
+    reference_suspect: bool = False
+    """A shadow-agreement alarm raised after the golden model itself was found to
+    drift: the drop may be the reference's, so it did not re-score the model."""
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -21,6 +21,11 @@ fed by :meth:`DriftMonitor.attach` from every routed batch), it also watches
 input drift: the share of prompts far from every training prompt, against the
 bundle's reference.
 
+When the golden model itself drifts (found through recorded outcomes: a
+model is never shadowed against itself), agreement with it falls for every
+model it is compared with; shadow alarms raised while a golden model's drift
+stands are marked ``reference_suspect`` and do not re-score.
+
 On an alarm it estimates the change point (the split of the stream since the
 last alarm that maximises the CUSUM of deviations from its mean), measures
 the change with a 95% interval, sends an :class:`~learned_router.drift.alerts.DriftAlert`
@@ -295,6 +300,20 @@ class DriftMonitor:
         tier_alert = self._update(signal, model, error, request_id, at_request, tenant, tier)
         return alert if alert is not None else tier_alert
 
+    def _golden_drifted(self) -> bool:
+        """Whether a golden model was itself found to drift (and was not cleared since):
+        agreement with it then no longer measures the routed model alone."""
+        if self.sampler is None:
+            return False
+        golden = {self.sampler.golden_model, *self.sampler.golden_by_task.values()}
+        return any(
+            alert.model in golden
+            and alert.magnitude < 0
+            and alert.tier is None
+            and (not self.rescore or self.corrections.drift_shift(alert.model) < 0)
+            for alert in self.alerts
+        )
+
     def _new_stream(self, signal: str, tier: str, *, total: int = 0, alarms: int = 0) -> _Stream:
         settings = self._tier_settings if tier else self.settings
         return _Stream(
@@ -325,6 +344,8 @@ class DriftMonitor:
             alert = self._alert(signal, model, stream, at_request, tenant)
             if tier:
                 alert = dataclasses.replace(alert, tier=tier)
+            if signal == "shadow_agreement" and self._golden_drifted():
+                alert = dataclasses.replace(alert, reference_suspect=True)
             stream.alarms += 1
             # Restart the stream after the change point: the new level is the baseline.
             start = len(stream.errors) - alert.samples_after
@@ -335,7 +356,7 @@ class DriftMonitor:
                 fresh.ids.append(rid)
                 fresh.detector.update(e)
             self.alerts.append(alert)
-        if self.rescore and alert.magnitude < 0 and not tier:
+        if self.rescore and alert.magnitude < 0 and not tier and not alert.reference_suspect:
             self.corrections.set_drift(model, self.corrections.drift_shift(model) + alert.magnitude)
         for sink in self.sinks:
             sink(alert)

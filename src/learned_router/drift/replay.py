@@ -9,7 +9,10 @@ hook included) among the dataset's models the bundle knows, and answered with
 the chosen model's logged outcome. From request ``AT`` on, ``MODEL``'s
 requests are answered with ``REPLACEMENT``'s logged outcomes instead:
 
-- ``MODEL``: a model name, or ``@top`` (the model routed most before ``AT``);
+- ``MODEL``: a model name, ``@top`` (the model routed most before ``AT``), or
+  ``@top-shadowed`` (the same among the models a shadow check can see, i.e.
+  not the golden model: when the golden model is also the most routed, its
+  own drift is visible only through recorded outcomes, ``--outcome-rate``);
 - ``REPLACEMENT``: a model name, ``@weakest`` (the lowest mean quality in the
   set), or ``@dropNN`` (each outcome kept with the probability that lowers the
   model's mean quality by NN points: a controlled drop).
@@ -359,7 +362,7 @@ def replay(
         replacement = drift.replacement
         if replacement == "@weakest":
             replacement = models[int(np.argmin(mean_q))]
-        if drift.model != "@top":
+        if drift.model not in ("@top", "@top-shadowed"):
             drift_model = router.catalog.current.resolve(drift.model)
             if drift_model not in col:
                 raise InvalidInputError(f"replay: drift model {drift.model!r} not among {models}")
@@ -395,7 +398,11 @@ def replay(
         for offset, (i, decision) in enumerate(zip(idx, decisions, strict=True)):
             t = start + offset
             if drift is not None and t == drift.at and drift_model is None:
-                drift_model = routed_counts.most_common(1)[0][0]
+                if drift.model == "@top-shadowed":
+                    visible = [m for m in models if m != golden]
+                    drift_model = max(visible, key=lambda m: routed_counts[m])
+                else:
+                    drift_model = routed_counts.most_common(1)[0][0]
             if drift is not None and t == drift.at:
                 assert drift_model is not None
                 match = _DROP.match(replacement or "")

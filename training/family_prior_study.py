@@ -1,0 +1,215 @@
+"""Study: would a task-family prior help on datasets the router never saw?
+
+The shipped prior (``training.quality_model.irt_prior``) gives each model one
+ability. The IRT fit leaves a residual per (dataset, model) cell: how much
+better or worse the model did on that dataset than its ability says (Qwen 2.5
+7B on Natural Questions). A *task-family prior* would add those residuals for
+the training datasets a prompt resembles:
+
+    prior(x, m) = ability[m] + sum_d w_d(x) * residual[d, m]
+    w_d(x)      = softmax_d(max_k cos(x, centre_dk) / T)   (32 k-means centres per dataset)
+
+For each held-out dataset (trained without it and without any prompt whose
+normalised text it holds, as in ``training.protocol``) this prints the AIQ
+difference to the zero router of routing on the IRT prior alone, on the
+family prior at several temperatures, and on the family prior scaled by
+``beta``: the transfer coefficient estimated *inside* the training data by
+leave-one-family-out (each training dataset's own residuals regressed on the
+ones the other datasets' families predict for its prompts; clipped to [0, 1]).
+If residuals transferred by prompt similarity, beta would be well above 0.
+
+Costs are the realised ones (the prior's ranking alone is compared; no
+bootstrap). Run: ``python -m training.family_prior_study --data ../shared/data``
+(about 2 minutes on 2 cores with the embedding cache warm).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from learned_router.costs import log_costs
+from learned_router.quality import sigmoid
+from learned_router.routing_benchmark.harness import ZERO_ROUTER, complete_cases, score_routings
+from learned_router.routing_benchmark.routers import Oracle, RouterInputs
+from learned_router.tokens import OutputLengthModel, TokenCounter
+from training.lodo_diagnose import _route
+from training.protocol import arrange, bundle_embedder, group_split, load_development, source_names
+from training.quality_model import base_columns, kmeans_centroids
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def irt_cells(
+    labels: npt.NDArray[np.float32],
+    dataset: npt.NDArray[np.int64],
+    base_of: Sequence[int],
+    *,
+    l2: float = 0.01,
+    min_labels: int = 20,
+    shrink: float = 20.0,
+) -> tuple[FloatArray, npt.NDArray[np.int64], FloatArray]:
+    """(ability [m], families [f], residual [f, m]) of the shipped IRT fit's objective."""
+    from scipy.optimize import minimize
+
+    m = labels.shape[1]
+    families = np.unique(dataset)
+    r, c, y, w, n = [], [], [], [], []
+    for k, d in enumerate(families):
+        part = labels[dataset == d]
+        counts = (~np.isnan(part)).sum(0)
+        for j in np.flatnonzero(counts >= min_labels):
+            mean = float(np.clip(np.nanmean(part[:, j]), 0.02, 0.98))
+            r.append(k)
+            c.append(int(j))
+            y.append(np.log(mean / (1 - mean)))
+            w.append(min(int(counts[j]), 200) / 200)
+            n.append(float(counts[j]))
+    rr, cc, yy, ww, nn = map(np.array, (r, c, y, w, n))
+    base = np.asarray(base_of)
+    deployment = base != np.arange(m)
+
+    def ability(x: FloatArray) -> FloatArray:
+        a = x[:m]
+        return np.asarray(a[base] + np.where(deployment, a, 0.0))
+
+    def loss(x: FloatArray) -> tuple[float, FloatArray]:
+        a, b = x[:m], x[m:]
+        res = ability(x)[cc] + b[rr] - yy
+        per_model = np.bincount(cc, weights=ww * res, minlength=m)
+        grad = np.zeros_like(x)
+        np.add.at(grad, base, per_model)
+        grad[:m] += np.where(deployment, per_model, 0.0)
+        np.add.at(grad[m:], rr, ww * res)
+        pen = np.where(deployment, 1.0, l2)
+        grad[:m] += pen * a
+        return float(0.5 * (ww * res**2).sum() + 0.5 * (pen * a**2).sum()), grad
+
+    x = minimize(loss, np.zeros(m + len(families)), jac=True, method="L-BFGS-B").x
+    residual = np.zeros((len(families), m))
+    residual[rr, cc] = (yy - ability(x)[cc] - x[m:][rr]) * nn / (nn + shrink)
+    return ability(x) + x[m:].mean(), families, residual
+
+
+def _padded(embeddings: npt.NDArray[np.float32], k: int = 32) -> npt.NDArray[np.float32]:
+    """k unit k-means centres (repeated when the set yields fewer; the max ignores repeats)."""
+    centres = kmeans_centroids(embeddings, k, seed=0)
+    return centres[np.arange(k) % len(centres)]
+
+
+def weights(e: FloatArray, centres: FloatArray, temperature: float) -> FloatArray:
+    f, k, d = centres.shape
+    s = (e @ centres.reshape(f * k, d).T).reshape(-1, f, k).max(2) / temperature
+    w = np.exp(s - s.max(1, keepdims=True))
+    out: FloatArray = w / w.sum(1, keepdims=True)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--bundle", default="models/default")
+    parser.add_argument("--temperatures", nargs="*", type=float, default=[0.01, 0.03, 0.1])
+    parser.add_argument("datasets", nargs="*")
+    args = parser.parse_args(argv)
+
+    log, catalog = load_development(args.data, rejects=Path(".cache") / "rejects.jsonl")
+    embed = bundle_embedder(args.bundle)
+    models = sorted(set(log.models))
+    every = arrange(log, models, source_names(log))
+    vectors = embed(every.texts).astype(np.float64)
+    index = {m: j for j, m in enumerate(models)}
+    base = base_columns(models, catalog)
+    rng = np.random.default_rng(0)
+    print(
+        "| held-out dataset | IRT prior | "
+        + " | ".join(f"family T={t:g} | beta(T={t:g}) | beta x family" for t in args.temperatures)
+        + " |"
+    )
+    for dataset in args.datasets or log.datasets:
+        held = {g for g, d in zip(every.groups, every.datasets, strict=True) if d == dataset}
+        train = np.array(
+            [
+                d != dataset and g not in held
+                for g, d in zip(every.groups, every.datasets, strict=True)
+            ]
+        )
+        tr = train & ~group_split(every.groups, 0.1, seed=1)
+        ability, families, residual = irt_cells(every.labels[tr], every.dataset_index[tr], base)
+        centres = np.stack(
+            [_padded(vectors[tr & (every.dataset_index == d)].astype(np.float32)) for d in families]
+        ).astype(np.float64)
+        counts = (~np.isnan(every.labels[train])).sum(0)
+        matrix = log.select(datasets=[dataset]).matrix()
+        keep, _ = complete_cases(matrix.quality, min_model_coverage=0.9)
+        cols = np.array(
+            [
+                j
+                for j in np.flatnonzero(keep)
+                if matrix.models[j] in index and counts[index[matrix.models[j]]] >= 50
+            ]
+        )
+        rows = np.flatnonzero((~np.isnan(matrix.quality[:, cols])).all(1))
+        names = [matrix.models[j] for j in cols]
+        mc = np.array([index[n] for n in names])
+        quality = matrix.quality[np.ix_(rows, cols)]
+        texts = [matrix.prompts[i] for i in rows]
+        e = embed(texts).astype(np.float64)
+        counter = TokenCounter()
+        part = log.select(datasets=[dataset])
+        realised = log_costs(
+            matrix, catalog, OutputLengthModel.fit(part, counter), counter=counter
+        ).cost_usd[np.ix_(rows, cols)]
+        shape = quality.shape
+        routings = {
+            "IRT prior": _route(np.broadcast_to(sigmoid(ability[mc]), shape).copy(), realised)
+        }
+        betas = {}
+        for t in args.temperatures:
+            offset = weights(e, centres, t) @ residual[:, mc]
+            routings[f"family {t}"] = _route(sigmoid(ability[mc][None] + offset), realised)
+            num = den = 0.0
+            for i, d in enumerate(families):
+                idx = np.flatnonzero(tr & (every.dataset_index == d))
+                if len(idx) > 1000:
+                    idx = rng.choice(idx, 1000, replace=False)
+                others = np.array([k for k in range(len(families)) if k != i])
+                predicted = (weights(vectors[idx], centres[others], t) @ residual[others]).mean(0)
+                own = residual[i]
+                graded = own != 0
+                num += float(own[graded] @ predicted[graded])
+                den += float(predicted[graded] @ predicted[graded])
+            betas[t] = float(np.clip(num / max(den, 1e-12), 0.0, 1.0))
+            routings[f"beta {t}"] = _route(sigmoid(ability[mc][None] + betas[t] * offset), realised)
+        oracle = Oracle()
+        oracle.reveal(quality, realised)
+        routings["oracle"] = oracle.route(
+            RouterInputs(
+                prompts=tuple(texts),
+                embeddings=e.astype(np.float32),
+                models=tuple(names),
+                expected_cost_usd=realised,
+            )
+        )
+        est, _ = score_routings(
+            quality,
+            realised,
+            routings,
+            best=int(np.argmax(quality.mean(0))),
+            weak=int(np.argmin(realised.mean(0))),
+            bootstrap_resamples=0,
+        )
+        zero = est[ZERO_ROUTER]["aiq"].value
+        delta = {name: f"{est[name]['aiq'].value - zero:+.4f}" for name in routings}
+        cells = [delta["IRT prior"]]
+        for t in args.temperatures:
+            cells += [delta[f"family {t}"], f"{betas[t]:.2f}", delta[f"beta {t}"]]
+        print(f"| {dataset} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
