@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
@@ -61,6 +60,7 @@ from learned_router.drift import (
 from learned_router.errors import InvalidInputError
 from learned_router.gateway.config import GatewayConfig
 from learned_router.gateway.errors import GatewayError, UpstreamError
+from learned_router.gateway.http import TransportError, UpstreamResponse
 from learned_router.gateway.ledger import Ledger, UsageRow
 from learned_router.gateway.metrics import GatewayMetrics
 from learned_router.gateway.tenants import Reservation, TenantBook
@@ -338,7 +338,7 @@ class Gateway:
 
     async def _send(
         self, upstream: Upstream, body: dict[str, Any], *, stream: bool
-    ) -> httpx.Response:
+    ) -> UpstreamResponse:
         """One request with retries and exponential backoff on 429/5xx/network errors."""
         attempts = self.config.retries + 1
         last: UpstreamError | None = None
@@ -346,17 +346,19 @@ class Gateway:
             if attempt:
                 await asyncio.sleep(self.config.backoff_s * 2 ** (attempt - 1))
             try:
-                request = upstream.client.build_request(
-                    "POST", "/chat/completions", json=body, headers=upstream.headers()
+                response = await upstream.client.post(
+                    "/chat/completions", body, headers=upstream.headers(), stream=stream
                 )
-                response = await upstream.client.send(request, stream=stream)
-            except httpx.HTTPError as error:
+            except TransportError as error:
                 last = UpstreamError(upstream.name, None, f"{type(error).__name__}: {error}")
                 self.metrics.upstream_errors.labels(upstream.name, "network").inc()
                 continue
             if response.status_code < 400:
                 return response
-            text = (await response.aread()).decode(errors="replace")[:500]
+            try:
+                text = (await response.aread()).decode(errors="replace")[:500]
+            except TransportError as error:
+                text = f"(the error body could not be read: {error})"
             await response.aclose()
             last = UpstreamError(upstream.name, response.status_code, text)
             self.metrics.upstream_errors.labels(upstream.name, str(response.status_code)).inc()
@@ -602,7 +604,7 @@ class Gateway:
         served: _Served,
         upstream: Upstream,
         reservation: Reservation,
-        response: httpx.Response,
+        response: UpstreamResponse,
         events: AsyncIterator[str],
         first: str | None,
     ) -> Response:
@@ -667,7 +669,7 @@ class Gateway:
                         yield b"data: " + payload.encode() + b"\n\n"
                     if not completed and failed is None:
                         failed = "the upstream closed the stream before it finished"
-                except (httpx.HTTPError, UpstreamError, ValueError) as error:
+                except (TransportError, UpstreamError, ValueError) as error:
                     failed = f"{type(error).__name__}: {error}"
                 await close()
                 if failed is not None:
@@ -1015,7 +1017,7 @@ def _answer(data: Mapping[str, Any]) -> str:
     return str((choices[0].get("message") or {}).get("content") or "")
 
 
-def _parse_completion(response: httpx.Response, upstream: str) -> dict[str, Any]:
+def _parse_completion(response: UpstreamResponse, upstream: str) -> dict[str, Any]:
     """A non-streamed completion, or an UpstreamError (so the caller falls back)."""
     try:
         data = response.json()
@@ -1097,10 +1099,10 @@ async def _aiter(items: list[bytes]) -> AsyncIterator[bytes]:
         yield item
 
 
-async def _sse_events(response: httpx.Response) -> AsyncIterator[str]:
+async def _sse_events(response: UpstreamResponse) -> AsyncIterator[str]:
     """The ``data:`` payloads of an SSE response (comments and other fields skipped).
 
-    Hand-written rather than a library (httpx-sse): chat-completion streams use
+    Hand-written rather than a library (httpx-sse, aiohttp-sse-client): chat-completion streams use
     only ``data:`` lines, and this is the hot path of every streamed token.
     """
     data: list[str] = []
@@ -1120,8 +1122,8 @@ async def _first_event(events: AsyncIterator[str], upstream: str) -> str | None:
         first = await events.__anext__()
     except StopAsyncIteration:
         raise UpstreamError(upstream, None, "the stream ended before its first event") from None
-    except httpx.HTTPError as error:
-        raise UpstreamError(upstream, None, f"{type(error).__name__}: {error}") from None
+    except TransportError as error:
+        raise UpstreamError(upstream, None, str(error)) from None
     if first != "[DONE]":
         try:
             parsed = json.loads(first)

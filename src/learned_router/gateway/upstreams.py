@@ -1,13 +1,14 @@
 """Upstream providers: HTTP clients, circuit breakers, capacity of self-hosted ones.
 
 Every upstream speaks the OpenAI chat-completions protocol. One
-:class:`httpx.AsyncClient` per upstream keeps connections alive (HTTP/1.1
-keep-alive; the proxy overhead of a new TCP connection per request is the
-most common gateway complaint). A :class:`CircuitBreaker` per upstream opens
-after ``breaker_failures`` failures in a row and marks the upstream's models
-down in the router (``Router.mark_down``) until ``breaker_reset_s`` has
-passed; then it goes half-open (the models are marked up) and the next request
-decides: a success closes it, a failure opens it again.
+:class:`~learned_router.gateway.http.UpstreamClient` (aiohttp) per upstream
+keeps connections alive (HTTP/1.1 keep-alive; the proxy overhead of a new TCP
+connection per request is the most common gateway complaint). A
+:class:`CircuitBreaker` per upstream opens after ``breaker_failures`` failures
+in a row and marks the upstream's models down in the router
+(``Router.mark_down``) until ``breaker_reset_s`` has passed; then it goes
+half-open (the models are marked up) and the next request decides: a success
+closes it, a failure opens it again.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
-
 from learned_router.gateway.config import GatewayConfig, UpstreamConfig
+from learned_router.gateway.http import UpstreamClient
 
 
 class CircuitBreaker:
@@ -95,7 +95,7 @@ class Upstream:
     """A configured upstream with its client, breaker and (optional) API key."""
 
     config: UpstreamConfig
-    client: httpx.AsyncClient
+    client: UpstreamClient
     breaker: CircuitBreaker
     api_key: str | None
 
@@ -118,8 +118,6 @@ def build_upstreams(
     mark_up: Callable[[str], None],
 ) -> dict[str, Upstream]:
     """One :class:`Upstream` per configured provider, by name."""
-    timeout = httpx.Timeout(config.request_timeout_s, connect=config.connect_timeout_s)
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=256)
     upstreams: dict[str, Upstream] = {}
     for u in config.upstreams:
         routed = list(u.models.values())
@@ -134,7 +132,11 @@ def build_upstreams(
 
         upstreams[u.name] = Upstream(
             config=u,
-            client=httpx.AsyncClient(base_url=u.base_url, timeout=timeout, limits=limits),
+            client=UpstreamClient(
+                u.base_url,
+                timeout_s=config.request_timeout_s,
+                connect_timeout_s=config.connect_timeout_s,
+            ),
             breaker=CircuitBreaker(
                 config.breaker_failures, config.breaker_reset_s, on_open=down, on_close=up
             ),
