@@ -50,8 +50,12 @@ def main() -> None:
         runs.append(("stationary", seed, None, True))
     for drop in args.drops:
         for seed in args.seeds:
-            runs.append((f"drop{drop}", seed, DriftSpec(args.drift_model, args.at, f"@drop{drop}"), True))
-    runs.append(("drop40-no-rescore", args.seeds[0], DriftSpec(args.drift_model, args.at, "@drop40"), False))
+            runs.append(
+                (f"drop{drop}", seed, DriftSpec(args.drift_model, args.at, f"@drop{drop}"), True)
+            )
+    runs.append(
+        ("drop40-no-rescore", args.seeds[0], DriftSpec(args.drift_model, args.at, "@drop40"), False)
+    )
     for label, seed, drift, rescore in runs:
         started = time.perf_counter()
         result = replay(
