@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from learned_router.cache import CacheConfig, HashingEmbedder, SemanticCache
@@ -37,6 +38,24 @@ def test_cache_stats_prints_the_saved_counters(tmp_path: Path) -> None:
     assert table.exit_code == 0
     assert "hit_rate" in table.output
     assert "50.0%" in table.output
+
+
+def test_a_path_with_a_carriage_return_still_fails_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the CLI property test: `cache stats '\r'` echoed the path raw and split
+    # the error over two lines.
+    import sys
+
+    from learned_router.cli import main
+
+    for argv in (["cache", "stats", "\r"], ["drift", "status", "a\rb"]):
+        monkeypatch.setattr(sys, "argv", ["learned-router", *argv])
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 1
+        assert len(err.strip().splitlines()) == 1, err
 
 
 def test_cache_stats_on_a_bad_file_exits_with_an_error(tmp_path: Path) -> None:

@@ -66,6 +66,19 @@ def config_dict(stub_url: str, tmp: Path, **overrides: Any) -> dict[str, Any]:
     return raw
 
 
+_CLIENTS: list[openai.OpenAI] = []
+"""Clients made during the running test; closed after it (their keep-alive sockets
+would otherwise be left to the garbage collector, whose ResourceWarning then fails
+whichever later test it happens in)."""
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
+
+
 class Running:
     """A gateway on loopback with its stub upstream, and clients for it."""
 
@@ -76,7 +89,9 @@ class Running:
         self.url = server.url
 
     def client(self, key: str = KEY) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0)
+        client = openai.OpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0)
+        _CLIENTS.append(client)
+        return client
 
     def rows(self) -> list[Any]:
         self.gateway.ledger.flush()

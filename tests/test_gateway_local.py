@@ -42,13 +42,15 @@ def test_a_real_completion_from_the_local_model(tiny_bundle: Path, tmp_path: Pat
     }
     app, gateway = build(GatewayConfig.from_dict(raw))
     with ServerThread(app) as server:  # shutting it down stops the llama.cpp server too
-        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="sk-local-demo", max_retries=0)
-        raw_response = client.chat.completions.with_raw_response.create(
-            model="router",
-            messages=[{"role": "user", "content": "What is the capital of France?"}],
-            max_tokens=16,
-            temperature=0.0,
-        )
+        with openai.OpenAI(
+            base_url=f"{server.url}/v1", api_key="sk-local-demo", max_retries=0
+        ) as client:
+            raw_response = client.chat.completions.with_raw_response.create(
+                model="router",
+                messages=[{"role": "user", "content": "What is the capital of France?"}],
+                max_tokens=16,
+                temperature=0.0,
+            )
         completion = raw_response.parse()
         gateway.ledger.flush()
         (row,) = gateway.ledger.rows_since(0.0)

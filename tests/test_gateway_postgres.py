@@ -101,10 +101,10 @@ def test_gateway_writes_its_ledger_to_postgres(
         raw["router"]["bundle"] = str(tiny_bundle)
         app, gateway = build(GatewayConfig.from_dict(raw), launch_local=False)
         with ServerThread(app) as server:
-            client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=KEY, max_retries=0)
-            client.chat.completions.create(
-                model="small-chat", messages=[{"role": "user", "content": "hello pg"}]
-            )
+            with openai.OpenAI(base_url=f"{server.url}/v1", api_key=KEY, max_retries=0) as client:
+                client.chat.completions.create(
+                    model="small-chat", messages=[{"role": "user", "content": "hello pg"}]
+                )
             gateway.ledger.flush()
             rows = [r for r in gateway.ledger.rows_since(0.0) if r.tenant == "acme"]
     assert [(r.routed_model, r.status, r.output_tokens) for r in rows] == [("small-chat", 200, 4)]

@@ -447,7 +447,7 @@ def cache_stats(
     try:
         header = read_header(path)
     except CacheFileError as err:
-        typer.echo(f"error: {err}", err=True)
+        typer.echo(f"error: {_one_line(str(err))}", err=True)
         raise typer.Exit(code=1) from err
     stats = dict(header["stats"])
     summary = {
@@ -587,8 +587,10 @@ def drift_status(
         rows = payload["status"]
     except (OSError, ValueError, KeyError, TypeError) as err:
         typer.echo(
-            f"error: {state}: not a drift state file ({err}); write one with "
-            "`learned-router replay --state FILE` or DriftMonitor.save_state",
+            _one_line(
+                f"error: {state}: not a drift state file ({err}); write one with "
+                "`learned-router replay --state FILE` or DriftMonitor.save_state"
+            ),
             err=True,
         )
         raise typer.Exit(code=1) from err
@@ -695,6 +697,16 @@ def report(
         typer.echo(f"plot: {write_plot(rows, plot)}")
 
 
+def _one_line(text: str) -> str:
+    r"""``text`` with every run of whitespace (newlines, carriage returns in a
+    user's path) as one space: a failure is one line on stderr.
+
+    >>> _one_line("error: a\rb\n c")
+    'error: a b c'
+    """
+    return " ".join(text.split())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``learned-router`` console script.
 
@@ -721,6 +733,6 @@ def main(argv: list[str] | None = None) -> None:
         from learned_router.errors import LearnedRouterError
 
         kind = "error" if isinstance(error, LearnedRouterError) else type(error).__name__
-        message = " ".join(str(error).split()) or repr(error)
+        message = _one_line(str(error)) or repr(error)
         typer.echo(f"{kind}: {message} (--debug shows the traceback)", err=True)
         raise SystemExit(1) from None

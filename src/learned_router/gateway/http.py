@@ -125,6 +125,11 @@ class UpstreamClient:
         return response
 
     async def aclose(self) -> None:
+        """Closes the keep-alive connections (before the event loop ends)."""
         if self._session is not None and not self._session.closed:
             await self._session.close()
+            # aiohttp closes each transport with a callback scheduled on the loop
+            # (aio-libs/aiohttp#1925): let it run, or a loop that stops right after
+            # leaves the sockets to the garbage collector (a ResourceWarning).
+            await asyncio.sleep(0.05)
         self._session = None
