@@ -1,7 +1,7 @@
 """Study: would a task-family prior help on datasets the router never saw?
 
 The shipped prior (``training.quality_model.irt_prior``) gives each model one
-ability. The IRT fit leaves a residual per (dataset, model) cell: how much
+ability. The IRT fit (``irt_fit``) leaves a residual per (dataset, model) cell: how much
 better or worse the model did on that dataset than its ability says (Qwen 2.5
 7B on Natural Questions). A *task-family prior* would add those residuals for
 the training datasets a prompt resembles:
@@ -39,60 +39,9 @@ from learned_router.routing_benchmark.routers import Oracle, RouterInputs
 from learned_router.tokens import OutputLengthModel, TokenCounter
 from training.lodo_diagnose import _route
 from training.protocol import arrange, bundle_embedder, group_split, load_development, source_names
-from training.quality_model import base_columns, kmeans_centroids
+from training.quality_model import base_columns, irt_fit, kmeans_centroids
 
 FloatArray = npt.NDArray[np.float64]
-
-
-def irt_cells(
-    labels: npt.NDArray[np.float32],
-    dataset: npt.NDArray[np.int64],
-    base_of: Sequence[int],
-    *,
-    l2: float = 0.01,
-    min_labels: int = 20,
-    shrink: float = 20.0,
-) -> tuple[FloatArray, npt.NDArray[np.int64], FloatArray]:
-    """(ability [m], families [f], residual [f, m]) of the shipped IRT fit's objective."""
-    from scipy.optimize import minimize
-
-    m = labels.shape[1]
-    families = np.unique(dataset)
-    r, c, y, w, n = [], [], [], [], []
-    for k, d in enumerate(families):
-        part = labels[dataset == d]
-        counts = (~np.isnan(part)).sum(0)
-        for j in np.flatnonzero(counts >= min_labels):
-            mean = float(np.clip(np.nanmean(part[:, j]), 0.02, 0.98))
-            r.append(k)
-            c.append(int(j))
-            y.append(np.log(mean / (1 - mean)))
-            w.append(min(int(counts[j]), 200) / 200)
-            n.append(float(counts[j]))
-    rr, cc, yy, ww, nn = map(np.array, (r, c, y, w, n))
-    base = np.asarray(base_of)
-    deployment = base != np.arange(m)
-
-    def ability(x: FloatArray) -> FloatArray:
-        a = x[:m]
-        return np.asarray(a[base] + np.where(deployment, a, 0.0))
-
-    def loss(x: FloatArray) -> tuple[float, FloatArray]:
-        a, b = x[:m], x[m:]
-        res = ability(x)[cc] + b[rr] - yy
-        per_model = np.bincount(cc, weights=ww * res, minlength=m)
-        grad = np.zeros_like(x)
-        np.add.at(grad, base, per_model)
-        grad[:m] += np.where(deployment, per_model, 0.0)
-        np.add.at(grad[m:], rr, ww * res)
-        pen = np.where(deployment, 1.0, l2)
-        grad[:m] += pen * a
-        return float(0.5 * (ww * res**2).sum() + 0.5 * (pen * a**2).sum()), grad
-
-    x = minimize(loss, np.zeros(m + len(families)), jac=True, method="L-BFGS-B").x
-    residual = np.zeros((len(families), m))
-    residual[rr, cc] = (yy - ability(x)[cc] - x[m:][rr]) * nn / (nn + shrink)
-    return ability(x) + x[m:].mean(), families, residual
 
 
 def _padded(embeddings: npt.NDArray[np.float32], k: int = 32) -> npt.NDArray[np.float32]:
@@ -139,7 +88,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             ]
         )
         tr = train & ~group_split(every.groups, 0.1, seed=1)
-        ability, families, residual = irt_cells(every.labels[tr], every.dataset_index[tr], base)
+        fit = irt_fit(
+            every.labels[tr], every.dataset_index[tr], l2=0.01, min_labels=20, base_of=base
+        )
+        ability, families, residual = fit.prior, fit.datasets, fit.residual
         centres = np.stack(
             [_padded(vectors[tr & (every.dataset_index == d)].astype(np.float32)) for d in families]
         ).astype(np.float64)

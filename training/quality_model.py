@@ -276,7 +276,16 @@ def centroid_counts(embeddings: F32, labels: F32, centroids: F32, *, bandwidth: 
     return out.astype(np.float32)
 
 
-def irt_prior(
+@dataclass(frozen=True)
+class IrtFit:
+    """The one-parameter IRT fit behind the prior."""
+
+    prior: npt.NDArray[np.float64]  # [m] ability on an average training dataset
+    datasets: npt.NDArray[np.int64]  # [d] the dataset ids, in residual's row order
+    residual: npt.NDArray[np.float64]  # [d, m] shrunk cell residuals, 0 where no cell
+
+
+def irt_fit(
     labels: F32,
     dataset: npt.NDArray[np.int64],
     *,
@@ -284,7 +293,8 @@ def irt_prior(
     min_labels: int,
     base_of: Sequence[int] | None = None,
     deployment_l2: float = 1.0,
-) -> npt.NDArray[np.float64]:
+    shrink: float = 20.0,
+) -> IrtFit:
     """Each model's ability on the latent scale from a one-parameter IRT fit.
 
     The data are the (dataset, model) mean labels with at least ``min_labels``
@@ -297,10 +307,14 @@ def irt_prior(
     a deployment's ability is its base model's plus an offset held near 0 by
     ``deployment_l2``, as in the network.
 
+    ``residual[k, m]`` is what the fit leaves in cell (``datasets[k]``, model m),
+    ``logit(mean) - a_m - b_d``, shrunk by ``n / (n + shrink)``; 0 where there is
+    no cell (``training/family_prior_study.py`` reads it).
+
     >>> labels = np.array([[1, 0], [1, 0], [1, 1], [0, 0]], np.float32)
-    >>> prior = irt_prior(labels, np.array([0, 0, 1, 1]), l2=0.01, min_labels=2)
-    >>> bool(prior[0] > prior[1])
-    True
+    >>> fit = irt_fit(labels, np.array([0, 0, 1, 1]), l2=0.01, min_labels=2)
+    >>> bool(fit.prior[0] > fit.prior[1]), fit.residual.shape
+    (True, (2, 2))
     """
     from scipy.optimize import minimize
 
@@ -310,6 +324,7 @@ def irt_prior(
     cols: list[int] = []
     target: list[float] = []
     weight: list[float] = []
+    count: list[float] = []
     for k, d in enumerate(datasets):
         part = labels[dataset == d]
         counts = (~np.isnan(part)).sum(0)
@@ -319,8 +334,9 @@ def irt_prior(
             cols.append(int(j))
             target.append(float(np.log(mean / (1.0 - mean))))
             weight.append(min(int(counts[j]), 200) / 200.0)
+            count.append(float(counts[j]))
     if not target:
-        return np.zeros(m)
+        return IrtFit(np.zeros(m), datasets, np.zeros((len(datasets), m)))
     r, c = np.array(rows), np.array(cols)
     y, w = np.array(target), np.array(weight)
     n_d = len(datasets)
@@ -347,7 +363,35 @@ def irt_prior(
 
     x = minimize(loss, np.zeros(m + n_d), jac=True, method="L-BFGS-B").x
     used = np.unique(r)
-    return np.asarray(ability(x) + x[m:][used].mean(), dtype=np.float64)
+    n = np.array(count)
+    residual = np.zeros((n_d, m))
+    residual[r, c] = (y - ability(x)[c] - x[m:][r]) * n / (n + shrink)
+    return IrtFit(
+        prior=np.asarray(ability(x) + x[m:][used].mean(), dtype=np.float64),
+        datasets=datasets,
+        residual=residual,
+    )
+
+
+def irt_prior(
+    labels: F32,
+    dataset: npt.NDArray[np.int64],
+    *,
+    l2: float,
+    min_labels: int,
+    base_of: Sequence[int] | None = None,
+    deployment_l2: float = 1.0,
+) -> npt.NDArray[np.float64]:
+    """``irt_fit(...).prior``: the shipped prior (see :func:`irt_fit`)."""
+    fit = irt_fit(
+        labels,
+        dataset,
+        l2=l2,
+        min_labels=min_labels,
+        base_of=base_of,
+        deployment_l2=deployment_l2,
+    )
+    return fit.prior
 
 
 def fit_lengths(
