@@ -136,3 +136,24 @@ def test_top_shadowed_drifts_a_model_the_shadow_checks_can_see(
     assert blind["detected_at"] is None
     seen = _replay(tiny_bundle, data, *common, "--drift", "@top-shadowed:1500:@drop60")
     assert seen["drift_model"] in {"mid", "frontier"}
+
+
+def test_a_judges_reference_graded_against_itself_is_not_replayed(
+    tiny_bundle: Path, tmp_path: Path
+) -> None:
+    # A pairwise judge (AlpacaEval 2) grades its reference model against itself
+    # as exactly 0.5 on every prompt. Replay must drop that column as training
+    # and the benchmark protocol do, not route to it and record 0.5 as outcomes.
+    from learned_router.drift.replay import load_dataset
+    from learned_router.router import Router
+
+    data = _dataset(tmp_path / "d", n=40)
+    table = pq.read_table(data / "outcomes" / "tiny.parquet").to_pylist()
+    for row in table:
+        if row["model"] == "frontier":
+            row["quality"] = 0.5
+    pq.write_table(pa.Table.from_pylist(table), data / "outcomes" / "tiny.parquet")
+    router = Router.load(tiny_bundle, capacity=False)
+    replayed = load_dataset(data, "tiny", router)
+    assert sorted(replayed.models) == ["mid", "small"]
+    assert replayed.quality.shape == (40, 2)

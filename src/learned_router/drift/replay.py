@@ -239,7 +239,8 @@ def load_dataset(
     data_dir: str | Path, name: str, router: Any, *, min_coverage: float = 0.9
 ) -> ReplayData:
     """The dataset's prompts x known models, keeping models with outcomes on at least
-    ``min_coverage`` of prompts and prompts with an outcome for every kept model."""
+    ``min_coverage`` of prompts and prompts with an outcome for every kept model
+    (a judge's reference graded against itself is not an outcome: dropped)."""
     import tempfile
 
     from learned_router import data
@@ -253,6 +254,9 @@ def load_dataset(
         )
     with tempfile.TemporaryDirectory() as tmp:
         log = data.load(path, dataset=name, rejects=Path(tmp) / "rejects.jsonl")
+    # A judge's reference graded against itself (0.5 on every prompt) is a tie by
+    # construction, not an outcome: dropped, as training and the benchmark do.
+    log, _ = log.without_self_comparisons()
     catalog = router.catalog.current
     known = [m for m in log.models if catalog.knows(m) and catalog.resolve(m) in router.models]
     if len(known) < 2:
