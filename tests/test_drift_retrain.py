@@ -16,10 +16,13 @@ import synthetic
 pytest.importorskip("torch", reason="training needs the train extra")
 
 from training.config import load_config
-from training.retrain import CHALLENGER, replay_gate, retrain_on_alert
+from training.retrain import CHALLENGER, replay_gate, retrain_on_alert, split_recent_outcomes
 
+from learned_router import data
 from learned_router.bundle import Bundle, write_manifest
+from learned_router.data.splits import prompt_group
 from learned_router.drift import DriftAlert
+from learned_router.errors import InvalidInputError
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
 from learned_router.registry import CHAMPION, client, download_bundle
 
@@ -46,6 +49,25 @@ def _drifted_traffic(path: Path, n: int = 60) -> Path:
                 )
         store.append_many(records)
     return path
+
+
+def test_the_replay_gate_judges_on_records_the_retrain_never_saw(tmp_path: Path) -> None:
+    store = _drifted_traffic(tmp_path / "outcomes.sqlite", n=60)
+    split = split_recent_outcomes(store, 0.2, tmp_path / "split")
+    assert split.train is not None
+    assert split.recent is not None
+    train = data.load([split.train], rejects=tmp_path / "r1.jsonl")
+    recent = data.load([split.recent], rejects=tmp_path / "r2.jsonl")
+    # The latest 20% of 180 records (prompts 48-59, three models each) ...
+    assert (split.recent_records, recent.num_outcomes) == (36, 36)
+    assert {k[1].split("-")[1] for k in recent.prompt_keys()} == {str(i) for i in range(48, 60)}
+    # ... and no record of those prompts is trained on; the label source keeps its name.
+    texts = {prompt_group(t) for t in recent.prompts.column("prompt").to_pylist()}
+    assert not texts & {prompt_group(t) for t in train.prompts.column("prompt").to_pylist()}
+    assert split.train_records == train.num_outcomes == 144
+    assert train.datasets == recent.datasets == ("production",)
+    with pytest.raises(InvalidInputError, match="recent_share"):
+        split_recent_outcomes(store, 1.0, tmp_path / "bad")
 
 
 @pytest.mark.slow
@@ -97,7 +119,6 @@ def test_an_alert_retrains_a_challenger_promoted_only_through_the_gates(
         config=config,
         base_data=[str(base)],
         eval_data=[str(eval_log)],
-        recent_traffic=[str(store)],
         outcome_store=str(store),
     )
     registry = client()
@@ -109,13 +130,17 @@ def test_an_alert_retrains_a_challenger_promoted_only_through_the_gates(
     assert run.data.tags["drift.alert_id"] == "a1b2c3"
     assert run.data.tags["trigger"] == "drift-alert"
     assert "drift_alert.json" in [a.path for a in registry.list_artifacts(result.run_id)]
-    assert str(store) in run.data.params["data.paths"]  # trained on the recorded outcomes too
+    # Trained on the recorded outcomes too, except their latest 20% (12 prompts x 3
+    # models), which the replay gate judges on instead.
+    assert "outcomes.parquet" in run.data.params["data.paths"]
+    assert str(store) not in run.data.params["data.paths"]
     gates = {g.name: g for g in result.decision.gates}
     assert set(gates) == {
         "no worse than champion",
         "beats heuristic routing",
         "replay of recent traffic",
     }
+    assert gates["replay of recent traffic"].detail.endswith(" on 36")
     assert result.decision.promoted, result.decision.reasons
     assert str(registry.get_model_version_by_alias("learned-router", CHAMPION).version) == (
         result.version

@@ -112,8 +112,7 @@ def main(
         config=config,
         base_data=[str(train_path)],
         eval_data=[str(eval_path)],
-        recent_traffic=[str(store_path)],
-        outcome_store=str(store_path),
+        outcome_store=str(store_path),  # its latest 20% are held out for the replay gate
     )
     decision = retrained.decision
     print(

@@ -4,16 +4,20 @@
 
 1. trains on the base logs plus the outcome store (recorded outcomes) plus
    the shadow labels (golden-model outcomes written by the monitor), with
-   the given training config (``training.train.main``);
+   the given training config (``training.train.main``), *except* the store's
+   most recent records (``recent_share``, default 20%) and every other record
+   of their prompts: those are what the replay gate judges on, so the gate
+   never scores the challenger on outcomes it was trained on;
 2. links the MLflow run to the alert: tags ``drift.alert_id``,
    ``drift.model``, ``drift.signal``, ``drift.magnitude`` and the alert JSON
    as an artifact;
 3. registers the bundle as a new version and points the ``challenger`` alias
    at it;
 4. runs the existing promotion gates (``training.promote``) with one more:
-   **replay of recent traffic** — on the outcomes recorded after the alert's
-   change point, the challenger's Brier score must be at most the champion's
-   plus a tolerance (so a retrain that did not learn the drift is refused).
+   **replay of recent traffic** — on the held-out recent records (plus any
+   ``recent_traffic`` logs given), the challenger's Brier score must be at
+   most the champion's plus a tolerance (so a retrain that did not learn the
+   drift is refused).
    ``champion`` moves only if every gate passes.
 
 Runs end to end on the embedded sqlite MLflow store.
@@ -29,9 +33,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from learned_router import data
 from learned_router.bundle import Bundle
+from learned_router.data.splits import prompt_group
+from learned_router.errors import InvalidInputError
+from learned_router.outcomes import read_store
 from learned_router.registry import CHAMPION, DEFAULT_MODEL_NAME, client, download_bundle
 from training.config import TrainConfig
 from training.promote import Gate, PromotionDecision, promote
@@ -44,6 +54,67 @@ class RetrainResult:
     run_id: str | None
     version: str
     decision: PromotionDecision
+
+
+@dataclass(frozen=True)
+class StoreSplit:
+    """An outcome store split for a retrain: what it trains on and what its gate judges on."""
+
+    train: Path | None
+    """Older records, without any prompt of the recent part (None: nothing left)."""
+    recent: Path | None
+    """The most recent records (None: the store is empty or the share is 0)."""
+    train_records: int
+    recent_records: int
+
+
+def split_recent_outcomes(store: str | Path, share: float, out_dir: Path) -> StoreSplit:
+    """Splits an outcome store by record order: its latest ``share`` of records are
+    held out for the replay gate, and older records of the same prompts (grouped by
+    normalised text) are left out of training too. Both parts are written as
+    Parquet named after the store, so they keep its dataset (label source) name.
+
+    >>> import tempfile, pathlib
+    >>> from learned_router.outcomes import OutcomeRecord, OutcomeStore
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> with OutcomeStore(tmp / "outcomes.sqlite") as store:
+    ...     _ = store.append_many([OutcomeRecord(prompt_id=str(i), prompt=f"q {i % 4}",
+    ...                                          model="m", quality=1.0) for i in range(10)])
+    >>> split = split_recent_outcomes(tmp / "outcomes.sqlite", 0.2, tmp / "split")
+    >>> split.train_records, split.recent_records
+    (4, 2)
+    """
+    if not 0.0 <= share < 1.0:
+        raise InvalidInputError(f"recent_share must be in [0, 1), got {share}")
+    store = Path(store)
+    table = read_store(store)
+    n = table.num_rows
+    held = 0 if n == 0 or share == 0.0 else max(1, round(share * n))
+    flat = table.drop_columns([c for c in ("id", "decision_id") if c in table.column_names])
+    if "dataset" in flat.column_names:
+        filled = pc.fill_null(flat.column("dataset"), store.stem)
+        flat = flat.set_column(flat.column_names.index("dataset"), "dataset", filled)
+    prompts = flat.column("prompt").to_pylist()
+    ids = flat.column("prompt_id").to_pylist()
+    groups = [prompt_group(p) if p else f"id:{i}" for p, i in zip(prompts, ids, strict=True)]
+    recent_groups = set(groups[n - held :])
+    recent_mask = np.arange(n) >= n - held
+    train_mask = ~recent_mask & np.array([g not in recent_groups for g in groups], dtype=bool)
+
+    def write(mask: np.ndarray, part: str) -> Path | None:
+        if not mask.any():
+            return None
+        path = out_dir / part / f"{store.stem}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(flat.filter(pa.array(mask)), path)
+        return path
+
+    return StoreSplit(
+        write(train_mask, "train"),
+        write(recent_mask, "recent"),
+        int(train_mask.sum()),
+        int(recent_mask.sum()),
+    )
 
 
 def brier_on_traffic(bundle: Bundle, log: data.OutcomeLog) -> tuple[float, int]:
@@ -90,55 +161,69 @@ def retrain_on_alert(
     config: TrainConfig,
     base_data: Sequence[str],
     eval_data: Sequence[str],
-    recent_traffic: Sequence[str],
+    recent_traffic: Sequence[str] = (),
     outcome_store: str | None = None,
     shadow_labels: str | None = None,
+    recent_share: float = 0.2,
     model_name: str = DEFAULT_MODEL_NAME,
     replay_tolerance: float = 0.0,
 ) -> RetrainResult:
     """Retrains after ``alert`` (``DriftAlert.as_dict()``); see the module docstring."""
     from training.train import main
 
-    paths = [*base_data, *(p for p in (outcome_store, shadow_labels) if p)]
-    run_config = dataclasses.replace(
-        config, data=dataclasses.replace(config.data, paths=tuple(paths))
-    )
-    result = main(run_config)
-    if result.model_version is None:
-        raise RuntimeError(
-            "the retraining run registered no model version; enable [tracking] in the config"
+    with tempfile.TemporaryDirectory() as tmp:
+        store_train: str | None = outcome_store
+        recent = list(recent_traffic)
+        if outcome_store is not None:
+            split = split_recent_outcomes(outcome_store, recent_share, Path(tmp))
+            store_train = str(split.train) if split.train else None
+            recent += [str(split.recent)] if split.recent else []
+        if not recent:
+            raise InvalidInputError(
+                "retrain_on_alert: nothing to replay for the gate; give an outcome_store "
+                "(its recent records are held out) or recent_traffic logs"
+            )
+        paths = [*base_data, *(p for p in (store_train, shadow_labels) if p)]
+        run_config = dataclasses.replace(
+            config, data=dataclasses.replace(config.data, paths=tuple(paths))
         )
-    registry = client()
-    if result.run_id is not None:
-        tags = {
-            "drift.alert_id": str(alert.get("alert_id", "")),
-            "drift.model": str(alert.get("model", "")),
-            "drift.signal": str(alert.get("signal", "")),
-            "drift.magnitude": str(alert.get("magnitude", "")),
-            "trigger": "drift-alert",
-        }
-        for key, value in tags.items():
-            registry.set_tag(result.run_id, key, value)
-        import json
+        result = main(run_config)
+        if result.model_version is None:
+            raise RuntimeError(
+                "the retraining run registered no model version; enable [tracking] in the config"
+            )
+        registry = client()
+        if result.run_id is not None:
+            tags = {
+                "drift.alert_id": str(alert.get("alert_id", "")),
+                "drift.model": str(alert.get("model", "")),
+                "drift.signal": str(alert.get("signal", "")),
+                "drift.magnitude": str(alert.get("magnitude", "")),
+                "trigger": "drift-alert",
+            }
+            for key, value in tags.items():
+                registry.set_tag(result.run_id, key, value)
+            import json
 
-        with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "drift_alert.json"
             path.write_text(json.dumps(dict(alert), default=str, indent=1))
             registry.log_artifact(result.run_id, str(path))
-    version = str(result.model_version)
-    registry.set_registered_model_alias(model_name, CHALLENGER, version)
-    registry.set_model_version_tag(
-        model_name, version, "drift.alert_id", str(alert.get("alert_id", ""))
-    )
-    try:
-        champion_version = str(registry.get_model_version_by_alias(model_name, CHAMPION).version)
-        champion: Bundle | None = Bundle.load(
-            download_bundle(f"models:/{model_name}/{champion_version}")
+        version = str(result.model_version)
+        registry.set_registered_model_alias(model_name, CHALLENGER, version)
+        registry.set_model_version_tag(
+            model_name, version, "drift.alert_id", str(alert.get("alert_id", ""))
         )
-    except Exception:  # MLflow raises its own exception when the alias does not exist
-        champion = None
-    candidate = Bundle.load(download_bundle(f"models:/{model_name}/{version}"))
-    gate = replay_gate(candidate, champion, recent_traffic, tolerance=replay_tolerance)
+        try:
+            champion_version = str(
+                registry.get_model_version_by_alias(model_name, CHAMPION).version
+            )
+            champion: Bundle | None = Bundle.load(
+                download_bundle(f"models:/{model_name}/{champion_version}")
+            )
+        except Exception:  # MLflow raises its own exception when the alias does not exist
+            champion = None
+        candidate = Bundle.load(download_bundle(f"models:/{model_name}/{version}"))
+        gate = replay_gate(candidate, champion, recent, tolerance=replay_tolerance)
     decision = promote(
         version, eval_data=list(eval_data), model_name=model_name, extra_gates=[gate]
     )
