@@ -30,6 +30,21 @@ def test_tenant_shifts_are_shrunk_towards_zero_then_learned() -> None:
     assert shifts[2] == pytest.approx(-0.3, abs=0.04)
 
 
+def test_a_tenant_whose_models_are_all_overrated_gets_their_ranking_back() -> None:
+    # Off its training data the prior rated both models 0.7; the tenant's outcomes
+    # say 0.10 and 0.45. Corrected, the better one must rank first again (with a
+    # bound of 0.3 both would sit at 0.4 and the order would be lost).
+    c = Corrections()
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        c.observe("weak", predicted=0.7, observed=float(rng.random() < 0.10), tenant="t")
+        c.observe("good", predicted=0.7, observed=float(rng.random() < 0.45), tenant="t")
+    weak, good = c.apply(np.array([[0.7, 0.7]]), ["weak", "good"], tenant="t")[0]
+    assert good - weak > 0.25
+    assert weak == pytest.approx(0.10, abs=0.05)
+    assert good == pytest.approx(0.45, abs=0.05)
+
+
 def test_shifts_are_bounded_and_results_stay_probabilities() -> None:
     c = Corrections(prior_strength=1, max_shift=0.1, max_drift_shift=0.4)
     for _ in range(500):
