@@ -224,6 +224,8 @@ pub struct ExactCache {
     oldest: Option<u64>,
     deadlines: BTreeSet<(Deadline, u64)>,
     counters: Counters,
+    /// Whether the tables were sized for churn (see `size_for_churn`).
+    sized_for_churn: bool,
 }
 
 fn check_time(argument: &'static str, value: f64) -> Result<(), CoreError> {
@@ -257,7 +259,25 @@ impl ExactCache {
             oldest: None,
             deadlines: BTreeSet::new(),
             counters: Counters::default(),
+            sized_for_churn: false,
         })
+    }
+
+    /// Once the cache is full, every insert evicts: removals leave tombstones,
+    /// and a hash table above half load that runs out of free slots doubles
+    /// (hashbrown rehashes in place only below half load). That one doubling
+    /// came ~40k requests after the gateway's cache filled (+31 MB RSS at
+    /// 100k entries). Sizing both tables for twice `max_entries` when the cache
+    /// first fills keeps every later rehash in place: memory is flat from then on.
+    fn size_for_churn(&mut self) {
+        if self.sized_for_churn || self.entries.len() <= self.max_entries {
+            return;
+        }
+        self.sized_for_churn = true;
+        let want = 2 * (self.max_entries + 1);
+        self.entries
+            .reserve(want.saturating_sub(self.entries.len()));
+        self.by_key.reserve(want.saturating_sub(self.by_key.len()));
     }
 
     pub fn max_entries(&self) -> usize {
@@ -380,6 +400,7 @@ impl ExactCache {
         self.next_id += 1;
         self.link_new(id, scope, prompt, entry);
         self.counters.inserts += 1;
+        self.size_for_churn();
         if self.entries.len() > self.max_entries {
             removed.extend(self.purge_expired(now));
         }
@@ -659,6 +680,37 @@ mod tests {
                 now,
             )
             .unwrap()
+    }
+
+    #[test]
+    fn a_full_cache_under_churn_never_reallocates_its_tables() {
+        // Gateway memory grew ~31 MB about 40k requests after the answer cache
+        // filled: with deletions leaving tombstones, a hash table at >50% load
+        // doubles once when they use up its free slots. The tables are sized for
+        // that when the cache first fills, so its memory is flat from then on.
+        let max = 5_000;
+        let mut cache = ExactCache::new(max).unwrap();
+        let scope = cache.scope("t", "default", None, ctx(None));
+        for i in 0..max {
+            put(&mut cache, scope, &format!("prompt {i}"), 0.0);
+        }
+        put(&mut cache, scope, "the first eviction", 0.0);
+        let full = (cache.entries.capacity(), cache.by_key.capacity());
+        for i in max..12 * max {
+            let (_, removed) = put(&mut cache, scope, &format!("prompt {i}"), 0.0);
+            assert_eq!(removed.len(), 1);
+            // capacity() is len + free slots: tombstones lower it, in-place
+            // rehashes restore it; it never grows past its size at the first fill.
+            assert!(
+                cache.entries.capacity() <= full.0,
+                "entries grew at insert {i}"
+            );
+            assert!(
+                cache.by_key.capacity() <= full.1,
+                "by_key grew at insert {i}"
+            );
+        }
+        assert_eq!(cache.len(), max);
     }
 
     #[test]
