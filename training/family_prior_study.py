@@ -32,13 +32,18 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from learned_router.costs import log_costs
 from learned_router.quality import sigmoid
-from learned_router.routing_benchmark.harness import ZERO_ROUTER, complete_cases, score_routings
+from learned_router.routing_benchmark.harness import ZERO_ROUTER, score_routings
 from learned_router.routing_benchmark.routers import Oracle, RouterInputs
-from learned_router.tokens import OutputLengthModel, TokenCounter
 from training.lodo_diagnose import _route
-from training.protocol import arrange, bundle_embedder, group_split, load_development, source_names
+from training.protocol import (
+    arrange,
+    bundle_embedder,
+    group_split,
+    held_out_block,
+    load_development,
+    source_names,
+)
 from training.quality_model import base_columns, irt_fit, kmeans_centroids
 
 FloatArray = npt.NDArray[np.float64]
@@ -96,26 +101,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             [_padded(vectors[tr & (every.dataset_index == d)].astype(np.float32)) for d in families]
         ).astype(np.float64)
         counts = (~np.isnan(every.labels[train])).sum(0)
-        matrix = log.select(datasets=[dataset]).matrix()
-        keep, _ = complete_cases(matrix.quality, min_model_coverage=0.9)
-        cols = np.array(
-            [
-                j
-                for j in np.flatnonzero(keep)
-                if matrix.models[j] in index and counts[index[matrix.models[j]]] >= 50
-            ]
-        )
-        rows = np.flatnonzero((~np.isnan(matrix.quality[:, cols])).all(1))
-        names = [matrix.models[j] for j in cols]
+        block = held_out_block(log, dataset, catalog, models, counts)
+        if block is None:
+            print(f"{dataset}: no model known with >= 50 training labels")
+            continue
+        names = list(block.models)
         mc = np.array([index[n] for n in names])
-        quality = matrix.quality[np.ix_(rows, cols)]
-        texts = [matrix.prompts[i] for i in rows]
-        e = embed(texts).astype(np.float64)
-        counter = TokenCounter()
-        part = log.select(datasets=[dataset])
-        realised = log_costs(
-            matrix, catalog, OutputLengthModel.fit(part, counter), counter=counter
-        ).cost_usd[np.ix_(rows, cols)]
+        quality, realised = block.quality, block.realised_cost
+        e = embed(block.texts).astype(np.float64)
         shape = quality.shape
         routings = {
             "IRT prior": _route(np.broadcast_to(sigmoid(ability[mc]), shape).copy(), realised)
@@ -141,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         oracle.reveal(quality, realised)
         routings["oracle"] = oracle.route(
             RouterInputs(
-                prompts=tuple(texts),
+                prompts=tuple(block.texts),
                 embeddings=e.astype(np.float32),
                 models=tuple(names),
                 expected_cost_usd=realised,

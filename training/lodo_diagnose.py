@@ -32,9 +32,9 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from learned_router.costs import expected_cost_usd, log_costs
+from learned_router.costs import expected_cost_usd
 from learned_router.quality import LatentQualityModel, sigmoid
-from learned_router.routing_benchmark.harness import ZERO_ROUTER, complete_cases, score_routings
+from learned_router.routing_benchmark.harness import ZERO_ROUTER, score_routings
 from learned_router.routing_benchmark.routers import (
     Oracle,
     RouterInputs,
@@ -42,8 +42,15 @@ from learned_router.routing_benchmark.routers import (
     cost_weight_grid,
     sweep_cost_weights,
 )
-from learned_router.tokens import OutputLengthModel, TokenCounter
-from training.protocol import arrange, bundle_embedder, group_split, load_development, source_names
+from learned_router.tokens import TokenCounter
+from training.protocol import (
+    arrange,
+    bundle_embedder,
+    group_split,
+    held_out_block,
+    load_development,
+    source_names,
+)
 from training.quality_model import QualityConfig, base_columns, export, irt_prior, train_latent
 
 FloatArray = npt.NDArray[np.float64]
@@ -86,7 +93,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     sources = source_names(log)
     every = arrange(log, models, sources)
     vectors = embed(every.texts)
-    index = {m: j for j, m in enumerate(models)}
     base = base_columns(models, catalog)
     config = QualityConfig()
     for dataset in args.datasets:
@@ -109,25 +115,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         counts = (~np.isnan(every.labels[train_rows])).sum(0)
 
-        part = log.select(datasets=[dataset])
-        matrix = part.matrix()
-        keep, _ = complete_cases(matrix.quality, min_model_coverage=0.9)
-        cols = np.array(
-            [
-                j
-                for j in np.flatnonzero(keep)
-                if matrix.models[j] in index and counts[index[matrix.models[j]]] >= 50
-            ]
-        )
-        rows = np.flatnonzero((~np.isnan(matrix.quality[:, cols])).all(1))
-        names = [matrix.models[j] for j in cols]
-        quality = matrix.quality[np.ix_(rows, cols)]
-        texts = [matrix.prompts[i] for i in rows]
+        block = held_out_block(log, dataset, catalog, models, counts)
+        if block is None:
+            print(f"{dataset}: no model known with >= 50 training labels")
+            continue
+        names = list(block.models)
+        quality, texts, realised = block.quality, block.texts, block.realised_cost
         e = embed(texts)
         counter = TokenCounter()
-        realised = log_costs(
-            matrix, catalog, OutputLengthModel.fit(part, counter), counter=counter
-        ).cost_usd[np.ix_(rows, cols)]
         prediction = model.predict(e, models=names)
         assert prediction.output_tokens is not None
         expected = expected_cost_usd(
@@ -174,7 +169,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             bootstrap_resamples=0,
         )
         zero = estimates[ZERO_ROUTER]["aiq"].value
-        print(f"== {dataset}: {len(rows)} prompts, {len(names)} models, zero router AIQ {zero:.4f}")
+        print(
+            f"== {dataset}: {len(texts)} prompts, {len(names)} models, zero router AIQ {zero:.4f}"
+        )
         for name in routings:
             if name != "oracle":
                 print(f"   {name:30s} router - zero {estimates[name]['aiq'].value - zero:+.4f}")

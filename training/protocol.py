@@ -277,6 +277,66 @@ def cost_error(expected: FloatArray, realised: FloatArray) -> dict[str, float]:
     }
 
 
+@dataclass(frozen=True)
+class HeldOutBlock:
+    """The part of a held-out dataset a router can be scored on: the models it knows
+    (answering >= ``min_coverage`` of prompts, >= ``min_labels`` training labels) and
+    the prompts every one of them answered, with their realised costs."""
+
+    part: OutcomeLog
+    models: tuple[str, ...]
+    unknown_models: tuple[str, ...]
+    texts: list[str]
+    quality: FloatArray
+    realised_cost: FloatArray
+
+
+def held_out_block(
+    log: OutcomeLog,
+    dataset: str,
+    catalog: Catalog,
+    known_models: Sequence[str],
+    train_label_counts: npt.NDArray[np.float64],
+    *,
+    min_labels: int = 50,
+    min_coverage: float = 0.9,
+    min_models: int = 1,
+    min_prompts: int = 1,
+) -> HeldOutBlock | None:
+    """``dataset``'s block (see :class:`HeldOutBlock`); ``train_label_counts[k]`` is
+    the training labels of ``known_models[k]``. None below ``min_models`` models or
+    ``min_prompts`` prompts."""
+    from learned_router.routing_benchmark.harness import complete_cases
+
+    part = log.select(datasets=[dataset])
+    matrix = part.matrix()
+    keep_models, _ = complete_cases(matrix.quality, min_model_coverage=min_coverage)
+    column_of = {m: j for j, m in enumerate(known_models)}
+    known = [
+        j
+        for j in np.flatnonzero(keep_models)
+        if matrix.models[j] in column_of
+        and train_label_counts[column_of[matrix.models[j]]] >= min_labels
+    ]
+    unknown = tuple(matrix.models[j] for j in np.flatnonzero(keep_models) if j not in set(known))
+    if len(known) < min_models:
+        return None
+    cols = np.array(known, dtype=np.int64)
+    rows = np.flatnonzero((~np.isnan(matrix.quality[:, cols])).all(1))
+    if len(rows) < min_prompts:
+        return None
+    counter = TokenCounter()
+    realised = log_costs(matrix, catalog, OutputLengthModel.fit(part, counter), counter=counter)
+    return HeldOutBlock(
+        part=part,
+        models=tuple(matrix.models[j] for j in cols),
+        unknown_models=unknown,
+        texts=[matrix.prompts[i] for i in rows],
+        quality=matrix.quality[np.ix_(rows, cols)],
+        realised_cost=realised.cost_usd[np.ix_(rows, cols)],
+    )
+
+
 def evaluate_held_out(
     model: LatentQualityModel,
     log: OutcomeLog,
@@ -292,35 +352,23 @@ def evaluate_held_out(
     seed: int = 0,
 ) -> HeldOutResult | None:
     """Scores ``model`` on every prompt of ``dataset`` (see the module docstring)."""
-    from learned_router.routing_benchmark.harness import complete_cases
-
-    part = log.select(datasets=[dataset])
-    matrix = part.matrix()
-    keep_models, _ = complete_cases(matrix.quality, min_model_coverage=min_coverage)
-    column_of = {m: j for j, m in enumerate(model.models)}
-    known = [
-        j
-        for j in np.flatnonzero(keep_models)
-        if matrix.models[j] in column_of
-        and train_label_counts[column_of[matrix.models[j]]] >= min_labels
-    ]
-    unknown = tuple(matrix.models[j] for j in np.flatnonzero(keep_models) if j not in set(known))
-    if len(known) < 3:
+    block = held_out_block(
+        log,
+        dataset,
+        catalog,
+        model.models,
+        train_label_counts,
+        min_labels=min_labels,
+        min_coverage=min_coverage,
+        min_models=3,
+        min_prompts=20,
+    )
+    if block is None:
         return None
-    cols = np.array(known, dtype=np.int64)
-    answered = ~np.isnan(matrix.quality[:, cols])
-    rows = np.flatnonzero(answered.all(1))
-    if len(rows) < 20:
-        return None
-    models = tuple(matrix.models[j] for j in cols)
-    quality = matrix.quality[np.ix_(rows, cols)]
-    texts = [matrix.prompts[i] for i in rows]
+    models, quality, texts = block.models, block.quality, block.texts
+    realised_cost = block.realised_cost
     embeddings = np.asarray(embed(texts), dtype=np.float32)
-
-    counter = TokenCounter()
-    realised = log_costs(matrix, catalog, OutputLengthModel.fit(part, counter), counter=counter)
-    realised_cost = realised.cost_usd[np.ix_(rows, cols)]
-    input_tokens = counter.count(texts).astype(np.float64)
+    input_tokens = TokenCounter().count(texts).astype(np.float64)
     out_tokens = model.predict(embeddings, models=list(models)).output_tokens
     assert out_tokens is not None
     expected = expected_cost_usd(input_tokens, out_tokens, catalog.prices(list(models)))
@@ -357,9 +405,9 @@ def evaluate_held_out(
     # The paired difference to the zero router, per resample.
     return HeldOutResult(
         dataset=dataset,
-        prompts=len(rows),
+        prompts=len(texts),
         models=models,
-        unknown_models=unknown,
+        unknown_models=block.unknown_models,
         zero_router_aiq=zero,
         routers=estimates,
         cost_error=cost_error(expected, realised_cost),
