@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from learned_router.drift import Corrections
 from learned_router.drift.replay import load_dataset, replay
 from learned_router.router import Router
 from learned_router.routing_benchmark import RouterInputs, TrainingSet
@@ -134,6 +135,7 @@ def evaluate(
     seed: int,
     min_coverage: float = 0.9,
     bundle: Path | None = None,
+    max_shift: float | None = None,
 ) -> dict[str, Any]:
     router = Router.load(bundle, capacity=False)
     data = load_dataset(data_dir, name, router, min_coverage=min_coverage)
@@ -148,6 +150,7 @@ def evaluate(
     out: dict[str, Any] = {
         "dataset": name,
         "bundle": str(bundle or "models/default (shipped; trained on part of this set)"),
+        "max_shift": max_shift,
         "models": list(data.models),
         "pool_prompts": len(pool),
         "test_prompts": len(test),
@@ -184,16 +187,21 @@ def evaluate(
     pool_data = data.subset(pool)
     for n in steps:
         adapted = Router.load(bundle, capacity=False)
-        replay(
-            adapted,
-            pool_data,
-            requests=n,
-            shadow_rate=0.0,
-            seed=seed,
-            adapt=True,
-            outcome_rate=1.0,
-            tenant="tenant",
-        )
+        with tempfile.TemporaryDirectory() as tmp:
+            start = Path(tmp) / "corrections.json"  # empty, with this bound
+            empty = Corrections() if max_shift is None else Corrections(max_shift=max_shift)
+            empty.save(start)
+            replay(
+                adapted,
+                pool_data,
+                requests=n,
+                shadow_rate=0.0,
+                seed=seed,
+                adapt=True,
+                outcome_rate=1.0,
+                tenant="tenant",
+                corrections_path=start,
+            )
         assert adapted.corrections is not None
         corrected = adapted.corrections.apply(p[test], data.models, tenant="tenant")
         samples[f"router+adapt@{n}"] = _aiq(corrected, cost[test], data.quality[test], weights)
@@ -222,6 +230,9 @@ def main() -> None:
         help="route with a bundle trained without the replayed dataset (trained once, cached)",
     )
     parser.add_argument("--bundles", type=Path, default=Path("build/adaptation"))
+    parser.add_argument(
+        "--max-shift", type=float, help="bound of the tenant corrections (default: Corrections')"
+    )
     args = parser.parse_args()
     for name in args.datasets:
         bundle = bundle_without(args.data, name, args.bundles) if args.train_without else None
@@ -232,6 +243,7 @@ def main() -> None:
             seed=args.seed,
             min_coverage=args.min_coverage,
             bundle=bundle,
+            max_shift=args.max_shift,
         )
         print(json.dumps(result))
 
