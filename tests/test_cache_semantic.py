@@ -506,3 +506,30 @@ def test_concurrent_lookups_and_stores_match_a_serial_run() -> None:
     assert len(shared) == len(serial) == 400
     assert index_size(shared) == 400
     assert shared.stats().lookups == serial.stats().lookups
+
+
+def test_a_store_after_a_lookup_of_the_same_prompt_embeds_it_once() -> None:
+    # The gateway looks a prompt up, calls the model, then stores the answer: the
+    # cache encoder (~2-3 ms of CPU) ran twice per request, the second time on the
+    # request path before the response went out.
+    from learned_router.cache import CacheConfig, HashingEmbedder, SemanticCache
+
+    inner = HashingEmbedder(dim=64)
+    calls: list[list[str]] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return inner(texts)
+
+    cache = SemanticCache(embed=embed, config=CacheConfig(min_similarity=0.8))
+    cache.store("warm the index with one entry", "ok", tenant="t")
+    calls.clear()
+    for i in range(3):
+        prompt = f"How do I rotate the API key of project {i}?"
+        assert cache.lookup(prompt, tenant="t") is None
+        cache.store(prompt, f"answer {i}", tenant="t")
+    assert len(calls) == 3  # one embedding per prompt, not two
+    # The memo is only a shortcut: the stored vectors still find paraphrases.
+    hit = cache.lookup("How do I rotate the API key of project 2, please?", tenant="t")
+    assert hit is not None
+    assert hit.response == "answer 2"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -42,6 +43,9 @@ from learned_router.cache.keys import (
     prompt_key,
 )
 from learned_router.errors import CacheFileError, InvalidInputError
+
+_RECENT_EMBEDDINGS = 256
+"""Single-text embeddings a cache remembers (see ``SemanticCache._embed_one``)."""
 
 Embed = Callable[[Sequence[str]], npt.NDArray[np.float32]]
 """Texts -> L2-normalised float32 embeddings of shape [len(texts), dim]."""
@@ -288,6 +292,10 @@ class SemanticCache:
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
         self._indexes: dict[int, ScopeIndex] = {}
+        # The last few single-text embeddings, so a store after a lookup of the
+        # same prompt (the gateway's pattern) does not run the encoder again.
+        self._recent: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._recent_lock = threading.Lock()
         self._counts: dict[str, float] = dict.fromkeys(_COUNTER_FIELDS, 0)
         self._baseline: dict[str, float] = dict.fromkeys(_COUNTER_FIELDS, 0)
 
@@ -723,12 +731,32 @@ class SemanticCache:
             if "exact_hits" in deltas or "semantic_hits" in deltas or "misses" in deltas:
                 self._counts["lookups"] += 1
 
+    def _embed_one(self, text: str) -> npt.NDArray[np.float32]:
+        """``embed([text])``, remembered for the next few calls (a bounded LRU)."""
+        with self._recent_lock:
+            known = self._recent.get(text)
+            if known is not None:
+                self._recent.move_to_end(text)
+                return known
+        assert self._embed is not None
+        vectors = np.asarray(self._embed([text]), dtype=np.float32)
+        if vectors.ndim == 2 and vectors.shape[0] == 1 and np.isfinite(vectors).all():
+            vectors.setflags(write=False)
+            with self._recent_lock:
+                self._recent[text] = vectors
+                while len(self._recent) > _RECENT_EMBEDDINGS:
+                    self._recent.popitem(last=False)
+        return vectors
+
     def _vectors(
         self, texts: Sequence[str], given: npt.ArrayLike | None
     ) -> npt.NDArray[np.float32]:
         if given is not None:
             vectors = np.asarray(given, dtype=np.float32)
             source = "embedding"
+        elif len(texts) == 1:
+            vectors = self._embed_one(texts[0])
+            source = "embed(...)"
         else:
             assert self._embed is not None
             vectors = np.asarray(self._embed(texts), dtype=np.float32)
