@@ -134,6 +134,8 @@ def test_an_alert_retrains_a_challenger_promoted_only_through_the_gates(
     # models), which the replay gate judges on instead.
     assert "outcomes.parquet" in run.data.params["data.paths"]
     assert str(store) not in run.data.params["data.paths"]
+    assert run.data.tags["drift.outcome_store"] == str(store)
+    assert run.data.tags["drift.recent_share"] == "0.2"
     gates = {g.name: g for g in result.decision.gates}
     assert set(gates) == {
         "no worse than champion",

@@ -200,6 +200,10 @@ def retrain_on_alert(
                 "drift.signal": str(alert.get("signal", "")),
                 "drift.magnitude": str(alert.get("magnitude", "")),
                 "trigger": "drift-alert",
+                # data.paths holds the store's temporary training part; name the
+                # store itself and what was held out of it, for lineage.
+                "drift.outcome_store": str(outcome_store or ""),
+                "drift.recent_share": str(recent_share),
             }
             for key, value in tags.items():
                 registry.set_tag(result.run_id, key, value)
