@@ -49,8 +49,8 @@ $(VENV)/.installed: $(VENV)/.runtime $(TORCH_OVERRIDES)
 
 # llama-cpp-python compiles llama.cpp from its sdist (PyPI has no wheel). Built
 # for the CPU only, without llama.cpp's tools, tests, examples and multimodal
-# library, and for any AVX2 machine rather than -march=native (so a build that
-# uv caches serves other machines): 12.5 minutes on the 2-core VM with other
+# library, and for any AVX2 machine rather than -march=native (a wheel built
+# here runs on other x86-64 machines): 12.5 minutes on the 2-core VM with other
 # jobs running, against ~1 hour for the full default build.
 LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF
