@@ -81,9 +81,10 @@ def _glr(x: np.ndarray, min_instances: int) -> np.ndarray:
     samples, streams = x.shape
     sums = np.vstack([np.zeros((1, streams)), np.cumsum(x, axis=0)])
     stat = np.zeros((samples, streams))
+    windows = _windows(HORIZON)
     for t in range(min_instances, samples + 1):
         best = np.zeros(streams)
-        for m in _windows(HORIZON):
+        for m in windows:
             k = t - m
             if k < 10:
                 break
