@@ -2,7 +2,7 @@
 
 Starts the stub upstream (fixed delay) and ``learned-router serve`` (the
 shipped bundle, models/default; sqlite ledger; cache on) as two processes on
-127.0.0.1, then drives each with N concurrent clients (httpx, one process),
+127.0.0.1, then drives each with N concurrent clients (aiohttp on uvloop, one process),
 plain and streamed, with a unique prompt per request (every request is a
 cache miss and is routed). Reports throughput and latency p50/p99, direct
 vs through the gateway, and the gateway's resident memory over a long run.
@@ -22,10 +22,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
+import uvloop
 
 from benchmarks.common import machine, write_results
 from benchmarks.gateway_stub import free_port
@@ -64,9 +66,9 @@ def _wait(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120.0) 
         if process.poll() is not None:
             raise RuntimeError(f"{url}: the process exited with {process.returncode}")
         try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.HTTPError:
+            with urllib.request.urlopen(url, timeout=1.0):
+                return
+        except OSError:  # refused while starting; urllib's HTTPError is an OSError too
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not come up")
 
@@ -84,52 +86,15 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def _load(
-    url: str, model: str, stream: bool, clients: int, requests: int, max_seconds: float, tag: str
-) -> dict[str, Any]:
-    latencies: list[float] = []
-    errors = 0
-    counter = iter(range(requests))
-    deadline = time.perf_counter() + max_seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=url, limits=limits, timeout=60.0, headers={"authorization": f"Bearer {KEY}"}
-    ) as client:
+def _body(model: str, stream: bool, tag: str, i: int) -> dict[str, Any]:
+    return {
+        "model": model,
+        "stream": stream,
+        "messages": [{"role": "user", "content": f"{tag} question {i}: summarise the memo"}],
+    }
 
-        async def worker() -> None:
-            nonlocal errors
-            for i in counter:
-                if time.perf_counter() > deadline:
-                    return
-                body = {
-                    "model": model,
-                    "stream": stream,
-                    "messages": [
-                        {"role": "user", "content": f"{tag} question {i}: summarise the memo"}
-                    ],
-                }
-                start = time.perf_counter()
-                try:
-                    if stream:
-                        async with client.stream(
-                            "POST", "/v1/chat/completions", json=body
-                        ) as response:
-                            async for _ in response.aiter_bytes():
-                                pass
-                            ok = response.status_code == 200
-                    else:
-                        response = await client.post("/v1/chat/completions", json=body)
-                        ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
-                    latencies.append(time.perf_counter() - start)
-                else:
-                    errors += 1
 
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        elapsed = time.perf_counter() - began
+def _summary(latencies: list[float], errors: int, elapsed: float, cpu_s: float) -> dict[str, Any]:
     latencies.sort()
 
     def pct(q: float) -> float:
@@ -142,7 +107,111 @@ async def _load(
         "requests_per_s": len(latencies) / elapsed,
         "p50_ms": pct(0.5),
         "p99_ms": pct(0.99),
+        "client_cpu_ms_per_request": 1e3 * cpu_s / max(1, len(latencies) + errors),
     }
+
+
+async def _load(
+    url: str,
+    model: str,
+    stream: bool,
+    clients: int,
+    requests: int,
+    max_seconds: float,
+    tag: str,
+    load_client: str = "aiohttp",
+) -> dict[str, Any]:
+    # The load generator shares the two cores with the gateway and the stub, so
+    # its own CPU per request matters (client_cpu_ms_per_request): aiohttp's is
+    # ~1/10 of httpx's here (`--load-client httpx` measures the old one).
+    if load_client == "httpx":
+        return await _load_httpx(url, model, stream, clients, requests, max_seconds, tag)
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(requests))
+    deadline = time.perf_counter() + max_seconds
+    connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients)
+    timeout = aiohttp.ClientTimeout(total=60.0)
+    cpu_began = time.process_time()
+    async with aiohttp.ClientSession(
+        base_url=url,
+        connector=connector,
+        timeout=timeout,
+        headers={"authorization": f"Bearer {KEY}"},
+    ) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            for i in counter:
+                if time.perf_counter() > deadline:
+                    return
+                body = _body(model, stream, tag, i)
+                start = time.perf_counter()
+                try:
+                    async with client.post("/v1/chat/completions", json=body) as response:
+                        if stream:
+                            async for _ in response.content.iter_any():
+                                pass
+                        else:
+                            await response.read()
+                        ok = response.status == 200
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - start)
+                else:
+                    errors += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - began
+    return _summary(latencies, errors, elapsed, time.process_time() - cpu_began)
+
+
+async def _load_httpx(
+    url: str, model: str, stream: bool, clients: int, requests: int, max_seconds: float, tag: str
+) -> dict[str, Any]:
+    """The same load driven by httpx (this benchmark's load generator until 2026-12-02)."""
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(requests))
+    deadline = time.perf_counter() + max_seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    cpu_began = time.process_time()
+    async with httpx.AsyncClient(
+        base_url=url, limits=limits, timeout=60.0, headers={"authorization": f"Bearer {KEY}"}
+    ) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            for i in counter:
+                if time.perf_counter() > deadline:
+                    return
+                body = _body(model, stream, tag, i)
+                start = time.perf_counter()
+                try:
+                    async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+                        async for _ in response.aiter_bytes():
+                            pass
+                        ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - start)
+                else:
+                    errors += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - began
+    return _summary(latencies, errors, elapsed, time.process_time() - cpu_began)
+
+
+def _run(coro: Any) -> Any:
+    """Runs ``coro`` on uvloop (the gateway extra brings it), as the gateway does."""
+    return uvloop.run(coro)
 
 
 def main() -> None:
@@ -153,6 +222,12 @@ def main() -> None:
     parser.add_argument("--delay-s", type=float, default=0.05, help="the stub's fixed latency")
     parser.add_argument("--memory-requests", type=int, default=0)
     parser.add_argument("--bundle", default="models/default")
+    parser.add_argument(
+        "--load-client",
+        choices=("aiohttp", "httpx"),
+        default="aiohttp",
+        help="what drives the measured runs (httpx: the load generator used before 2026-12-02)",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="lr-bench-gw-"))
@@ -195,18 +270,19 @@ def main() -> None:
         "machine": machine(),
         "stub_delay_s": args.delay_s,
         "bundle": args.bundle,
+        "load_client": args.load_client,
         "runs": [],
     }
     try:
         _wait(f"{stub_url}/v1/models", stub)
         _wait(f"{gw_url}/healthz", gateway)
         # Warm up both (connections, the encoder's first call).
-        asyncio.run(_load(gw_url, "router", False, 4, 50, 30, "warmup"))
+        _run(_load(gw_url, "router", False, 4, 50, 30, "warmup"))
         results["gateway_rss_mb_after_warmup"] = rss_mb(gateway.pid)
         for clients in [int(c) for c in args.clients.split(",")]:
             for stream in (False, True):
                 n = args.requests // 10 if clients == 1 else args.requests
-                direct = asyncio.run(
+                direct = _run(
                     _load(
                         stub_url,
                         "gpt-3.5-turbo-1106",
@@ -215,10 +291,11 @@ def main() -> None:
                         n,
                         args.max_seconds,
                         f"d{clients}{stream}",
+                        args.load_client,
                     )
                 )
                 cpu_before = (cpu_s(gateway.pid), cpu_s(stub.pid))
-                routed = asyncio.run(
+                routed = _run(
                     _load(
                         gw_url,
                         "router",
@@ -227,6 +304,7 @@ def main() -> None:
                         n,
                         args.max_seconds,
                         f"g{clients}{stream}",
+                        args.load_client,
                     )
                 )
                 # CPU the gateway spent per request (the stub's share excluded):
@@ -253,7 +331,9 @@ def main() -> None:
                     f"{run['added_p50_ms']:5.1f} p99 {run['added_p99_ms']:5.1f} ms "
                     f"(errors {routed['errors']}) | gateway CPU "
                     f"{run['gateway_cpu_ms_per_request']:.2f} ms/request, stub "
-                    f"{run['stub_cpu_ms_per_request']:.2f}",
+                    f"{run['stub_cpu_ms_per_request']:.2f}, client "
+                    f"{routed['client_cpu_ms_per_request']:.2f} (direct "
+                    f"{direct['client_cpu_ms_per_request']:.2f})",
                     flush=True,
                 )
         results["gateway_rss_mb_after_runs"] = rss_mb(gateway.pid)
@@ -261,7 +341,7 @@ def main() -> None:
             samples = [(0, rss_mb(gateway.pid))]
             step = max(1, args.memory_requests // 10)
             for done in range(step, args.memory_requests + 1, step):
-                asyncio.run(_load(gw_url, "router", False, 32, step, 3600, f"m{done}"))
+                _run(_load(gw_url, "router", False, 32, step, 3600, f"m{done}"))
                 samples.append((done, rss_mb(gateway.pid)))
                 print(f"after {done} requests: gateway RSS {samples[-1][1]:.1f} MB", flush=True)
             results["memory_mb"] = samples

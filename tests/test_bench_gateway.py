@@ -20,7 +20,10 @@ pytest.importorskip("fastapi", reason="the gateway extra")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_gateway_load_test_starts_both_servers_and_measures(tmp_path: Path) -> None:
+@pytest.mark.parametrize("load_client", ["aiohttp", "httpx"])
+def test_the_gateway_load_test_starts_both_servers_and_measures(
+    tmp_path: Path, load_client: str
+) -> None:
     env = {**os.environ, "BENCH_OUT": str(tmp_path)}
     done = subprocess.run(
         [
@@ -35,6 +38,8 @@ def test_the_gateway_load_test_starts_both_servers_and_measures(tmp_path: Path) 
             "10",
             "--delay-s",
             "0.01",
+            "--load-client",
+            load_client,
         ],
         cwd=ROOT,
         env=env,
@@ -45,8 +50,12 @@ def test_the_gateway_load_test_starts_both_servers_and_measures(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((tmp_path / "gateway.json").read_text())["results"]
+    assert results["load_client"] == load_client
     runs = results["runs"]
     assert {(r["clients"], r["stream"]) for r in runs} == {(1, False), (1, True)}
     for run in runs:
         assert run["gateway"]["errors"] == 0
         assert run["gateway"]["requests_per_s"] > 0
+        # The load generator's own CPU is measured, for both the direct and the gateway runs.
+        assert run["direct"]["client_cpu_ms_per_request"] > 0
+        assert run["gateway"]["client_cpu_ms_per_request"] > 0
