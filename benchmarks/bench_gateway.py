@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,33 @@ def _summary(latencies: list[float], errors: int, elapsed: float, cpu_s: float) 
     }
 
 
+async def _drive(
+    clients: int, requests: int, max_seconds: float, send: Callable[[int], Awaitable[bool]]
+) -> dict[str, Any]:
+    """``clients`` workers calling ``send(i)`` for i < ``requests`` until the deadline."""
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(requests))
+    deadline = time.perf_counter() + max_seconds
+    cpu_began = time.process_time()
+
+    async def worker() -> None:
+        nonlocal errors
+        for i in counter:
+            if time.perf_counter() > deadline:
+                return
+            start = time.perf_counter()
+            if await send(i):
+                latencies.append(time.perf_counter() - start)
+            else:
+                errors += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    elapsed = time.perf_counter() - began
+    return _summary(latencies, errors, elapsed, time.process_time() - cpu_began)
+
+
 async def _load(
     url: str,
     model: str,
@@ -126,46 +154,28 @@ async def _load(
     # ~1/10 of httpx's here (`--load-client httpx` measures the old one).
     if load_client == "httpx":
         return await _load_httpx(url, model, stream, clients, requests, max_seconds, tag)
-    latencies: list[float] = []
-    errors = 0
-    counter = iter(range(requests))
-    deadline = time.perf_counter() + max_seconds
     connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients)
-    timeout = aiohttp.ClientTimeout(total=60.0)
-    cpu_began = time.process_time()
     async with aiohttp.ClientSession(
         base_url=url,
         connector=connector,
-        timeout=timeout,
+        timeout=aiohttp.ClientTimeout(total=60.0),
         headers={"authorization": f"Bearer {KEY}"},
     ) as client:
 
-        async def worker() -> None:
-            nonlocal errors
-            for i in counter:
-                if time.perf_counter() > deadline:
-                    return
-                body = _body(model, stream, tag, i)
-                start = time.perf_counter()
-                try:
-                    async with client.post("/v1/chat/completions", json=body) as response:
-                        if stream:
-                            async for _ in response.content.iter_any():
-                                pass
-                        else:
-                            await response.read()
-                        ok = response.status == 200
-                except (aiohttp.ClientError, asyncio.TimeoutError):
-                    ok = False
-                if ok:
-                    latencies.append(time.perf_counter() - start)
-                else:
-                    errors += 1
+        async def send(i: int) -> bool:
+            body = _body(model, stream, tag, i)
+            try:
+                async with client.post("/v1/chat/completions", json=body) as response:
+                    if stream:
+                        async for _ in response.content.iter_any():
+                            pass
+                    else:
+                        await response.read()
+                    return response.status == 200
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                return False
 
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        elapsed = time.perf_counter() - began
-    return _summary(latencies, errors, elapsed, time.process_time() - cpu_began)
+        return await _drive(clients, requests, max_seconds, send)
 
 
 async def _load_httpx(
@@ -174,39 +184,22 @@ async def _load_httpx(
     """The same load driven by httpx (this benchmark's load generator until 2026-12-02)."""
     import httpx
 
-    latencies: list[float] = []
-    errors = 0
-    counter = iter(range(requests))
-    deadline = time.perf_counter() + max_seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    cpu_began = time.process_time()
     async with httpx.AsyncClient(
         base_url=url, limits=limits, timeout=60.0, headers={"authorization": f"Bearer {KEY}"}
     ) as client:
 
-        async def worker() -> None:
-            nonlocal errors
-            for i in counter:
-                if time.perf_counter() > deadline:
-                    return
-                body = _body(model, stream, tag, i)
-                start = time.perf_counter()
-                try:
-                    async with client.stream("POST", "/v1/chat/completions", json=body) as response:
-                        async for _ in response.aiter_bytes():
-                            pass
-                        ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
-                    latencies.append(time.perf_counter() - start)
-                else:
-                    errors += 1
+        async def send(i: int) -> bool:
+            body = _body(model, stream, tag, i)
+            try:
+                async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+                    async for _ in response.aiter_bytes():
+                        pass
+                    return response.status_code == 200
+            except httpx.HTTPError:
+                return False
 
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        elapsed = time.perf_counter() - began
-    return _summary(latencies, errors, elapsed, time.process_time() - cpu_began)
+        return await _drive(clients, requests, max_seconds, send)
 
 
 def _run(coro: Any) -> Any:
