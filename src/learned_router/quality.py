@@ -36,6 +36,7 @@ See ``training/quality_model.py`` for how the arrays are learned.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -280,9 +281,13 @@ class LatentQualityModel:
             novelty_reference=self.novelty_reference,
         )
 
+    @functools.cached_property
+    def _column_index(self) -> dict[str, int]:
+        return {m: j for j, m in enumerate(self.models)}
+
     def columns(self, models: Sequence[str]) -> npt.NDArray[np.intp]:
         """Indices of ``models`` (raises for a model the quality model does not cover)."""
-        index = {m: j for j, m in enumerate(self.models)}
+        index = self._column_index
         try:
             return np.array([index[m] for m in models], dtype=np.intp)
         except KeyError as error:

@@ -386,7 +386,10 @@ class Router:
         # it is refused and the table in force stays (LiveCatalog.last_error).
         self.catalog.require(self.models)
         head_names = [head.get(m, m) for m in self.models]
-        self._columns = self.quality.columns(head_names)
+        self.quality.columns(head_names)  # raises for a model without a head
+        # The heads route() predicts (column j is self.models[j]): only these, not all
+        # of the bundle's (251 in the shipped one; a gateway routes between a few).
+        self._head_names = head_names
         self._head_of = dict(zip(self.models, head_names, strict=True))
         self._column_of = {m: j for j, m in enumerate(self.models)}
         if calibration is not None:
@@ -679,17 +682,17 @@ class Router:
 
         ids, input_tokens = self.encoder.token_ids_and_counts(list(prompts))
         embeddings = self.encoder.embed_ids(ids)
-        prediction = self.quality.predict(embeddings, scale=self.quality_scale)
-        p = prediction.p_success[:, self._columns[columns]]
-        support = (
-            None if prediction.support is None else prediction.support[:, self._columns[columns]]
+        prediction = self.quality.predict(
+            embeddings, models=self._head_names, scale=self.quality_scale
         )
+        p = prediction.p_success[:, columns]
+        support = None if prediction.support is None else prediction.support[:, columns]
         # Expected answer lengths: predicted per prompt where the quality model
         # does it, else the bundle's per-model table.
         all_output_tokens = (
             np.broadcast_to(self._output_tokens, (n, len(self.models)))
             if prediction.output_tokens is None
-            else prediction.output_tokens[:, self._columns]
+            else prediction.output_tokens
         )
         if self.corrections is not None:
             # The learning loop's one hook: drift re-scoring and per-tenant adaptation.
