@@ -1,6 +1,6 @@
 """End-to-end routing speed and memory with the shipped bundle.
 
-Run: ``make bench`` (or ``python -m benchmarks.bench_route``). Measures, on this
+Run: ``make bench`` (or ``python -m benchmarks.bench_route [--models A,B]``). Measures, on this
 machine: ``import learned_router`` time (fresh process), ``Router.load`` time
 and resident memory, ``route()`` p50/p99 for a 30-token and a 500-token prompt
 (and a 5,000-token one, to show the token budget at work), and
@@ -9,6 +9,7 @@ and resident memory, ``route()`` p50/p99 for a 30-token and a 500-token prompt
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -42,7 +43,14 @@ def import_time_ms(repeats: int = 5) -> float:
     return 1e3 * sorted(samples)[len(samples) // 2]
 
 
-def main() -> dict[str, object]:
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--models",
+        help="comma-separated models to route between (default: all the bundle's); "
+        "e.g. the gateway benchmark's four",
+    )
+    args = parser.parse_args(argv)
     console = Console()
     if not (BUNDLE / "manifest.json").exists():
         console.print(f"[yellow]skipped[/]: no bundle at {BUNDLE} (make train-default)")
@@ -52,7 +60,9 @@ def main() -> dict[str, object]:
     results: dict[str, object] = {"import_ms": import_time_ms()}
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    router = Router.load(BUNDLE, capacity=False)
+    router = Router.load(
+        BUNDLE, capacity=False, models=args.models.split(",") if args.models else None
+    )
     results["load_ms"] = 1e3 * (time.perf_counter() - start)
     results["models"] = len(router.models)
     for tokens in (30, 500, 5000):
