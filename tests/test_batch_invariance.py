@@ -63,7 +63,8 @@ def test_a_router_over_a_few_models_predicts_what_the_bundle_predicts_for_them(
         # (bandwidth 0.05) magnifies float32 matmul rounding, which differs
         # between a batch of one and a batch of eight by ~1e-6 of the support.
         full = everything.predict(router.encoder.embed([prompt]), scale=router.quality_scale)
-        assert full.support is not None and full.output_tokens is not None
+        assert full.support is not None
+        assert full.output_tokens is not None
         decision = router.route(prompt, cost_weight=0.0)
         assert {c.model for c in decision.candidates} == set(router.models)  # canonical ids
         for c in decision.candidates:
