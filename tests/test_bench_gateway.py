@@ -1,4 +1,4 @@
-"""The gateway load test (benchmarks/bench_gateway.py) runs end to end, briefly.
+"""The gateway load test (benchmarks/bench_gateway.py) and its phase timing run end to end, briefly.
 
 It starts the stub upstream and the gateway as subprocesses; a module path left
 behind by a rename once kept it from starting at all, unnoticed until a
@@ -59,3 +59,23 @@ def test_the_gateway_load_test_starts_both_servers_and_measures(
         # The load generator's own CPU is measured, for both the direct and the gateway runs.
         assert run["direct"]["client_cpu_ms_per_request"] > 0
         assert run["gateway"]["client_cpu_ms_per_request"] > 0
+
+
+def test_the_gateway_phase_timing_runs_and_times_every_phase(tmp_path: Path) -> None:
+    env = {**os.environ, "BENCH_OUT": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gateway_phases", "--requests", "5", "--gap-ms", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    phases = json.loads((tmp_path / "gateway_phases.json").read_text())["results"]["phases"]
+    assert set(phases) == {"decision", "Router.route", "encoder", "upstream", "settle", "total"}
+    # Each part is inside what contains it.
+    assert 0 < phases["encoder"]["mean_ms"] < phases["Router.route"]["mean_ms"]
+    assert phases["Router.route"]["mean_ms"] < phases["decision"]["mean_ms"]
+    assert phases["decision"]["mean_ms"] < phases["total"]["mean_ms"]
