@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,36 +21,33 @@ pytest.importorskip("fastapi", reason="the gateway extra")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("load_client", ["aiohttp", "httpx"])
-def test_the_gateway_load_test_starts_both_servers_and_measures(
-    tmp_path: Path, load_client: str
-) -> None:
-    env = {**os.environ, "BENCH_OUT": str(tmp_path)}
+def _run_benchmark(tmp_path: Path, module: str, *args: str) -> dict[str, Any]:
+    """Runs ``python -m benchmarks.MODULE ARGS`` and returns the results it wrote."""
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.bench_gateway",
-            "--clients",
-            "1",
-            "--requests",
-            "20",
-            "--max-seconds",
-            "10",
-            "--delay-s",
-            "0.01",
-            "--load-client",
-            load_client,
-        ],
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "BENCH_OUT": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    results = json.loads((tmp_path / "gateway.json").read_text())["results"]
+    written = next(tmp_path.glob("*.json"))
+    results: dict[str, Any] = json.loads(written.read_text())["results"]
+    return results
+
+
+@pytest.mark.parametrize("load_client", ["aiohttp", "httpx"])
+def test_the_gateway_load_test_starts_both_servers_and_measures(
+    tmp_path: Path, load_client: str
+) -> None:
+    results = _run_benchmark(
+        tmp_path,
+        "bench_gateway",
+        *("--clients", "1", "--requests", "20", "--max-seconds", "10", "--delay-s", "0.01"),
+        *("--load-client", load_client),
+    )
     assert results["load_client"] == load_client
     runs = results["runs"]
     assert {(r["clients"], r["stream"]) for r in runs} == {(1, False), (1, True)}
@@ -62,18 +60,8 @@ def test_the_gateway_load_test_starts_both_servers_and_measures(
 
 
 def test_the_gateway_phase_timing_runs_and_times_every_phase(tmp_path: Path) -> None:
-    env = {**os.environ, "BENCH_OUT": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.gateway_phases", "--requests", "5", "--gap-ms", "0"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    phases = json.loads((tmp_path / "gateway_phases.json").read_text())["results"]["phases"]
+    results = _run_benchmark(tmp_path, "gateway_phases", "--requests", "5", "--gap-ms", "0")
+    phases = results["phases"]
     assert set(phases) == {"decision", "Router.route", "encoder", "upstream", "settle", "total"}
     # Each part is inside what contains it.
     assert 0 < phases["encoder"]["mean_ms"] < phases["Router.route"]["mean_ms"]
