@@ -8,6 +8,7 @@ self-hosted ours-8b), so nothing is downloaded.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from benchmarks.gateway_stub import ServerThread, StubUpstream
 
 from learned_router import Router
-from learned_router.gateway.app import ShadowSample
+from learned_router.gateway.app import INLINE_DECISION_MAX_CHARS, ShadowSample
 from learned_router.gateway.config import GatewayConfig, GatewayConfigError, hash_api_key
 from learned_router.gateway.ledger import Ledger
 from learned_router.gateway.server import build
@@ -164,6 +165,29 @@ def test_preset_uses_its_policy_like_the_router_would(running: Running, tiny_bun
     router = Router.load(tiny_bundle, models=["small", "mid", "frontier", "ours-8b"])
     want = router.route(prompt, min_quality=0.9999).model
     assert raw.parse().model_extra["learned_router"]["router_model"] == want
+
+
+def test_short_prompts_are_routed_on_the_event_loop_long_ones_in_a_thread(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long prompt's decision (tokenising all of it) must not hold up the event
+    # loop; a short one's is cheaper there than a hop to a worker thread and back.
+    seen: list[tuple[int, threading.Thread]] = []
+    route = running.gateway.router.route
+
+    def spy(prompt: str, **kwargs: Any) -> Any:
+        seen.append((len(prompt), threading.current_thread()))
+        return route(prompt, **kwargs)
+
+    monkeypatch.setattr(running.gateway.router, "route", spy)
+    client = running.client()
+    short = "a" * INLINE_DECISION_MAX_CHARS
+    ask(client, short)
+    ask(client, short + "a")
+    assert [n for n, _ in seen] == [len(short), len(short) + 1]
+    (_, on_short), (_, on_long) = seen
+    assert on_short is running.server.thread  # the thread running the event loop
+    assert on_long is not running.server.thread
 
 
 def test_an_explicit_model_passes_through(running: Running) -> None:
