@@ -22,6 +22,8 @@ torch = pytest.importorskip("torch")
 from training.quality_model import (  # noqa: E402  (needs torch)
     QualityConfig,
     QualityData,
+    centroid_counts,
+    centroid_label_sums,
     fit_lengths,
     fit_quality_model,
     irt_prior,
@@ -243,6 +245,23 @@ def _latent_bundle(tmp_path: Path) -> Path:
         catalog=tiny_catalog(),
         model_card="# latent test bundle\n",
     ).path
+
+
+def test_centroid_label_sums_over_counts_is_the_local_mean_label_per_model() -> None:
+    # Two centroids far apart (bandwidth 0.05: each prompt's kernel sits on its own
+    # centroid); model 0 right on 3 of the 4 prompts near centroid 0, model 1 never
+    # graded there (NaN) and wrong near centroid 1.
+    centroids = np.eye(2, 3, dtype=np.float32)
+    embeddings = np.repeat(centroids, [4, 2], axis=0)
+    labels = np.array(
+        [[1, np.nan], [1, np.nan], [1, np.nan], [0, np.nan], [np.nan, 0], [np.nan, 0]],
+        np.float32,
+    )
+    counts = centroid_counts(embeddings, labels, centroids, bandwidth=0.05)
+    sums = centroid_label_sums(embeddings, labels, centroids, bandwidth=0.05)
+    np.testing.assert_allclose(counts, [[4, 0], [0, 2]], atol=1e-6)
+    np.testing.assert_allclose(sums, [[3, 0], [0, 0]], atol=1e-6)
+    assert sums[0, 0] / counts[0, 0] == pytest.approx(0.75)
 
 
 def test_latent_bundle_round_trip_and_the_router_reports_support(tmp_path: Path) -> None:

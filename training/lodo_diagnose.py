@@ -13,7 +13,18 @@ bootstrap):
 - ``IRT prior``: the shipped prior (``training.quality_model.irt_prior``) alone;
 - ``hindsight accuracy``: each model's true mean quality on the held-out set,
   a constant per model: what any prior could at best achieve;
-- with ``--prior-strengths 3 1``: the predictions with lighter shrinkage.
+- with ``--prior-strengths 3 1``: the predictions with lighter shrinkage;
+- with ``--local-strengths 20 5``: the predictions blended with the *local* success
+  rate of each model among the labelled training prompts near the prompt (the
+  support kernel's weighted mean label), ``(s * local + k * p) / (s + k)`` with
+  ``s`` the support: a kNN-like signal that vanishes where support is thin; and the
+  predictions plus the local mean of the model's own misses on those training
+  prompts (label minus its prediction on the label's source scale), weighted
+  ``s / (s + k)``.
+
+``--in-distribution SHARE`` holds out only that share of the dataset's prompt
+groups and trains on everything else (the dataset's other prompts included): the
+same routings, scored in distribution instead of leave-one-dataset-out.
 
 It also prints the Spearman correlation of each prior with the held-out
 per-model accuracy. Run: ``python -m training.lodo_diagnose --data
@@ -51,7 +62,14 @@ from training.protocol import (
     load_development,
     source_names,
 )
-from training.quality_model import QualityConfig, base_columns, export, irt_prior, train_latent
+from training.quality_model import (
+    QualityConfig,
+    base_columns,
+    centroid_label_sums,
+    export,
+    irt_prior,
+    train_latent,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -80,6 +98,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="also route on the predictions with these prior strengths (lighter shrinkage)",
     )
     parser.add_argument(
+        "--local-strengths",
+        nargs="*",
+        type=float,
+        default=[],
+        help="also blend in the local success rate near each prompt with these pseudo-counts",
+    )
+    parser.add_argument(
+        "--in-distribution",
+        type=float,
+        metavar="SHARE",
+        help="hold out this share of the dataset's prompt groups only (train on the rest)",
+    )
+    parser.add_argument(
         "--per-model",
         action="store_true",
         help="also print each model's held-out accuracy, priors, mean prediction and costs",
@@ -96,10 +127,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     base = base_columns(models, catalog)
     config = QualityConfig()
     for dataset in args.datasets:
-        held = {g for g, d in zip(every.groups, every.datasets, strict=True) if d == dataset}
+        in_dataset = {g for g, d in zip(every.groups, every.datasets, strict=True) if d == dataset}
+        if args.in_distribution is None:
+            held = in_dataset
+        else:
+            drawn = group_split(sorted(in_dataset), args.in_distribution, seed=2)
+            held = {g for g, x in zip(sorted(in_dataset), drawn, strict=True) if x}
         train_rows = np.array(
             [
-                d != dataset and g not in held
+                (d != dataset or args.in_distribution is not None) and g not in held
                 for g, d in zip(every.groups, every.datasets, strict=True)
             ]
         )
@@ -121,6 +157,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             continue
         names = list(block.models)
         quality, texts, realised = block.quality, block.texts, block.realised_cost
+        if args.in_distribution is not None:
+            group_of = dict(zip(every.texts, every.groups, strict=True))
+            rows = np.array([group_of.get(t) in held for t in texts])
+            quality, realised = quality[rows], realised[rows]
+            texts = [t for t, keep in zip(texts, rows, strict=True) if keep]
         e = embed(texts)
         counter = TokenCounter()
         prediction = model.predict(e, models=names)
@@ -153,6 +194,35 @@ def main(argv: Sequence[str] | None = None) -> None:
             routings[f"predictions, prior strength {strength:g}"] = _route(
                 lighter.predict(e, models=names).p_success, expected
             )
+        if args.local_strengths:
+            sums = centroid_label_sums(
+                tr.embeddings, tr.labels, model.centroids, bandwidth=model.bandwidth
+            )
+            kernel = np.exp((e @ model.centroids.T - 1.0).astype(np.float64) / model.bandwidth)
+            support = kernel @ model.centroid_counts[:, mcols].astype(np.float64)
+            local = kernel @ sums[:, mcols].astype(np.float64) / np.maximum(support, 1e-12)
+            # The model's own miss near the prompt: training labels minus what it
+            # predicts for them on their source's scale (which takes the sources'
+            # different label scales out of the local signal).
+            fitted = np.full(tr.labels.shape, np.nan)
+            for k, name in enumerate(model.scales):
+                on = tr.source == k
+                if on.any():
+                    fitted[on] = model.predict(tr.embeddings[on], scale=name).p_success
+            misses = centroid_label_sums(
+                tr.embeddings,
+                (tr.labels - fitted).astype(np.float32),
+                model.centroids,
+                bandwidth=model.bandwidth,
+            )
+            residual = kernel @ misses[:, mcols].astype(np.float64) / np.maximum(support, 1e-12)
+            for strength in args.local_strengths:
+                blended = (support * local + strength * prediction.p_success) / (support + strength)
+                routings[f"predictions + local rates {strength:g}"] = _route(blended, expected)
+                corrected = prediction.p_success + support / (support + strength) * residual
+                routings[f"predictions + local residuals {strength:g}"] = _route(
+                    np.clip(corrected, 0.0, 1.0), expected
+                )
         oracle = Oracle()
         oracle.reveal(quality, realised)
         routings["oracle"] = oracle.route(

@@ -266,13 +266,25 @@ def centroid_counts(embeddings: F32, labels: F32, centroids: F32, *, bandwidth: 
     """``[k, m]`` labelled prompts per centroid and model (each prompt spread over
     the centroids by the serving kernel, normalised to sum 1, so that the
     support of a training prompt is about its number of labelled neighbours)."""
-    out = np.zeros((len(centroids), labels.shape[1]), dtype=np.float64)
-    known = (~np.isnan(labels)).astype(np.float64)
+    return _kernel_totals(embeddings, (~np.isnan(labels)).astype(np.float64), centroids, bandwidth)
+
+
+def centroid_label_sums(embeddings: F32, labels: F32, centroids: F32, *, bandwidth: float) -> F32:
+    """``[k, m]`` like :func:`centroid_counts`, but each labelled prompt adds its label
+    instead of 1: divided by the counts, the kernel-weighted mean label per model."""
+    values = np.nan_to_num(labels.astype(np.float64), nan=0.0)
+    return _kernel_totals(embeddings, values, centroids, bandwidth)
+
+
+def _kernel_totals(
+    embeddings: F32, values: npt.NDArray[np.float64], centroids: F32, bandwidth: float
+) -> F32:
+    out = np.zeros((len(centroids), values.shape[1]), dtype=np.float64)
     for start in range(0, len(embeddings), 4096):
         e = embeddings[start : start + 4096]
         kernel = np.exp((e @ centroids.T - 1.0) / bandwidth)
         kernel /= np.maximum(kernel.sum(1, keepdims=True), 1e-300)
-        out += kernel.T @ known[start : start + 4096]
+        out += kernel.T @ values[start : start + 4096]
     return out.astype(np.float32)
 
 
