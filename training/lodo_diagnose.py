@@ -126,13 +126,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     vectors = embed(every.texts)
     base = base_columns(models, catalog)
     config = QualityConfig()
+    group_of = dict(zip(every.texts, every.groups, strict=True))
     for dataset in args.datasets:
-        in_dataset = {g for g, d in zip(every.groups, every.datasets, strict=True) if d == dataset}
+        in_dataset = sorted(
+            {g for g, d in zip(every.groups, every.datasets, strict=True) if d == dataset}
+        )
         if args.in_distribution is None:
-            held = in_dataset
+            held = set(in_dataset)
         else:
-            drawn = group_split(sorted(in_dataset), args.in_distribution, seed=2)
-            held = {g for g, x in zip(sorted(in_dataset), drawn, strict=True) if x}
+            drawn = group_split(in_dataset, args.in_distribution, seed=2)
+            held = {g for g, x in zip(in_dataset, drawn, strict=True) if x}
         train_rows = np.array(
             [
                 (d != dataset or args.in_distribution is not None) and g not in held
@@ -158,7 +161,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         names = list(block.models)
         quality, texts, realised = block.quality, block.texts, block.realised_cost
         if args.in_distribution is not None:
-            group_of = dict(zip(every.texts, every.groups, strict=True))
             rows = np.array([group_of.get(t) in held for t in texts])
             quality, realised = quality[rows], realised[rows]
             texts = [t for t, keep in zip(texts, rows, strict=True) if keep]
@@ -198,8 +200,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             sums = centroid_label_sums(
                 tr.embeddings, tr.labels, model.centroids, bandwidth=model.bandwidth
             )
-            kernel = np.exp((e @ model.centroids.T - 1.0).astype(np.float64) / model.bandwidth)
-            support = kernel @ model.centroid_counts[:, mcols].astype(np.float64)
+            kernel = model.kernel(e)
+            support = prediction.support
+            assert support is not None
             local = kernel @ sums[:, mcols].astype(np.float64) / np.maximum(support, 1e-12)
             # The model's own miss near the prompt: training labels minus what it
             # predicts for them on their source's scale (which takes the sources'

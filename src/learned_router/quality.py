@@ -315,11 +315,15 @@ class LatentQualityModel:
                 f"{list(self.scales)} (or leave it out for the canonical scale)"
             ) from None
 
+    def kernel(self, embeddings: F32) -> FloatArray:
+        """``[n, k]`` each prompt's weight on each support centroid."""
+        similarity = embeddings.astype(np.float32, copy=False) @ self.centroids.T
+        out: FloatArray = np.exp((similarity.astype(np.float64) - 1.0) / self.bandwidth)
+        return out
+
     def support(self, embeddings: F32, cols: npt.NDArray[np.intp]) -> FloatArray:
         """``[n, m]`` effective number of labelled training prompts near each prompt."""
-        similarity = embeddings.astype(np.float32, copy=False) @ self.centroids.T
-        kernel = np.exp((similarity.astype(np.float64) - 1.0) / self.bandwidth)
-        out: FloatArray = kernel @ self.centroid_counts[:, cols].astype(np.float64)
+        out: FloatArray = self.kernel(embeddings) @ self.centroid_counts[:, cols].astype(np.float64)
         return out
 
     def predict(
