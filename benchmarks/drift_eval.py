@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from learned_router.drift.replay import DriftSpec, load_dataset, replay
+from learned_router.drift.sampling import WARMUP_CHECKS, WARMUP_RATE
 from learned_router.router import Router
 
 
@@ -31,6 +32,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--at", type=int, default=20_000)
     parser.add_argument("--shadow-rate", type=float, default=0.01)
+    parser.add_argument(
+        "--warmup-rate",
+        type=float,
+        default=WARMUP_RATE,
+        help="rate while a model's detector has fewer than --warmup-checks (0: off)",
+    )
+    parser.add_argument("--warmup-checks", type=int, default=WARMUP_CHECKS)
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1])
     parser.add_argument("--drops", nargs="*", type=int, default=[10, 20, 40])
     parser.add_argument("--stationary-seeds", nargs="*", type=int, default=[0, 1])
@@ -63,6 +71,8 @@ def main() -> None:
             data,
             requests=args.requests,
             shadow_rate=args.shadow_rate,
+            warmup_rate=args.warmup_rate,
+            warmup_checks=args.warmup_checks,
             seed=seed,
             drift=drift,
             rescore=rescore,

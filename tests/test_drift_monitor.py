@@ -236,3 +236,46 @@ def test_a_drifting_golden_model_does_not_get_the_models_it_grades_re_scored() -
     (m2_alert, *_) = [a for a in seen if a.model == "m2"]
     assert not m2_alert.reference_suspect
     assert monitor.corrections.drift_shift("m2") < 0
+
+
+class _Decision:
+    """What :meth:`DriftMonitor.should_shadow` reads of a routing decision."""
+
+    def __init__(self, model: str, decision_id: str) -> None:
+        self.model, self.decision_id, self.tenant = model, decision_id, None
+
+    def candidate(self, name: str) -> Any:
+        raise KeyError(name)
+
+
+def test_a_model_is_shadowed_at_the_warm_up_rate_until_its_detector_has_a_baseline() -> None:
+    from learned_router.drift import ShadowSampler
+
+    sampler = ShadowSampler(golden_model="g", rate=0.02, warmup_rate=0.5, warmup_checks=40)
+    monitor = DriftMonitor(sampler=sampler, settings=FAST, sinks=[])
+    picked: dict[str, list[int]] = {"m": [], "n": []}
+    for i in range(6000):
+        model = "m" if i < 3000 else "n"  # n is first routed at request 3000
+        if monitor.should_shadow(_Decision(model, f"d{i}"), request_id=f"r{i}") is not None:
+            picked[model].append(i)
+            monitor.observe_agreement(f"r{i}", model, 1.0)
+    for model, start in (("m", 0), ("n", 3000)):
+        warm = picked[model][39] - start + 1  # requests it took to get 40 checks
+        assert 40 <= warm <= 160  # ~80 at 0.5
+        later = len(picked[model]) - 40
+        assert later <= 0.02 * (3000 - warm) + 5 * (0.02 * 3000) ** 0.5
+        assert later >= 0.02 * (3000 - warm) - 5 * (0.02 * 3000) ** 0.5
+    assert monitor.baseline_checks("m") == len(picked["m"])
+    # The golden model is never shadowed against itself, warm-up or not.
+    assert monitor.should_shadow(_Decision("g", "dg"), request_id="r1") is None
+
+
+def test_an_alarm_restarts_the_baseline_the_warm_up_counts() -> None:
+    rng = np.random.default_rng(3)
+    monitor = DriftMonitor(settings=FAST, shadow_horizon=600, sinks=[])
+    assert monitor.baseline_checks("m") == 0
+    alerts = _feed(monitor, "m", np.concatenate([rng.random(300) < 0.9, rng.random(60) < 0.3]))
+    assert alerts
+    # After the alarm the detector's baseline is only what came after the change point.
+    assert monitor.baseline_checks("m") < 360
+    assert monitor.baseline_checks("m") == alerts[-1].samples_after + (360 - alerts[-1].window[1])

@@ -157,3 +157,15 @@ def test_a_judges_reference_graded_against_itself_is_not_replayed(
     replayed = load_dataset(data, "tiny", router)
     assert sorted(replayed.models) == ["mid", "small"]
     assert replayed.quality.shape == (40, 2)
+
+
+def test_the_cli_warm_up_defaults_are_the_samplers() -> None:
+    # cli.py spells them out (its imports stay lazy, for a fast --help): keep them equal.
+    import inspect
+
+    from learned_router import cli
+    from learned_router.drift.sampling import WARMUP_CHECKS, WARMUP_RATE
+
+    params = inspect.signature(cli.replay).parameters
+    assert params["warmup_rate"].default == WARMUP_RATE
+    assert params["warmup_checks"].default == WARMUP_CHECKS

@@ -56,8 +56,33 @@ def test_the_budget_caps_what_shadow_calls_spend() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"rate": 1.5}, {"rate": -0.1}, {"tenant_rates": {"t": 2.0}}, {"budget_usd": -1.0}],
+    [
+        {"rate": 1.5},
+        {"rate": -0.1},
+        {"tenant_rates": {"t": 2.0}},
+        {"budget_usd": -1.0},
+        {"warmup_rate": 1.2},
+        {"warmup_checks": -1},
+        {"warmup_checks": 2.5},
+    ],
 )
 def test_bad_settings_are_clear_errors(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidInputError, match="shadow"):
         ShadowSampler(golden_model="g", **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_warm_up_rate_applies_to_marked_requests_unless_shadowing_is_off() -> None:
+    s = ShadowSampler(
+        golden_model="g", rate=0.01, warmup_rate=0.2, tenant_rates={"off": 0.0, "busy": 0.5}
+    )
+    assert s.rate_for() == 0.01
+    assert s.rate_for(warmup=True) == 0.2
+    # A rate of 0 switches a tenant off, warm-up or not; a rate above the warm-up stays.
+    assert s.rate_for(tenant="off", warmup=True) == 0.0
+    assert s.rate_for(tenant="busy", warmup=True) == 0.5
+    assert ShadowSampler(golden_model="g", rate=0.01, warmup_checks=0).rate_for(warmup=True) == 0.01
+    n = 20_000
+    hits = sum(s.selected(f"r{i}", warmup=True) for i in range(n))
+    assert abs(hits - 0.2 * n) <= 5 * (n * 0.2 * 0.8) ** 0.5
+    # The plain sample is part of the warm-up sample (same keyed draw, lower bar).
+    assert all(s.selected(f"r{i}", warmup=True) for i in range(n) if s.selected(f"r{i}"))

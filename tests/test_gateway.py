@@ -500,12 +500,20 @@ def test_the_learning_loop_checks_shadow_answers_without_a_custom_hook(
     raw = config_dict(
         stub[1].url,
         tmp_path,
-        gateway={"shadow_rate": 1.0, "shadow_model": "frontier-chat", "shadow_budget_usd": 10.0},
+        gateway={
+            "shadow_rate": 1.0,
+            "shadow_model": "frontier-chat",
+            "shadow_budget_usd": 10.0,
+            "shadow_warmup_rate": 0.2,
+            "shadow_warmup_checks": 7,
+        },
     )
     raw["router"]["bundle"] = str(tiny_bundle)
     raw["router"]["outcome_store"] = str(tmp_path / "outcomes.sqlite")
     app, gateway = build(GatewayConfig.from_dict(raw), launch_local=False)
     assert gateway.monitor is not None
+    assert gateway.monitor.sampler is not None
+    assert (gateway.monitor.sampler.warmup_rate, gateway.monitor.sampler.warmup_checks) == (0.2, 7)
     # Re-scoring reaches routing: the router consults the monitor's corrections.
     assert gateway.router.corrections is gateway.monitor.corrections
     with ServerThread(app) as server:
@@ -566,6 +574,7 @@ def test_every_request_ends_in_an_answer_or_an_openai_error_body(running: Runnin
         ({"router": {"policy": {"min_quality": 0.8, "cost_weight": 1.0}}}, "one policy"),
         ({"gateway": {"retries": -1}}, "[gateway].retries"),
         ({"gateway": {"retrys": 1}}, "unknown key(s) ['retrys']"),
+        ({"gateway": {"shadow_warmup_rate": 1.5}}, "[gateway].shadow_warmup_rate must be in"),
         ({"upstream": [{"name": "u", "base_url": "http://x", "models": {}}]}, ".models must map"),
     ],
 )

@@ -487,6 +487,13 @@ def replay(
     ],
     requests: Annotated[int, typer.Option("--requests", help="Requests to stream.")] = 10_000,
     shadow_rate: Annotated[float, typer.Option(help="Share sent to the golden model.")] = 0.01,
+    warmup_rate: Annotated[
+        float,
+        typer.Option(help="Share while a model's detector has under --warmup-checks (0: off)."),
+    ] = 0.05,
+    warmup_checks: Annotated[
+        int, typer.Option(help="Shadow checks a model's baseline gets at the warm-up rate.")
+    ] = 300,
     seed: Annotated[int, typer.Option(help="Seeds the draws of prompts and drift.")] = 0,
     drift: Annotated[
         Optional[str],  # noqa: UP045
@@ -531,6 +538,8 @@ def replay(
         data,
         requests=requests,
         shadow_rate=shadow_rate,
+        warmup_rate=warmup_rate,
+        warmup_checks=warmup_checks,
         seed=seed,
         drift=DriftSpec.parse(drift) if drift else None,
         adapt=adapt,

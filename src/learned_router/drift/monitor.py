@@ -174,8 +174,18 @@ class DriftMonitor:
             expected_cost_usd=cost,
             tenant=decision.tenant,
             task=task,
+            warmup=self.baseline_checks(decision.model) < self.sampler.warmup_checks,
         )
         return golden if chosen else None
+
+    def baseline_checks(self, model: str) -> int:
+        """Shadow checks of ``model`` its agreement detector has since its last (re)start:
+        what its baseline is estimated from. Below the sampler's ``warmup_checks`` the
+        model is shadowed at the warm-up rate. Comparisons still queued on the shadow
+        thread are not counted yet (a service may sample a few more than needed)."""
+        with self._lock:
+            stream = self._streams.get((model, "shadow_agreement", ""))
+            return 0 if stream is None else len(stream.errors)
 
     def submit_shadow(
         self,

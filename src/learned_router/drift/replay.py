@@ -46,7 +46,7 @@ import numpy.typing as npt
 from learned_router.drift.corrections import Corrections
 from learned_router.drift.detectors import DetectorSettings
 from learned_router.drift.monitor import DriftMonitor
-from learned_router.drift.sampling import ShadowSampler
+from learned_router.drift.sampling import WARMUP_CHECKS, WARMUP_RATE, ShadowSampler
 from learned_router.errors import InvalidInputError
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
 from learned_router.predictor import QualityPrediction
@@ -294,6 +294,8 @@ def replay(
     *,
     requests: int,
     shadow_rate: float = 0.01,
+    warmup_rate: float = WARMUP_RATE,
+    warmup_checks: int = WARMUP_CHECKS,
     seed: int = 0,
     drift: DriftSpec | None = None,
     adapt: bool = False,
@@ -334,8 +336,17 @@ def replay(
         router.encoder = _MemoEncoder(router.encoder)
     if not isinstance(router.quality, _MemoPredictor):
         router.quality = _MemoPredictor(router.quality)
-    sampler = ShadowSampler(golden_model=golden, rate=shadow_rate, salt=f"replay-{seed}")
-    horizon = max(64, int(np.ceil(shadow_rate * requests)))
+    sampler = ShadowSampler(
+        golden_model=golden,
+        rate=shadow_rate,
+        salt=f"replay-{seed}",
+        warmup_rate=warmup_rate,
+        warmup_checks=warmup_checks,
+    )
+    # The span one stream's false-alarm target covers: the plain rate's share of the
+    # stream, plus the warm-up's extra checks.
+    extra = warmup_checks if warmup_rate > shadow_rate > 0 else 0
+    horizon = max(64, int(np.ceil(shadow_rate * requests)) + extra)
     monitor = DriftMonitor(
         sampler=sampler,
         corrections=corrections,

@@ -886,6 +886,8 @@ class Gateway:
                 golden_model=self.served[golden].router_model,
                 rate=self.config.shadow_rate,
                 budget_usd=None if math.isinf(budget) else budget,
+                warmup_rate=self.config.shadow_warmup_rate,
+                warmup_checks=self.config.shadow_warmup_checks,
             ),
             sinks=(log_sink, self._count_alert),
             shadow_store=store,

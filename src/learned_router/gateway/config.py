@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from learned_router.drift.sampling import WARMUP_CHECKS, WARMUP_RATE
 from learned_router.errors import InvalidInputError
 
 if sys.version_info >= (3, 11):
@@ -116,6 +117,8 @@ class GatewayConfig:
     shadow_rate: float = 0.0
     shadow_model: str | None = None
     shadow_budget_usd: float = math.inf
+    shadow_warmup_rate: float = WARMUP_RATE
+    shadow_warmup_checks: int = WARMUP_CHECKS
     source: str = "config"
 
     @classmethod
@@ -155,6 +158,8 @@ class GatewayConfig:
             "cache_max_entries",
             "shadow_rate",
             "shadow_budget_usd",
+            "shadow_warmup_rate",
+            "shadow_warmup_checks",
         }
         _keys(source, "[gateway]", gateway, numbers | {"cache", "shadow_model"})
         ledger = _table(source, raw, "ledger")
@@ -193,8 +198,9 @@ class GatewayConfig:
                         f"{source}: [gateway].{key} = {value!r}; it must be a number >= 0"
                     )
                 values[key] = type(getattr(_DEFAULTS, key))(value)
-        if not 0.0 <= values.get("shadow_rate", 0.0) <= 1.0:
-            raise GatewayConfigError(f"{source}: [gateway].shadow_rate must be in [0, 1]")
+        for key in ("shadow_rate", "shadow_warmup_rate"):
+            if not 0.0 <= values.get(key, 0.0) <= 1.0:
+                raise GatewayConfigError(f"{source}: [gateway].{key} must be in [0, 1]")
         return cls(
             upstreams=upstreams,
             tenants=tenants,
