@@ -81,7 +81,17 @@ def main() -> None:
         out = result.as_dict()
         out.pop("windows")
         out["alerts"] = [
-            {k: a[k] for k in ("model", "signal", "magnitude", "interval", "at_request")}
+            {
+                k: a[k]
+                for k in (
+                    "model",
+                    "signal",
+                    "magnitude",
+                    "interval",
+                    "at_request",
+                    "reference_suspect",
+                )
+            }
             for a in out["alerts"]
         ]
         out["run"] = label

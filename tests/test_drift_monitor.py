@@ -279,3 +279,35 @@ def test_an_alarm_restarts_the_baseline_the_warm_up_counts() -> None:
     # After the alarm the detector's baseline is only what came after the change point.
     assert monitor.baseline_checks("m") < 360
     assert monitor.baseline_checks("m") == alerts[-1].samples_after + (360 - alerts[-1].window[1])
+
+
+def test_an_agreement_alarm_while_the_golden_models_outcomes_slip_does_not_re_score() -> None:
+    # g's recorded outcomes fall (residuals up 0.2) but its own detector, tolerant of
+    # changes below 2 x delta, has not alarmed; agreement with g then collapses for m.
+    # Which side changed cannot be told from agreement: m's alarm is suspect, m keeps
+    # its score. Without g's slip the same agreement alarm re-scores m.
+    from learned_router.drift import ShadowSampler
+
+    tolerant = DetectorSettings(
+        simulations=1000, false_alarm_rate=0.01, min_instances=20, delta=0.3
+    )
+    rng = np.random.default_rng(11)
+    for slip in (True, False):
+        seen: list[DriftAlert] = []
+        monitor = DriftMonitor(
+            sampler=ShadowSampler(golden_model="g", rate=0.5),
+            settings=tolerant,
+            shadow_horizon=400,
+            outcome_horizon=400,
+            sinks=[seen.append],
+        )
+        for i in range(400):
+            p_ok = 0.9 if (i < 250 or not slip) else 0.7
+            monitor.observe_outcome(
+                f"o{i}", "g", predicted=0.9, observed=float(rng.random() < p_ok)
+            )
+        assert [a.model for a in seen] == []  # g itself never alarmed
+        _feed(monitor, "m", np.concatenate([rng.random(200) < 0.97, rng.random(100) < 0.05]))
+        (m_alert, *_) = [a for a in seen if a.model == "m"]
+        assert m_alert.reference_suspect is slip
+        assert (monitor.corrections.drift_shift("m") == 0.0) is slip

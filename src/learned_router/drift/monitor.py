@@ -24,7 +24,9 @@ bundle's reference.
 When the golden model itself drifts (found through recorded outcomes: a
 model is never shadowed against itself), agreement with it falls for every
 model it is compared with; shadow alarms raised while a golden model's drift
-stands are marked ``reference_suspect`` and do not re-score.
+stands, or while its recorded outcomes already show a significant rise of its
+residuals that its own detector has not yet alarmed on, are marked
+``reference_suspect`` and do not re-score.
 
 On an alarm it estimates the change point (the split of the stream since the
 last alarm that maximises the CUSUM of deviations from its mean), measures
@@ -70,6 +72,10 @@ if TYPE_CHECKING:
 SIGNALS = ("shadow_agreement", "outcome_residual")
 TIERS = ("low", "medium", "high")
 EVIDENCE_IDS = 50
+SLIP_Z = 3.5
+"""A golden model's outcome residuals risen by this many standard errors since their
+most likely change point make its agreement alarms suspect (see ``_golden_slipping``)."""
+SLIP_MIN_SAMPLES = 20
 
 
 @dataclass
@@ -324,6 +330,30 @@ class DriftMonitor:
             for alert in self.alerts
         )
 
+    def _golden_slipping(self) -> bool:
+        """Whether a golden model's recorded outcomes already show a drop its own
+        detector has not yet alarmed on: since its stream's most likely change point,
+        its residuals rose by more than ``SLIP_Z`` standard errors. Agreement with it
+        falls then too, and an agreement alarm cannot tell which side changed; it is
+        marked suspect rather than re-scoring the model it grades. (A wrong "suspect"
+        only delays a re-score; a wrong re-score moves traffic to the broken model.)
+        Called with the lock held."""
+        if self.sampler is None:
+            return False
+        for golden in {self.sampler.golden_model, *self.sampler.golden_by_task.values()}:
+            stream = self._streams.get((golden, "outcome_residual", ""))
+            if stream is None or len(stream.errors) < 2 * SLIP_MIN_SAMPLES:
+                continue
+            errors = np.asarray(stream.errors)
+            k = change_point(errors)
+            before, after = errors[:k], errors[k:]
+            if min(len(before), len(after)) < SLIP_MIN_SAMPLES:
+                continue
+            se = math.sqrt(before.var(ddof=1) / len(before) + after.var(ddof=1) / len(after))
+            if after.mean() - before.mean() > SLIP_Z * max(se, 1e-9):
+                return True
+        return False
+
     def _new_stream(self, signal: str, tier: str, *, total: int = 0, alarms: int = 0) -> _Stream:
         settings = self._tier_settings if tier else self.settings
         return _Stream(
@@ -354,7 +384,7 @@ class DriftMonitor:
             alert = self._alert(signal, model, stream, at_request, tenant)
             if tier:
                 alert = dataclasses.replace(alert, tier=tier)
-            if signal == "shadow_agreement" and self._golden_drifted():
+            if signal == "shadow_agreement" and (self._golden_drifted() or self._golden_slipping()):
                 alert = dataclasses.replace(alert, reference_suspect=True)
             stream.alarms += 1
             # Restart the stream after the change point: the new level is the baseline.
