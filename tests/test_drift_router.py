@@ -46,8 +46,9 @@ def test_a_drift_correction_moves_traffic_on_the_next_decision(tiny_bundle: Path
 def test_tenant_corrections_change_only_that_tenants_routing(tiny_bundle: Path) -> None:
     corrections = Corrections(prior_strength=5)
     router = _router(tiny_bundle, corrections)
-    for _ in range(200):  # acme's outcomes: "small" fails on its traffic
+    for _ in range(200):  # acme's outcomes: "small" fails on its traffic, "mid" does not
         corrections.observe("small", predicted=0.94, observed=0.0, tenant="acme")
+        corrections.observe("mid", predicted=0.94, observed=1.0, tenant="acme")
     assert "small" not in set(_chosen(router, tenant="acme"))
     assert set(_chosen(router, tenant="other")) == {"small"}
     assert set(_chosen(router)) == {"small"}

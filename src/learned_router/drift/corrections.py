@@ -83,16 +83,24 @@ class Corrections:
         max_shift: float = 0.6,
         max_drift_shift: float = 0.6,
         path: str | os.PathLike[str] | None = None,
+        pooled: float = 1.0,
     ) -> None:
-        if not (prior_strength > 0 and 0 < max_shift <= 1 and 0 < max_drift_shift <= 1):
+        if not (
+            prior_strength > 0
+            and 0 < max_shift <= 1
+            and 0 < max_drift_shift <= 1
+            and 0 <= pooled <= 1
+        ):
             raise InvalidInputError(
-                "Corrections: prior_strength must be > 0, max_shift and max_drift_shift in (0, 1]; "
-                f"got {prior_strength}, {max_shift}, {max_drift_shift}"
+                "Corrections: prior_strength must be > 0, max_shift and max_drift_shift in "
+                "(0, 1], pooled in [0, 1]; "
+                f"got {prior_strength}, {max_shift}, {max_drift_shift}, {pooled}"
             )
         self.prior_strength = float(prior_strength)
         self.max_shift = float(max_shift)
         self.max_drift_shift = float(max_drift_shift)
         self.path = None if path is None else Path(path)
+        self.pooled = float(pooled)
         # Written by record paths and alarms, read by route(): one lock.
         self._lock = threading.Lock()
         self._drift: dict[str, float] = {}
@@ -158,13 +166,26 @@ class Corrections:
                 self._band = {k: v for k, v in self._band.items() if k[0] != tenant}
             self.version += 1
 
-    def _tenant_shift(self, key: str, model: str, band: int) -> float:
+    def _common_shift(self, key: str) -> float:
+        """The tenant's mean residual over every model, shrunk towards 0 (``pooled``)."""
+        if not self.pooled:
+            return 0.0
+        n = total = 0.0
+        for (tenant, _model), residuals in self._tenant.items():
+            if tenant == key:
+                n += residuals.n
+                total += residuals.total
+        return self.pooled * total / (n + self.prior_strength) if n else 0.0
+
+    def _tenant_shift(self, key: str, model: str, band: int, common: float | None = None) -> float:
+        common = self._common_shift(key) if common is None else common
         overall = self._tenant.get((key, model))
         if overall is None:
-            return 0.0
+            return float(np.clip(common, -self.max_shift, self.max_shift))
         k = self.prior_strength
-        # Shrink the model's mean residual towards 0, the band's towards the model's.
-        model_shift = overall.total / (overall.n + k)
+        # Shrink the model's mean residual towards the tenant's (towards 0 when not
+        # pooled), the band's towards the model's.
+        model_shift = (overall.total + k * common) / (overall.n + k)
         local = self._band.get((key, model, band))
         shift = model_shift if local is None else (local.total + k * model_shift) / (local.n + k)
         return float(np.clip(shift, -self.max_shift, self.max_shift))
@@ -186,7 +207,8 @@ class Corrections:
         key = tenant or "default"
         with self._lock:
             drift = [self._drift.get(m, 0.0) for m in models]
-            learned = [(key, m) in self._tenant for m in models]
+            common = self._common_shift(key)
+            learned = [(key, m) in self._tenant or common != 0.0 for m in models]
             if not any(drift) and not any(learned):
                 return p
             out = np.array(p, dtype=np.float64, copy=True)
@@ -194,7 +216,9 @@ class Corrections:
             for j, model in enumerate(models):
                 column = out[:, j] + drift[j]
                 if learned[j]:
-                    table = np.array([self._tenant_shift(key, model, b) for b in range(BANDS)])
+                    table = np.array(
+                        [self._tenant_shift(key, model, b, common) for b in range(BANDS)]
+                    )
                     column = column + table[bands[:, j]]
                 out[:, j] = column
         np.clip(out, 0.0, 1.0, out=out)
@@ -209,6 +233,7 @@ class Corrections:
                 "prior_strength": self.prior_strength,
                 "max_shift": self.max_shift,
                 "max_drift_shift": self.max_drift_shift,
+                "pooled": self.pooled,
                 "drift": dict(self._drift),
                 "tenant": [[t, m, r.n, r.total] for (t, m), r in self._tenant.items()],
                 "band": [[t, m, b, r.n, r.total] for (t, m, b), r in self._band.items()],
@@ -256,6 +281,7 @@ class Corrections:
             max_shift=state["max_shift"],
             max_drift_shift=state["max_drift_shift"],
             path=path,
+            pooled=float(state.get("pooled", 1.0)),
         )
         out._drift = {str(k): float(v) for k, v in state["drift"].items()}
         out._tenant = {(t, m): _Residuals(n, total) for t, m, n, total in state["tenant"]}
