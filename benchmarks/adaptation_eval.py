@@ -136,6 +136,7 @@ def evaluate(
     min_coverage: float = 0.9,
     bundle: Path | None = None,
     max_shift: float | None = None,
+    pooled: float | None = None,
 ) -> dict[str, Any]:
     router = Router.load(bundle, capacity=False)
     data = load_dataset(data_dir, name, router, min_coverage=min_coverage)
@@ -151,6 +152,7 @@ def evaluate(
         "dataset": name,
         "bundle": str(bundle or "models/default (shipped; trained on part of this set)"),
         "max_shift": max_shift,
+        "pooled": pooled,
         "models": list(data.models),
         "pool_prompts": len(pool),
         "test_prompts": len(test),
@@ -189,7 +191,12 @@ def evaluate(
         adapted = Router.load(bundle, capacity=False)
         with tempfile.TemporaryDirectory() as tmp:
             start = Path(tmp) / "corrections.json"  # empty, with this bound
-            empty = Corrections() if max_shift is None else Corrections(max_shift=max_shift)
+            settings: dict[str, float] = {}
+            if max_shift is not None:
+                settings["max_shift"] = max_shift
+            if pooled is not None:
+                settings["pooled"] = pooled
+            empty = Corrections(**settings)
             empty.save(start)
             replay(
                 adapted,
@@ -233,6 +240,12 @@ def main() -> None:
     parser.add_argument(
         "--max-shift", type=float, help="bound of the tenant corrections (default: Corrections')"
     )
+    parser.add_argument(
+        "--pooled",
+        type=float,
+        help="share of the tenant-wide residual every model gets (default: Corrections'; "
+        "0 = per model only, the behaviour before pooling)",
+    )
     args = parser.parse_args()
     for name in args.datasets:
         bundle = bundle_without(args.data, name, args.bundles) if args.train_without else None
@@ -244,6 +257,7 @@ def main() -> None:
             min_coverage=args.min_coverage,
             bundle=bundle,
             max_shift=args.max_shift,
+            pooled=args.pooled,
         )
         print(json.dumps(result))
 

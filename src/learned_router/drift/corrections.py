@@ -9,8 +9,22 @@ Two kinds, both additive in probability points, bounded and reversible:
 - **tenant corrections**: learned online from the outcomes a tenant records
   (and shadow labels): per (tenant, model) and per band of predicted P, the
   mean residual ``observed - predicted``, shrunk towards the model's overall
-  residual and that towards zero (``n / (n + prior_strength)``), bounded by
-  ``max_shift``. Forgotten with :meth:`Corrections.reset`.
+  residual, that towards the tenant's mean residual over every model
+  (``pooled``), and that towards zero (``n / (n + prior_strength)`` each),
+  bounded by ``max_shift``. Forgotten with :meth:`Corrections.reset`.
+
+Why pooled: a tenant records outcomes of the models it was routed to, and
+those were chosen because their predictions were high, so their residuals
+run negative even where every model is equally well predicted (the winner's
+curse); and a tenant whose prompts are harder than the training data makes
+every model's residual negative. Corrected alone, the routed models fell
+below models nobody had observed: unpooled, adaptation cost 0.036 AIQ on
+RouterBench traffic through the shipped bundle (pooled: +0.001). It is a
+trade, measured in docs/drift.md: on LiveCodeBench through a bundle trained
+without it, pooled adaptation loses 0.017 where unpooled changed nothing.
+``pooled=0`` gives the per-model behaviour back. A single model failing where
+the others would not is the drift monitor's to find: it compares a model
+with its own history and re-scores it for every tenant.
 
 The state is a small JSON file written atomically (temporary file, then
 rename), kept beside the outcome store, so nothing learned is lost on restart.
