@@ -1,0 +1,20 @@
+"""benchmarks/adaptation_ceiling: the per-prompt residual it adds to the corrections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.adaptation_ceiling import local_residuals
+
+
+def test_local_residuals_average_the_nearest_keys_and_skip_missing_outcomes() -> None:
+    keys = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-1.0, 0.0]])
+    residuals = np.array([[0.4, np.nan], [0.2, -0.3], [-0.5, 0.1], [0.9, 0.9]])
+    query = np.array([[1.0, 0.0]])
+    # The two nearest keys are rows 0 and 1: model 0 has two residuals, model 1 one.
+    out = local_residuals(query, keys, residuals, k=2, lam=0.0)
+    assert out[0].tolist() == pytest.approx([0.3, -0.3])
+    # Shrinkage: lam pseudo-outcomes of residual 0.
+    shrunk = local_residuals(query, keys, residuals, k=2, lam=2.0)
+    assert shrunk[0].tolist() == pytest.approx([0.6 / 4, -0.3 / 3])
