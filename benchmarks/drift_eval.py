@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from learned_router.drift.replay import DriftSpec, load_dataset, replay
-from learned_router.drift.sampling import WARMUP_CHECKS, WARMUP_RATE
+from learned_router.drift.sampling import WARMUP_CHECKS, WARMUP_MIN_SHARE, WARMUP_RATE
 from learned_router.router import Router
 
 
@@ -39,6 +39,12 @@ def main() -> None:
         help="rate while a model's detector has fewer than --warmup-checks (0: off)",
     )
     parser.add_argument("--warmup-checks", type=int, default=WARMUP_CHECKS)
+    parser.add_argument(
+        "--warmup-min-share",
+        type=float,
+        default=WARMUP_MIN_SHARE,
+        help="share of decisions a model needs for its warm-up",
+    )
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1])
     parser.add_argument("--drops", nargs="*", type=int, default=[10, 20, 40])
     parser.add_argument("--stationary-seeds", nargs="*", type=int, default=[0, 1])
@@ -73,6 +79,7 @@ def main() -> None:
             shadow_rate=args.shadow_rate,
             warmup_rate=args.warmup_rate,
             warmup_checks=args.warmup_checks,
+            warmup_min_share=args.warmup_min_share,
             seed=seed,
             drift=drift,
             rescore=rescore,

@@ -251,7 +251,9 @@ class _Decision:
 def test_a_model_is_shadowed_at_the_warm_up_rate_until_its_detector_has_a_baseline() -> None:
     from learned_router.drift import ShadowSampler
 
-    sampler = ShadowSampler(golden_model="g", rate=0.02, warmup_rate=0.5, warmup_checks=40)
+    sampler = ShadowSampler(
+        golden_model="g", rate=0.02, warmup_rate=0.5, warmup_checks=40, warmup_min_share=0.0
+    )
     monitor = DriftMonitor(sampler=sampler, settings=FAST, sinks=[])
     picked: dict[str, list[int]] = {"m": [], "n": []}
     for i in range(6000):
@@ -268,6 +270,25 @@ def test_a_model_is_shadowed_at_the_warm_up_rate_until_its_detector_has_a_baseli
     assert monitor.baseline_checks("m") == len(picked["m"])
     # The golden model is never shadowed against itself, warm-up or not.
     assert monitor.should_shadow(_Decision("g", "dg"), request_id="r1") is None
+
+
+def test_a_rarely_routed_model_gets_no_warm_up() -> None:
+    from learned_router.drift import ShadowSampler
+
+    sampler = ShadowSampler(
+        golden_model="g", rate=0.02, warmup_rate=0.5, warmup_checks=40, warmup_min_share=0.2
+    )
+    monitor = DriftMonitor(sampler=sampler, settings=FAST, sinks=[])
+    checks = {"big": 0, "rare": 0}
+    for i in range(5000):
+        model = "rare" if i % 10 == 0 else "big"  # 10% of decisions, under the 20% asked
+        if monitor.should_shadow(_Decision(model, f"d{i}"), request_id=f"r{i}") is not None:
+            checks[model] += 1
+            monitor.observe_agreement(f"r{i}", model, 1.0)
+    # rare: the plain 2% of its 500 requests (10 +- 5 sd), not the warm-up's 0.5.
+    assert checks["rare"] <= 10 + 5 * (500 * 0.02) ** 0.5
+    # big: 40 checks in ~80 requests, then 2% of the rest.
+    assert checks["big"] >= 40 + 0.02 * 4400 - 5 * (0.02 * 4400) ** 0.5
 
 
 def test_an_alarm_restarts_the_baseline_the_warm_up_counts() -> None:

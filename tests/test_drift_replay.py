@@ -164,8 +164,9 @@ def test_the_cli_warm_up_defaults_are_the_samplers() -> None:
     import inspect
 
     from learned_router import cli
-    from learned_router.drift.sampling import WARMUP_CHECKS, WARMUP_RATE
+    from learned_router.drift.sampling import WARMUP_CHECKS, WARMUP_MIN_SHARE, WARMUP_RATE
 
     params = inspect.signature(cli.replay).parameters
     assert params["warmup_rate"].default == WARMUP_RATE
     assert params["warmup_checks"].default == WARMUP_CHECKS
+    assert params["warmup_min_share"].default == WARMUP_MIN_SHARE

@@ -64,6 +64,7 @@ def test_the_budget_caps_what_shadow_calls_spend() -> None:
         {"warmup_rate": 1.2},
         {"warmup_checks": -1},
         {"warmup_checks": 2.5},
+        {"warmup_min_share": 1.5},
     ],
 )
 def test_bad_settings_are_clear_errors(kwargs: dict[str, object]) -> None:

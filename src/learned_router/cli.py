@@ -494,6 +494,9 @@ def replay(
     warmup_checks: Annotated[
         int, typer.Option(help="Shadow checks a model's baseline gets at the warm-up rate.")
     ] = 300,
+    warmup_min_share: Annotated[
+        float, typer.Option(help="Share of decisions a model needs for its warm-up.")
+    ] = 0.05,
     seed: Annotated[int, typer.Option(help="Seeds the draws of prompts and drift.")] = 0,
     drift: Annotated[
         Optional[str],  # noqa: UP045
@@ -540,6 +543,7 @@ def replay(
         shadow_rate=shadow_rate,
         warmup_rate=warmup_rate,
         warmup_checks=warmup_checks,
+        warmup_min_share=warmup_min_share,
         seed=seed,
         drift=DriftSpec.parse(drift) if drift else None,
         adapt=adapt,

@@ -47,6 +47,7 @@ import math
 import os
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -157,6 +158,9 @@ class DriftMonitor:
         self._streams: dict[tuple[str, str, str], _Stream] = {}  # (model, signal, tier or "")
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[Future[DriftAlert | None]] = []
+        # Decisions seen per model (should_shadow counts them): the warm-up's share.
+        self._routed: Counter[str] = Counter()
+        self._routed_total = 0
 
     # --- shadow checks ----------------------------------------------------------------------
 
@@ -169,6 +173,9 @@ class DriftMonitor:
         if self.sampler is None:
             return None
         golden = self.sampler.golden_for(task)
+        with self._lock:
+            self._routed[decision.model] += 1
+            self._routed_total += 1
         if decision.model in (golden, "cache"):
             return None
         try:
@@ -180,9 +187,20 @@ class DriftMonitor:
             expected_cost_usd=cost,
             tenant=decision.tenant,
             task=task,
-            warmup=self.baseline_checks(decision.model) < self.sampler.warmup_checks,
+            warmup=self._warming_up(decision.model),
         )
         return golden if chosen else None
+
+    def _warming_up(self, model: str) -> bool:
+        """Whether ``model`` is shadowed at the warm-up rate: its detector has fewer
+        than ``warmup_checks`` checks since its (re)start, and it carries at least
+        ``warmup_min_share`` of the decisions seen."""
+        assert self.sampler is not None
+        if self.baseline_checks(model) >= self.sampler.warmup_checks:
+            return False
+        with self._lock:
+            share = self._routed[model] / max(1, self._routed_total)
+        return share >= self.sampler.warmup_min_share
 
     def baseline_checks(self, model: str) -> int:
         """Shadow checks of ``model`` its agreement detector has since its last (re)start:

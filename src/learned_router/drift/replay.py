@@ -46,7 +46,12 @@ import numpy.typing as npt
 from learned_router.drift.corrections import Corrections
 from learned_router.drift.detectors import DetectorSettings
 from learned_router.drift.monitor import DriftMonitor
-from learned_router.drift.sampling import WARMUP_CHECKS, WARMUP_RATE, ShadowSampler
+from learned_router.drift.sampling import (
+    WARMUP_CHECKS,
+    WARMUP_MIN_SHARE,
+    WARMUP_RATE,
+    ShadowSampler,
+)
 from learned_router.errors import InvalidInputError
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
 from learned_router.predictor import QualityPrediction
@@ -296,6 +301,7 @@ def replay(
     shadow_rate: float = 0.01,
     warmup_rate: float = WARMUP_RATE,
     warmup_checks: int = WARMUP_CHECKS,
+    warmup_min_share: float = WARMUP_MIN_SHARE,
     seed: int = 0,
     drift: DriftSpec | None = None,
     adapt: bool = False,
@@ -342,6 +348,7 @@ def replay(
         salt=f"replay-{seed}",
         warmup_rate=warmup_rate,
         warmup_checks=warmup_checks,
+        warmup_min_share=warmup_min_share,
     )
     # The span one stream's false-alarm target covers: the plain rate's share of the
     # stream, plus the warm-up's extra checks.

@@ -888,6 +888,7 @@ class Gateway:
                 budget_usd=None if math.isinf(budget) else budget,
                 warmup_rate=self.config.shadow_warmup_rate,
                 warmup_checks=self.config.shadow_warmup_checks,
+                warmup_min_share=self.config.shadow_warmup_min_share,
             ),
             sinks=(log_sink, self._count_alert),
             shadow_store=store,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from learned_router.drift.sampling import WARMUP_CHECKS, WARMUP_RATE
+from learned_router.drift.sampling import WARMUP_CHECKS, WARMUP_MIN_SHARE, WARMUP_RATE
 from learned_router.errors import InvalidInputError
 
 if sys.version_info >= (3, 11):
@@ -119,6 +119,7 @@ class GatewayConfig:
     shadow_budget_usd: float = math.inf
     shadow_warmup_rate: float = WARMUP_RATE
     shadow_warmup_checks: int = WARMUP_CHECKS
+    shadow_warmup_min_share: float = WARMUP_MIN_SHARE
     source: str = "config"
 
     @classmethod
@@ -160,6 +161,7 @@ class GatewayConfig:
             "shadow_budget_usd",
             "shadow_warmup_rate",
             "shadow_warmup_checks",
+            "shadow_warmup_min_share",
         }
         _keys(source, "[gateway]", gateway, numbers | {"cache", "shadow_model"})
         ledger = _table(source, raw, "ledger")
@@ -198,7 +200,7 @@ class GatewayConfig:
                         f"{source}: [gateway].{key} = {value!r}; it must be a number >= 0"
                     )
                 values[key] = type(getattr(_DEFAULTS, key))(value)
-        for key in ("shadow_rate", "shadow_warmup_rate"):
+        for key in ("shadow_rate", "shadow_warmup_rate", "shadow_warmup_min_share"):
             if not 0.0 <= values.get(key, 0.0) <= 1.0:
                 raise GatewayConfigError(f"{source}: [gateway].{key} must be in [0, 1]")
         return cls(
