@@ -575,6 +575,7 @@ def test_every_request_ends_in_an_answer_or_an_openai_error_body(running: Runnin
         ({"gateway": {"retries": -1}}, "[gateway].retries"),
         ({"gateway": {"retrys": 1}}, "unknown key(s) ['retrys']"),
         ({"gateway": {"shadow_warmup_rate": 1.5}}, "[gateway].shadow_warmup_rate must be in"),
+        ({"gateway": {"shadow_warmup_min_share": 2}}, "[gateway].shadow_warmup_min_share must"),
         ({"upstream": [{"name": "u", "base_url": "http://x", "models": {}}]}, ".models must map"),
     ],
 )
