@@ -208,20 +208,25 @@ def test_an_unknown_tier_is_refused() -> None:
         monitor.observe_agreement("r", "m", 1.0, tier="extreme")
 
 
+def _graded_by_g(settings: DetectorSettings, horizon: int, seen: list[DriftAlert]) -> DriftMonitor:
+    """A monitor shadowing half the traffic against golden model ``g``."""
+    from learned_router.drift import ShadowSampler
+
+    return DriftMonitor(
+        sampler=ShadowSampler(golden_model="g", rate=0.5),
+        settings=settings,
+        shadow_horizon=horizon,
+        outcome_horizon=horizon,
+        sinks=[seen.append],
+    )
+
+
 def test_a_drifting_golden_model_does_not_get_the_models_it_grades_re_scored() -> None:
     # The golden model g is also routed; its recorded outcomes show a drop. Agreement
     # with g then falls for m too: that alarm is marked and m keeps its score.
-    from learned_router.drift import ShadowSampler
-
     rng = np.random.default_rng(5)
     seen: list[DriftAlert] = []
-    monitor = DriftMonitor(
-        sampler=ShadowSampler(golden_model="g", rate=0.5),
-        settings=FAST,
-        shadow_horizon=600,
-        outcome_horizon=600,
-        sinks=[seen.append],
-    )
+    monitor = _graded_by_g(FAST, 600, seen)
     for i in range(600):
         observed = float(rng.random() < (0.9 if i < 300 else 0.4))
         monitor.observe_outcome(f"o{i}", "g", predicted=0.9, observed=observed)
@@ -307,21 +312,13 @@ def test_an_agreement_alarm_while_the_golden_models_outcomes_slip_does_not_re_sc
     # changes below 2 x delta, has not alarmed; agreement with g then collapses for m.
     # Which side changed cannot be told from agreement: m's alarm is suspect, m keeps
     # its score. Without g's slip the same agreement alarm re-scores m.
-    from learned_router.drift import ShadowSampler
-
     tolerant = DetectorSettings(
         simulations=1000, false_alarm_rate=0.01, min_instances=20, delta=0.3
     )
     rng = np.random.default_rng(11)
     for slip in (True, False):
         seen: list[DriftAlert] = []
-        monitor = DriftMonitor(
-            sampler=ShadowSampler(golden_model="g", rate=0.5),
-            settings=tolerant,
-            shadow_horizon=400,
-            outcome_horizon=400,
-            sinks=[seen.append],
-        )
+        monitor = _graded_by_g(tolerant, 400, seen)
         for i in range(400):
             p_ok = 0.9 if (i < 250 or not slip) else 0.7
             monitor.observe_outcome(
