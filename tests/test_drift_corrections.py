@@ -106,6 +106,16 @@ def test_damaged_or_newer_files_are_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps({"format_version": 99}))
     with pytest.raises(CorrectionsFileError, match="newer"):
         Corrections.load(path)
+    # A current file with a bad or missing part names the file, not a KeyError.
+    good = Corrections(pooled=0.5).state()
+    for damage in ({"pooled": 7}, {"band": None}, {"tenant": [["t", "m", 1.0]]}):
+        path.write_text(json.dumps({**good, **damage}))
+        with pytest.raises(CorrectionsFileError, match=r"c\.json: damaged corrections file"):
+            Corrections.load(path)
+    del good["drift"]
+    path.write_text(json.dumps(good))
+    with pytest.raises(CorrectionsFileError, match="KeyError"):
+        Corrections.load(path)
 
 
 def test_bad_observations_are_clear_errors() -> None:

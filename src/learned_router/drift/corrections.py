@@ -290,14 +290,22 @@ class Corrections:
                 f"{path}: corrections format {version} is newer than this learned-router "
                 f"understands ({FORMAT_VERSION}); upgrade learned-router"
             )
-        out = cls(
-            prior_strength=state["prior_strength"],
-            max_shift=state["max_shift"],
-            max_drift_shift=state["max_drift_shift"],
-            path=path,
-            pooled=float(state.get("pooled", 1.0)),
-        )
-        out._drift = {str(k): float(v) for k, v in state["drift"].items()}
-        out._tenant = {(t, m): _Residuals(n, total) for t, m, n, total in state["tenant"]}
-        out._band = {(t, m, int(b)): _Residuals(n, total) for t, m, b, n, total in state["band"]}
+        try:
+            out = cls(
+                prior_strength=state["prior_strength"],
+                max_shift=state["max_shift"],
+                max_drift_shift=state["max_drift_shift"],
+                path=path,
+                pooled=float(state.get("pooled", 1.0)),
+            )
+            out._drift = {str(k): float(v) for k, v in state["drift"].items()}
+            out._tenant = {(t, m): _Residuals(n, total) for t, m, n, total in state["tenant"]}
+            out._band = {
+                (t, m, int(b)): _Residuals(n, total) for t, m, b, n, total in state["band"]
+            }
+        except (KeyError, TypeError, ValueError, AttributeError, InvalidInputError) as error:
+            raise CorrectionsFileError(
+                f"{path}: damaged corrections file ({type(error).__name__}: {error}); "
+                "restore it from a backup or delete it to start afresh"
+            ) from error
         return out
