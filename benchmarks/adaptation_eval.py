@@ -137,6 +137,7 @@ def evaluate(
     bundle: Path | None = None,
     max_shift: float | None = None,
     pooled: float | None = None,
+    prior_strength: float | None = None,
 ) -> dict[str, Any]:
     router = Router.load(bundle, capacity=False)
     data = load_dataset(data_dir, name, router, min_coverage=min_coverage)
@@ -153,6 +154,7 @@ def evaluate(
         "bundle": str(bundle or "models/default (shipped; trained on part of this set)"),
         "max_shift": max_shift,
         "pooled": pooled,
+        "prior_strength": prior_strength,
         "models": list(data.models),
         "pool_prompts": len(pool),
         "test_prompts": len(test),
@@ -196,6 +198,8 @@ def evaluate(
                 settings["max_shift"] = max_shift
             if pooled is not None:
                 settings["pooled"] = pooled
+            if prior_strength is not None:
+                settings["prior_strength"] = prior_strength
             empty = Corrections(**settings)
             empty.save(start)
             replay(
@@ -246,6 +250,11 @@ def main() -> None:
         help="share of the tenant-wide residual every model gets (default: Corrections'; "
         "0 = per model only, the behaviour before pooling)",
     )
+    parser.add_argument(
+        "--prior-strength",
+        type=float,
+        help="pseudo-outcomes each level of the corrections is shrunk with (default: Corrections')",
+    )
     args = parser.parse_args()
     for name in args.datasets:
         bundle = bundle_without(args.data, name, args.bundles) if args.train_without else None
@@ -258,6 +267,7 @@ def main() -> None:
             bundle=bundle,
             max_shift=args.max_shift,
             pooled=args.pooled,
+            prior_strength=args.prior_strength,
         )
         print(json.dumps(result))
 
