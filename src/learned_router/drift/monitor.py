@@ -172,11 +172,13 @@ class DriftMonitor:
         (default: the decision id), so a retried request makes the same choice."""
         if self.sampler is None:
             return None
+        if decision.model == "cache":
+            return None
         golden = self.sampler.golden_for(task)
         with self._lock:
             self._routed[decision.model] += 1
             self._routed_total += 1
-        if decision.model in (golden, "cache"):
+        if decision.model == golden:
             return None
         try:
             cost = decision.candidate(golden).expected_cost_usd
