@@ -329,3 +329,26 @@ def test_an_agreement_alarm_while_the_golden_models_outcomes_slip_does_not_re_sc
         (m_alert, *_) = [a for a in seen if a.model == "m"]
         assert m_alert.reference_suspect is slip
         assert (monitor.corrections.drift_shift("m") == 0.0) is slip
+
+
+def test_a_long_quiet_stream_keeps_bounded_memory_and_still_alarms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import learned_router.drift.monitor as monitor_module
+
+    monkeypatch.setattr(monitor_module, "STREAM_WINDOW", 100)
+    seen: list[DriftAlert] = []
+    monitor = DriftMonitor(settings=FAST, shadow_horizon=2000, sinks=[seen.append])
+    _feed(monitor, "m", np.ones(1500))  # agrees every time: nothing to alarm on
+    stream = monitor._streams[("m", "shadow_agreement", "")]
+    assert len(stream.errors) == len(stream.ids) <= 200
+    assert monitor.baseline_checks("m") == 1500
+    (row,) = [r for r in monitor.status() if r["model"] == "m"]
+    assert (row["samples"], row["since_restart"]) == (1500, 1500)
+    # A drop after the quiet stretch is still found, its evidence the latest samples.
+    alerts = [
+        monitor.observe_agreement(f"late-{i}", "m", 0.0, at_request=1500 + i) for i in range(60)
+    ]
+    alert = next(a for a in alerts if a is not None)
+    assert alert.magnitude < -0.5
+    assert all(e.startswith("late-") for e in alert.evidence_ids)

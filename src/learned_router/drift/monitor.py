@@ -77,15 +77,29 @@ SLIP_Z = 3.5
 """A golden model's outcome residuals risen by this many standard errors since their
 most likely change point make its agreement alarms suspect (see ``_golden_slipping``)."""
 SLIP_MIN_SAMPLES = 20
+STREAM_WINDOW = 20_000
+"""Samples a stream keeps (between 1x and 2x this) for measuring an alarm: a service
+that runs for months without an alarm must not grow its monitor without bound."""
 
 
 @dataclass
 class _Stream:
     detector: ErrorStreamDetector
     errors: list[float] = field(default_factory=list)
+    """The latest samples since the (re)start, at most ``2 * STREAM_WINDOW``: what an
+    alarm's change point and magnitude are measured on (the detector is O(1))."""
     ids: list[str] = field(default_factory=list)
+    since_restart: int = 0
     total: int = 0
     alarms: int = 0
+
+    def add(self, error: float, request_id: str) -> None:
+        self.errors.append(error)
+        self.ids.append(request_id)
+        self.since_restart += 1
+        if len(self.errors) > 2 * STREAM_WINDOW:  # amortised O(1), bounded memory
+            del self.errors[:-STREAM_WINDOW]
+            del self.ids[:-STREAM_WINDOW]
 
 
 def change_point(errors: Sequence[float] | npt.NDArray[np.float64]) -> int:
@@ -211,7 +225,7 @@ class DriftMonitor:
         thread are not counted yet (a service may sample a few more than needed)."""
         with self._lock:
             stream = self._streams.get((model, "shadow_agreement", ""))
-            return 0 if stream is None else len(stream.errors)
+            return 0 if stream is None else stream.since_restart
 
     def submit_shadow(
         self,
@@ -397,8 +411,7 @@ class DriftMonitor:
                 stream = self._new_stream(signal, tier)
                 self._streams[key] = stream
             stream.total += 1
-            stream.errors.append(error)
-            stream.ids.append(request_id)
+            stream.add(error, request_id)
             if not stream.detector.update(error):
                 return None
             alert = self._alert(signal, model, stream, at_request, tenant)
@@ -412,8 +425,7 @@ class DriftMonitor:
             fresh = self._new_stream(signal, tier, total=stream.total, alarms=stream.alarms)
             self._streams[key] = fresh
             for e, rid in zip(stream.errors[start:], stream.ids[start:], strict=True):
-                fresh.errors.append(e)
-                fresh.ids.append(rid)
+                fresh.add(e, rid)
                 fresh.detector.update(e)
             self.alerts.append(alert)
         if self.rescore and alert.magnitude < 0 and not tier and not alert.reference_suspect:
@@ -498,7 +510,9 @@ class DriftMonitor:
     # --- state ------------------------------------------------------------------------------
 
     def status(self) -> list[dict[str, Any]]:
-        """Per (model, signal): samples, alarms, baseline error, threshold, drift shift."""
+        """Per (model, signal): samples, alarms, baseline error, threshold, drift shift.
+        ``mean_error_since_restart`` is over the samples the stream keeps (the latest
+        ``STREAM_WINDOW`` to ``2 x STREAM_WINDOW`` of them)."""
         with self._lock:
             rows: list[dict[str, Any]] = []
             for (model, signal, tier), stream in sorted(self._streams.items()):
@@ -509,7 +523,7 @@ class DriftMonitor:
                         "signal": signal,
                         "tier": tier or None,
                         "samples": stream.total,
-                        "since_restart": len(stream.errors),
+                        "since_restart": stream.since_restart,
                         "mean_error_since_restart": float(np.mean(stream.errors))
                         if stream.errors
                         else None,
