@@ -1,4 +1,4 @@
-"""benchmarks/adaptation_ceiling: the per-prompt residual it adds to the corrections."""
+"""Learning-loop benchmarks: the helpers of adaptation_ceiling and slip_threshold."""
 
 from __future__ import annotations
 
@@ -17,3 +17,12 @@ def test_local_residuals_average_the_nearest_keys_and_skip_missing_outcomes() ->
     # Shrinkage: lam pseudo-outcomes of residual 0.
     shrunk = local_residuals(query, keys, residuals, k=2, lam=2.0)
     assert shrunk[0].tolist() == pytest.approx([0.6 / 4, -0.3 / 3])
+
+
+def test_the_slip_check_fires_on_a_planted_drop_and_not_on_a_steady_stream() -> None:
+    from benchmarks.slip_threshold import fires, stream
+
+    rng = np.random.default_rng(0)
+    assert fires(stream(rng, 200, 200, 0.5), 3.5)
+    assert not fires(np.zeros(400), 3.5)
+    assert not fires(stream(rng, 10, 10, 0.5), 3.5)  # too short to say
