@@ -119,6 +119,9 @@ class Corrections:
         self._lock = threading.Lock()
         self._drift: dict[str, float] = {}
         self._tenant: dict[tuple[str, str], _Residuals] = {}
+        # Per tenant, the sum of its models' entries above: the pooled shift's input,
+        # kept as outcomes arrive so route() need not add them up per decision.
+        self._pool: dict[str, _Residuals] = {}
         self._band: dict[tuple[str, str, int], _Residuals] = {}
         self.version = 0
         """Bumped on every change (lets callers cache)."""
@@ -166,6 +169,7 @@ class Corrections:
         residual = float(observed) - float(predicted)
         with self._lock:
             self._tenant.setdefault((key, model), _Residuals()).add(residual)
+            self._pool.setdefault(key, _Residuals()).add(residual)
             self._band.setdefault((key, model, _band(predicted)), _Residuals()).add(residual)
             self.version += 1
 
@@ -174,22 +178,20 @@ class Corrections:
         with self._lock:
             if tenant is None:
                 self._tenant.clear()
+                self._pool.clear()
                 self._band.clear()
             else:
                 self._tenant = {k: v for k, v in self._tenant.items() if k[0] != tenant}
+                self._pool.pop(tenant, None)
                 self._band = {k: v for k, v in self._band.items() if k[0] != tenant}
             self.version += 1
 
     def _common_shift(self, key: str) -> float:
         """The tenant's mean residual over every model, shrunk towards 0 (``pooled``)."""
-        if not self.pooled:
+        pool = self._pool.get(key)
+        if not self.pooled or pool is None or not pool.n:
             return 0.0
-        n = total = 0.0
-        for (tenant, _model), residuals in self._tenant.items():
-            if tenant == key:
-                n += residuals.n
-                total += residuals.total
-        return self.pooled * total / (n + self.prior_strength) if n else 0.0
+        return self.pooled * pool.total / (pool.n + self.prior_strength)
 
     def _tenant_shift(self, key: str, model: str, band: int, common: float | None = None) -> float:
         common = self._common_shift(key) if common is None else common
@@ -220,21 +222,23 @@ class Corrections:
         """
         key = tenant or "default"
         with self._lock:
-            drift = [self._drift.get(m, 0.0) for m in models]
+            drift = np.array([self._drift.get(m, 0.0) for m in models])
             common = self._common_shift(key)
-            learned = [(key, m) in self._tenant or common != 0.0 for m in models]
-            if not any(drift) and not any(learned):
+            observed = [j for j, m in enumerate(models) if (key, m) in self._tenant]
+            if not drift.any() and not observed and not common:
                 return p
+            # Models this tenant never recorded get its pooled shift alone (one number);
+            # recorded ones their own shift per band of predicted P.
+            unseen = np.full(len(models), np.clip(common, -self.max_shift, self.max_shift))
+            unseen[observed] = 0.0
             out = np.array(p, dtype=np.float64, copy=True)
             bands = np.minimum(BANDS - 1, np.maximum(0, (out * BANDS).astype(np.int64)))
-            for j, model in enumerate(models):
-                column = out[:, j] + drift[j]
-                if learned[j]:
-                    table = np.array(
-                        [self._tenant_shift(key, model, b, common) for b in range(BANDS)]
-                    )
-                    column = column + table[bands[:, j]]
-                out[:, j] = column
+            out += drift + unseen
+            for j in observed:
+                table = np.array(
+                    [self._tenant_shift(key, models[j], b, common) for b in range(BANDS)]
+                )
+                out[:, j] += table[bands[:, j]]
         np.clip(out, 0.0, 1.0, out=out)
         return out
 
@@ -300,6 +304,10 @@ class Corrections:
             )
             out._drift = {str(k): float(v) for k, v in state["drift"].items()}
             out._tenant = {(t, m): _Residuals(n, total) for t, m, n, total in state["tenant"]}
+            for (tenant, _model), residuals in out._tenant.items():
+                pool = out._pool.setdefault(tenant, _Residuals())
+                pool.n += residuals.n
+                pool.total += residuals.total
             out._band = {
                 (t, m, int(b)): _Residuals(n, total) for t, m, b, n, total in state["band"]
             }

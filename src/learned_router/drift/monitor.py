@@ -191,9 +191,10 @@ class DriftMonitor:
         if decision.model == "cache":
             return None
         golden = self.sampler.golden_for(task)
-        with self._lock:
+        with self._lock:  # one lock round per decision: count it, read the warm-up state
             self._routed[decision.model] += 1
             self._routed_total += 1
+            warmup = self._warming_up(decision.model)
         if decision.model == golden:
             return None
         try:
@@ -205,19 +206,18 @@ class DriftMonitor:
             expected_cost_usd=cost,
             tenant=decision.tenant,
             task=task,
-            warmup=self._warming_up(decision.model),
+            warmup=warmup,
         )
         return golden if chosen else None
 
     def _warming_up(self, model: str) -> bool:
         """Whether ``model`` is shadowed at the warm-up rate: its detector has fewer
         than ``warmup_checks`` checks since its (re)start, and it carries at least
-        ``warmup_min_share`` of the decisions seen."""
+        ``warmup_min_share`` of the decisions seen. Called with the lock held."""
         assert self.sampler is not None
-        if self.baseline_checks(model) >= self.sampler.warmup_checks:
+        if self._baseline_checks(model) >= self.sampler.warmup_checks:
             return False
-        with self._lock:
-            share = self._routed[model] / max(1, self._routed_total)
+        share = self._routed[model] / max(1, self._routed_total)
         return share >= self.sampler.warmup_min_share
 
     def baseline_checks(self, model: str) -> int:
@@ -226,8 +226,11 @@ class DriftMonitor:
         model is shadowed at the warm-up rate. Comparisons still queued on the shadow
         thread are not counted yet (a service may sample a few more than needed)."""
         with self._lock:
-            stream = self._streams.get((model, "shadow_agreement", ""))
-            return 0 if stream is None else stream.since_restart
+            return self._baseline_checks(model)
+
+    def _baseline_checks(self, model: str) -> int:
+        stream = self._streams.get((model, "shadow_agreement", ""))
+        return 0 if stream is None else stream.since_restart
 
     def submit_shadow(
         self,
