@@ -14,6 +14,13 @@ bootstrap):
 - ``hindsight accuracy``: each model's true mean quality on the held-out set,
   a constant per model: what any prior could at best achieve;
 - with ``--prior-strengths 3 1``: the predictions with lighter shrinkage;
+- with ``--neighbour-residuals K:TAU:PSEUDO``: the predictions plus the model's
+  own misses on the K *nearest training prompts* (exact cosine neighbours instead
+  of the support centroids), weighted ``exp((cos - 1) / TAU)``, shrunk by PSEUDO;
+- with ``--knn-support K:TAU:PSEUDO``: the predictions shrunk with a support
+  counted on those K nearest prompts instead of the centroids (PSEUDO plays the
+  prior strength);
+- with ``--config centroids=2048 ...``: a different ``QualityConfig``;
 - with ``--local-strengths 20 5``: the predictions blended with the *local* success
   rate of each model among the labelled training prompts near the prompt (the
   support kernel's weighted mean label), ``(s * local + k * p) / (s + k)`` with
@@ -64,6 +71,7 @@ from training.protocol import (
 )
 from training.quality_model import (
     QualityConfig,
+    QualityData,
     base_columns,
     centroid_label_sums,
     export,
@@ -78,6 +86,44 @@ def _route(p: FloatArray, cost: FloatArray) -> Routing:
     weights = cost_weight_grid(cost)
     index = sweep_cost_weights(np.clip(p, 0.0, 1.0), cost, weights)
     return Routing(index=index, labels=tuple(f"{w:.4g}" for w in weights), predicted_quality=p)
+
+
+def neighbour_residuals(
+    queries: npt.NDArray[np.float32],
+    bank: npt.NDArray[np.float32],
+    misses: FloatArray,
+    *,
+    k: int,
+    tau: float,
+    pseudo: float,
+    total: bool = False,
+    chunk: int = 1024,
+) -> FloatArray:
+    """``[q, m]`` the kernel-weighted mean of ``misses`` (NaN: no label) over each
+    query's ``k`` nearest ``bank`` rows (weights ``exp((cos - 1) / tau)``), shrunk
+    by ``pseudo`` pseudo-counts; with ``total``, the summed weights of the labelled
+    rows instead (an exact-neighbour support)."""
+    have = ~np.isnan(misses)
+    filled = np.where(have, misses, 0.0)
+    out = np.zeros((len(queries), misses.shape[1]))
+    for start in range(0, len(queries), chunk):
+        similarity = queries[start : start + chunk] @ bank.T
+        near = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        weight = np.exp((np.take_along_axis(similarity, near, axis=1) - 1.0) / tau)
+        sums = np.einsum("qk,qkm->qm", weight, filled[near])
+        count = np.einsum("qk,qkm->qm", weight, have[near].astype(np.float64))
+        out[start : start + chunk] = count if total else sums / (count + pseudo)
+    return out
+
+
+def _fitted(model: LatentQualityModel, tr: QualityData) -> FloatArray:
+    """The model's prediction for each training row on the row's own label scale."""
+    fitted = np.full(tr.labels.shape, np.nan)
+    for k, name in enumerate(model.scales):
+        on = tr.source == k
+        if on.any():
+            fitted[on] = model.predict(tr.embeddings[on], scale=name).p_success
+    return fitted
 
 
 def _spearman(a: FloatArray, b: FloatArray) -> float:
@@ -105,6 +151,29 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="also blend in the local success rate near each prompt with these pseudo-counts",
     )
     parser.add_argument(
+        "--neighbour-residuals",
+        nargs="*",
+        default=[],
+        metavar="K:TAU:PSEUDO",
+        help="also add the model's own misses on the K nearest training prompts, weighted "
+        "exp((cos - 1) / TAU) and shrunk by PSEUDO pseudo-counts",
+    )
+    parser.add_argument(
+        "--knn-support",
+        nargs="*",
+        default=[],
+        metavar="K:TAU:PSEUDO",
+        help="also shrink with a support counted on the K nearest training prompts "
+        "(weights exp((cos - 1) / TAU)) instead of the centroids, PSEUDO the prior strength",
+    )
+    parser.add_argument(
+        "--config",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="QualityConfig fields to change (e.g. centroids=1024 bandwidth=0.03)",
+    )
+    parser.add_argument(
         "--in-distribution",
         type=float,
         metavar="SHARE",
@@ -125,7 +194,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     every = arrange(log, models, sources)
     vectors = embed(every.texts)
     base = base_columns(models, catalog)
-    config = QualityConfig()
+    fields = {f.name: f.type for f in dataclasses.fields(QualityConfig)}
+    changes: dict[str, float | int] = {}
+    for item in args.config:
+        field, _, value = item.partition("=")
+        if field not in fields:
+            parser.error(f"--config {item}: QualityConfig has no field {field!r}")
+        changes[field] = int(value) if fields[field] in (int, "int") else float(value)
+    config = QualityConfig(**changes)  # type: ignore[arg-type]
     group_of = dict(zip(every.texts, every.groups, strict=True))
     for dataset in args.datasets:
         in_dataset = sorted(
@@ -207,14 +283,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             # The model's own miss near the prompt: training labels minus what it
             # predicts for them on their source's scale (which takes the sources'
             # different label scales out of the local signal).
-            fitted = np.full(tr.labels.shape, np.nan)
-            for k, name in enumerate(model.scales):
-                on = tr.source == k
-                if on.any():
-                    fitted[on] = model.predict(tr.embeddings[on], scale=name).p_success
             misses = centroid_label_sums(
                 tr.embeddings,
-                (tr.labels - fitted).astype(np.float32),
+                (tr.labels - _fitted(model, tr)).astype(np.float32),
                 model.centroids,
                 bandwidth=model.bandwidth,
             )
@@ -225,6 +296,30 @@ def main(argv: Sequence[str] | None = None) -> None:
                 corrected = prediction.p_success + support / (support + strength) * residual
                 routings[f"predictions + local residuals {strength:g}"] = _route(
                     np.clip(corrected, 0.0, 1.0), expected
+                )
+        if args.neighbour_residuals:
+            miss = (tr.labels - _fitted(model, tr))[:, mcols]
+            for spec in args.neighbour_residuals:
+                k_near, tau, pseudo = (float(x) for x in spec.split(":"))
+                shift = neighbour_residuals(
+                    e, tr.embeddings, miss, k=int(k_near), tau=tau, pseudo=pseudo
+                )
+                routings[f"predictions + neighbour misses {spec}"] = _route(
+                    np.clip(prediction.p_success + shift, 0.0, 1.0), expected
+                )
+        if args.knn_support:
+            unshrunk = dataclasses.replace(model, prior_strength=1e-9).predict(e, models=names)
+            raw = np.log(unshrunk.p_success) - np.log1p(-unshrunk.p_success)
+            prior_z = model.prior[mcols].astype(np.float64)
+            labelled = np.where(np.isnan(tr.labels[:, mcols]), np.nan, 1.0)
+            for spec in args.knn_support:
+                k_near, tau, pseudo = (float(x) for x in spec.split(":"))
+                count = neighbour_residuals(
+                    e, tr.embeddings, labelled, k=int(k_near), tau=tau, pseudo=0.0, total=True
+                )
+                trust = count / (count + pseudo)
+                routings[f"predictions, kNN support {spec}"] = _route(
+                    sigmoid(prior_z + trust * (raw - prior_z)), expected
                 )
         oracle = Oracle()
         oracle.reveal(quality, realised)

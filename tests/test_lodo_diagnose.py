@@ -1,0 +1,40 @@
+"""``training.lodo_diagnose.neighbour_residuals``: the exact-neighbour signals the
+diagnosis measures (docs/training.md, "Exact neighbours")."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="lodo_diagnose trains quality models: train extra")
+
+from training.lodo_diagnose import neighbour_residuals
+
+
+def _unit(*rows: list[float]) -> np.ndarray:
+    x = np.array(rows, dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_mean_over_nearest_labelled_rows_with_weights_and_shrinkage() -> None:
+    bank = _unit([1, 0], [1, 0.1], [0, 1])  # two rows near the query, one far
+    misses = np.array([[0.2, np.nan], [0.4, 0.3], [-1.0, -1.0]])
+    query = _unit([1, 0])
+    tau = 0.05
+    out = neighbour_residuals(query, bank, misses, k=2, tau=tau, pseudo=0.5)
+    w = np.exp((bank[:2] @ query[0] - 1.0) / tau)
+    # model 0: both near rows labelled; model 1: only the second; the far row is not among k=2
+    assert out[0, 0] == pytest.approx((w[0] * 0.2 + w[1] * 0.4) / (w.sum() + 0.5), rel=1e-6)
+    assert out[0, 1] == pytest.approx(w[1] * 0.3 / (w[1] + 0.5), rel=1e-6)
+    total = neighbour_residuals(query, bank, misses, k=2, tau=tau, pseudo=0.5, total=True)
+    assert total[0] == pytest.approx([w.sum(), w[1]], rel=1e-6)
+
+
+def test_chunks_do_not_change_the_answer() -> None:
+    rng = np.random.default_rng(0)
+    bank = _unit(*rng.normal(size=(50, 8)).tolist())
+    queries = _unit(*rng.normal(size=(7, 8)).tolist())
+    misses = np.where(rng.random((50, 3)) < 0.3, np.nan, rng.normal(size=(50, 3)))
+    whole = neighbour_residuals(queries, bank, misses, k=5, tau=0.1, pseudo=1.0, chunk=64)
+    pieces = neighbour_residuals(queries, bank, misses, k=5, tau=0.1, pseudo=1.0, chunk=2)
+    np.testing.assert_allclose(whole, pieces, rtol=1e-5)  # float32 BLAS blocks
