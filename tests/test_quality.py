@@ -279,3 +279,21 @@ def test_latent_bundle_round_trip_and_the_router_reports_support(tmp_path: Path)
     # Expected answer lengths come from the quality model's per-prompt length model.
     lengths = [c.expected_output_tokens for c in supported.candidates]
     assert len(set(np.round(lengths, 3))) == len(MODELS)
+
+
+def test_support_of_any_subset_or_order_of_models_is_the_full_tables_columns() -> None:
+    """``support`` skips the column copy when asked for every model in order; any
+    other selection must still read each model's own counts."""
+    arrays = tiny_arrays(dim=4, models=3, k=5)
+    arrays["centroid_counts"] = np.arange(15, dtype=np.float32).reshape(5, 3)
+    model = LatentQualityModel.from_arrays(
+        arrays, models=("a", "b", "c"), sources=("s",), bandwidth=0.2, prior_strength=1.0
+    )
+    e = np.random.default_rng(0).normal(size=(2, 4)).astype(np.float32)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    full = model.predict(e).support
+    assert full is not None
+    np.testing.assert_allclose(full, model.kernel(e) @ arrays["centroid_counts"], rtol=1e-6)
+    for names in (("c", "a", "b"), ("b",), ("a", "b", "c")):
+        cols = model.columns(names)
+        np.testing.assert_allclose(model.predict(e, models=names).support, full[:, cols])

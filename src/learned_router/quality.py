@@ -321,9 +321,17 @@ class LatentQualityModel:
         out: FloatArray = np.exp((similarity.astype(np.float64) - 1.0) / self.bandwidth)
         return out
 
+    @functools.cached_property
+    def _counts64(self) -> FloatArray:
+        # Converted once: with 2,048 centroids, copying the [k, models] counts to
+        # float64 on every decision cost more than the kernel itself.
+        return self.centroid_counts.astype(np.float64)
+
     def support(self, embeddings: F32, cols: npt.NDArray[np.intp]) -> FloatArray:
         """``[n, m]`` effective number of labelled training prompts near each prompt."""
-        out: FloatArray = self.kernel(embeddings) @ self.centroid_counts[:, cols].astype(np.float64)
+        every = len(cols) == len(self.models) and bool((cols == np.arange(len(cols))).all())
+        counts = self._counts64 if every else self._counts64[:, cols]
+        out: FloatArray = self.kernel(embeddings) @ counts
         return out
 
     def predict(
