@@ -274,3 +274,19 @@ def test_a_mismatch_between_heads_and_models_is_refused(tiny_bundle: Path, tmp_p
     write_manifest(folder, json.loads((folder / "manifest.json").read_text()))
     with pytest.raises(BundleError, match=r"heads\.npz has 2 models, models\.json 3"):
         Bundle.load(folder)
+
+
+def test_the_shipped_bundle_stays_under_25_mb_and_its_card_lists_every_model() -> None:
+    """Issue 10's limit on ``models/default`` (the 2,048 support centroids brought it
+    to ~23 MB) and its model card: one row per model with its label count."""
+    root = Path(__file__).resolve().parents[1] / "models" / "default"
+    size = sum(f.stat().st_size for f in root.iterdir() if f.is_file())
+    assert size <= 25_000_000, f"models/default is {size / 1e6:.1f} MB"
+    models = json.loads((root / "models.json").read_text())["models"]
+    rows = {
+        cells[1].strip(): cells[2].strip()
+        for line in (root / "model_card.md").read_text().splitlines()
+        if line.startswith("| ") and len(cells := line.split("|")) >= 9
+    }
+    for entry in models:
+        assert rows.get(entry["id"]) == str(entry["train_labels"]), entry["id"]

@@ -78,7 +78,7 @@ class QualityConfig:
     dataset_balance: float = 0.5
     patience: int = 4
     seed: int = 0
-    centroids: int = 256
+    centroids: int = 2048
     bandwidth: float = 0.05
     prior_strength: float = 20.0
     length_l2: float = 1.0
