@@ -36,6 +36,7 @@ See ``training/quality_model.py`` for how the arrays are learned.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,25 @@ ARRAY_NAMES = (
     "length_bias",
     "length_offset",
 )
+
+
+@functools.cache
+def _blas() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """Runs the quality model's matrix products on one BLAS thread (~10 us to enter).
+
+    The products are small next to the encoder, but above OpenBLAS's threading
+    threshold (2,048 support centroids) its worker threads wake, then spin-wait
+    and take the cores from onnxruntime's next encoder run: route() on a
+    500-token prompt took ~10 ms instead of ~8 on 2 cores
+    (``python -m benchmarks.bench_route``, docs/routing.md, "Speed").
+    """
+    return _blas().limit(limits=1, user_api="blas")  # type: ignore[no-any-return]
 
 
 def gelu_tanh(x: F32) -> F32:
@@ -348,11 +368,12 @@ class LatentQualityModel:
         )
         index = self._scale_index(scale)
         e = embeddings.astype(np.float32, copy=False)
-        h = gelu_tanh(e @ self.trunk_weight + self.trunk_bias)
-        raw = (
-            h @ self.model_vectors[cols].T + self.ability[cols] - (h @ self.difficulty)[:, None]
-        ).astype(np.float64)
-        support = self.support(e, cols)
+        with one_blas_thread():
+            h = gelu_tanh(e @ self.trunk_weight + self.trunk_bias)
+            raw = (
+                h @ self.model_vectors[cols].T + self.ability[cols] - (h @ self.difficulty)[:, None]
+            ).astype(np.float64)
+            support = self.support(e, cols)
         trust = support / (support + self.prior_strength)
         prior = self.prior[cols].astype(np.float64)
         z = prior + trust * (raw - prior)
