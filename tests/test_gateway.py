@@ -643,14 +643,25 @@ def test_report_prints_savings_per_tenant_model_and_tier_and_plots(
     assert (tmp_path / "r.png").stat().st_size > 1000
 
 
-def test_report_rejects_a_bad_date() -> None:
+def test_report_rejects_a_bad_date_or_a_missing_ledger_without_creating_one(
+    tmp_path: Path,
+) -> None:
     from typer.testing import CliRunner
 
     from learned_router.cli import app
 
-    result = CliRunner().invoke(app, ["report", "--since", "yesterday", "--ledger", "sqlite:///x"])
+    missing = tmp_path / "usage.sqlite"
+    result = CliRunner().invoke(
+        app, ["report", "--since", "yesterday", "--ledger", f"sqlite:///{missing}"]
+    )
     assert result.exit_code != 0
     assert "YYYY-MM-DD" in str(result.exception) + result.output
+    result = CliRunner().invoke(
+        app, ["report", "--since", "2026-01-01", "--ledger", f"sqlite:///{missing}"]
+    )
+    assert result.exit_code != 0
+    assert "no ledger at" in result.output
+    assert not missing.exists()
 
 
 def test_serve_without_the_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -699,9 +699,16 @@ def report(
         from learned_router.gateway.config import GatewayConfig
 
         ledger = GatewayConfig.load(config).ledger_url
+    start = parse_since(since)  # before opening: a bad date must not create a ledger
+    if ledger.startswith("sqlite:///") and not Path(ledger[len("sqlite:///") :]).is_file():
+        raise typer.BadParameter(
+            f"no ledger at {ledger[len('sqlite:///') :]!r}: the gateway writes it on its "
+            "first request (see [ledger] url in its config)",
+            param_hint="--ledger",
+        )
     book = Ledger.open(ledger)
     try:
-        rows = book.rows_since(parse_since(since))
+        rows = book.rows_since(start)
     finally:
         book.close()
     typer.echo(f"{len(rows)} requests in {ledger} since {since}\n")
