@@ -42,6 +42,7 @@ import numpy.typing as npt
 
 from learned_router.drift.alerts import DriftAlert
 from learned_router.errors import InvalidInputError
+from learned_router.quality import one_blas_thread
 
 INPUTS = "(inputs)"
 """The ``model`` of an input-drift alert (it concerns the traffic, not one model)."""
@@ -59,7 +60,8 @@ def novelty(embeddings: F32, centroids: F32) -> npt.NDArray[np.float64]:
     >>> novelty(np.array([[1, 0], [0.6, 0.8]], np.float32), c).round(2).tolist()
     [0.0, 0.2]
     """
-    similarity = np.asarray(embeddings, np.float32) @ np.asarray(centroids, np.float32).T
+    with one_blas_thread():  # 2,048 centroids: see learned_router.quality.one_blas_thread
+        similarity = np.asarray(embeddings, np.float32) @ np.asarray(centroids, np.float32).T
     out: npt.NDArray[np.float64] = 1.0 - similarity.max(1).astype(np.float64)
     return out
 
