@@ -1,5 +1,6 @@
 """``training.lodo_diagnose.neighbour_residuals``: the exact-neighbour signals the
-diagnosis measures (docs/training.md, "Exact neighbours")."""
+diagnosis measures (docs/training.md, "Exact neighbours"); and the config overrides
+its ``--config`` and the protocol's ``--set`` share (``config_with``)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,16 @@ def test_chunks_do_not_change_the_answer() -> None:
     whole = neighbour_residuals(queries, bank, misses, k=5, tau=0.1, pseudo=1.0, chunk=64)
     pieces = neighbour_residuals(queries, bank, misses, k=5, tau=0.1, pseudo=1.0, chunk=2)
     np.testing.assert_allclose(whole, pieces, rtol=1e-5)  # float32 BLAS blocks
+
+
+def test_config_overrides_are_typed_and_unknown_fields_refused() -> None:
+    from training.quality_model import QualityConfig, config_with
+
+    config = config_with(["centroids=1024", "prior_strength=5"])
+    assert (config.centroids, config.prior_strength) == (1024, 5.0)
+    assert isinstance(config.centroids, int)
+    assert isinstance(config.prior_strength, float)
+    assert config_with([]) == QualityConfig()
+    for bad in ("nope=1", "centroids"):
+        with pytest.raises(ValueError, match="QualityConfig field"):
+            config_with([bad])

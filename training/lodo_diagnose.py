@@ -70,10 +70,10 @@ from training.protocol import (
     source_names,
 )
 from training.quality_model import (
-    QualityConfig,
     QualityData,
     base_columns,
     centroid_label_sums,
+    config_with,
     export,
     irt_prior,
     train_latent,
@@ -185,6 +185,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="also print each model's held-out accuracy, priors, mean prediction and costs",
     )
     args = parser.parse_args(argv)
+    try:
+        config = config_with(args.config)
+    except ValueError as error:
+        parser.error(f"--config {error}")
 
     log, catalog = load_development(args.data, rejects=Path(".cache") / "rejects.jsonl")
     embed = bundle_embedder(args.bundle)
@@ -194,14 +198,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     every = arrange(log, models, sources)
     vectors = embed(every.texts)
     base = base_columns(models, catalog)
-    fields = {f.name: f.type for f in dataclasses.fields(QualityConfig)}
-    changes: dict[str, float | int] = {}
-    for item in args.config:
-        field, _, value = item.partition("=")
-        if field not in fields:
-            parser.error(f"--config {item}: QualityConfig has no field {field!r}")
-        changes[field] = int(value) if fields[field] in (int, "int") else float(value)
-    config = QualityConfig(**changes)  # type: ignore[arg-type]
     group_of = dict(zip(every.texts, every.groups, strict=True))
     for dataset in args.datasets:
         in_dataset = sorted(
@@ -272,6 +268,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             routings[f"predictions, prior strength {strength:g}"] = _route(
                 lighter.predict(e, models=names).p_success, expected
             )
+        # The model's own misses on its training labels (label minus its prediction on
+        # the label's source scale), for the local and neighbour signals below.
+        misses_all = (
+            tr.labels - _fitted(model, tr)
+            if args.local_strengths or args.neighbour_residuals
+            else np.zeros(0)
+        )
         if args.local_strengths:
             sums = centroid_label_sums(
                 tr.embeddings, tr.labels, model.centroids, bandwidth=model.bandwidth
@@ -280,12 +283,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             support = prediction.support
             assert support is not None
             local = kernel @ sums[:, mcols].astype(np.float64) / np.maximum(support, 1e-12)
-            # The model's own miss near the prompt: training labels minus what it
-            # predicts for them on their source's scale (which takes the sources'
+            # Those misses near the prompt (the source scale takes the sources'
             # different label scales out of the local signal).
             misses = centroid_label_sums(
                 tr.embeddings,
-                (tr.labels - _fitted(model, tr)).astype(np.float32),
+                misses_all.astype(np.float32),
                 model.centroids,
                 bandwidth=model.bandwidth,
             )
@@ -298,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     np.clip(corrected, 0.0, 1.0), expected
                 )
         if args.neighbour_residuals:
-            miss = (tr.labels - _fitted(model, tr))[:, mcols]
+            miss = misses_all[:, mcols]
             for spec in args.neighbour_residuals:
                 k_near, tau, pseudo = (float(x) for x in spec.split(":"))
                 shift = neighbour_residuals(

@@ -55,7 +55,13 @@ from learned_router.routing_benchmark.routers import (
 )
 from learned_router.tokens import OutputLengthModel, TokenCounter
 from training.dataset import observed_output_tokens
-from training.quality_model import QualityConfig, QualityData, base_columns, fit_quality_model
+from training.quality_model import (
+    QualityConfig,
+    QualityData,
+    base_columns,
+    config_with,
+    fit_quality_model,
+)
 
 FloatArray = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -545,6 +551,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--set", nargs="*", default=[], help="QualityConfig overrides k=v")
     parser.add_argument("--render", help="only re-render OUT/report.md from this lodo.json")
     args = parser.parse_args(argv)
+    try:
+        config = config_with(args.set)
+    except ValueError as error:
+        parser.error(f"--set {error}")
     if args.render:
         raw = json.loads(Path(args.render).read_text())
         rendered = render(
@@ -561,11 +571,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     embed = bundle_embedder(args.bundle)
 
-    overrides = {}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        overrides[key] = type(getattr(QualityConfig(), key))(value)
-    config = replace(QualityConfig(), **overrides)
     results = lodo(
         log,
         embed,

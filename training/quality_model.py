@@ -86,6 +86,23 @@ class QualityConfig:
     irt_min_labels: int = 20
 
 
+def config_with(items: Sequence[str], base: QualityConfig | None = None) -> QualityConfig:
+    """``base`` (default: ``QualityConfig()``) with ``FIELD=VALUE`` items applied, each
+    value read as its field's type (the CLIs' ``--set`` / ``--config``).
+
+    >>> config_with(["centroids=1024", "bandwidth=0.1"]).centroids
+    1024
+    """
+    base = QualityConfig() if base is None else base
+    changes: dict[str, object] = {}
+    for item in items:
+        field, sep, value = item.partition("=")
+        if not sep or field not in {f.name for f in dataclasses.fields(QualityConfig)}:
+            raise ValueError(f"{item!r}: expected FIELD=VALUE with a QualityConfig field")
+        changes[field] = type(getattr(base, field))(value)
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
 class LatentQuality(nn.Module):
     def __init__(
         self,

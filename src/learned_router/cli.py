@@ -699,14 +699,13 @@ def report(
         from learned_router.gateway.config import GatewayConfig
 
         ledger = GatewayConfig.load(config).ledger_url
-    start = parse_since(since)  # before opening: a bad date must not create a ledger
-    if ledger.startswith("sqlite:///") and not Path(ledger[len("sqlite:///") :]).is_file():
-        raise typer.BadParameter(
-            f"no ledger at {ledger[len('sqlite:///') :]!r}: the gateway writes it on its "
-            "first request (see [ledger] url in its config)",
-            param_hint="--ledger",
-        )
-    book = Ledger.open(ledger)
+    start = parse_since(since)  # before opening: a bad date must not leave anything behind
+    from learned_router.errors import InvalidInputError
+
+    try:
+        book = Ledger.open(ledger, create=False)
+    except InvalidInputError as error:
+        raise typer.BadParameter(str(error), param_hint="--ledger") from None
     try:
         rows = book.rows_since(start)
     finally:

@@ -124,11 +124,18 @@ class Ledger:
         self._writer.start()
 
     @classmethod
-    def open(cls, url: str) -> Ledger:
-        """A ledger at ``sqlite:///PATH`` or ``postgresql://USER@HOST:PORT/DB``."""
+    def open(cls, url: str, *, create: bool = True) -> Ledger:
+        """A ledger at ``sqlite:///PATH`` or ``postgresql://USER@HOST:PORT/DB``;
+        with ``create=False`` (readers such as ``learned-router report``) a sqlite
+        file that does not exist is refused instead of created."""
         if url.startswith("sqlite:///"):
             path = url[len("sqlite:///") :]
             if path != ":memory:":
+                if not create and not Path(path).is_file():
+                    raise InvalidInputError(
+                        f"no ledger at {path!r}: the gateway writes it on its first request "
+                        "(see [ledger] url in its config)"
+                    )
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
 
             def connect_sqlite() -> Any:
