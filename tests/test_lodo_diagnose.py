@@ -52,3 +52,46 @@ def test_config_overrides_are_typed_and_unknown_fields_refused() -> None:
     for bad in ("nope=1", "centroids"):
         with pytest.raises(ValueError, match="QualityConfig field"):
             config_with([bad])
+
+
+def test_difficulty_kept_in_the_shrink_target() -> None:
+    """With no support the prediction is the prior plus the prompt's centred difficulty
+    (in full), or the prior alone once that difficulty is shrunk by a zero support;
+    the ceiling ranks prompts by their true mean quality."""
+    from learned_router.quality import LatentQualityModel, sigmoid, tiny_arrays
+    from training.lodo_diagnose import difficulty_routings
+    from training.quality_model import QualityData
+
+    arrays = tiny_arrays(dim=3, models=2)
+    arrays["centroid_counts"][:] = 0.0  # no support anywhere: every prediction shrinks fully
+    model = LatentQualityModel.from_arrays(
+        arrays, models=("a", "b"), sources=("s",), bandwidth=0.1, prior_strength=1.0
+    )
+    train = _unit([1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0])
+    data = QualityData(
+        embeddings=train,
+        labels=np.zeros((4, 2), np.float32),
+        source=np.zeros(4, np.int64),
+        dataset=np.array([0, 0, 0, 1]),
+    )
+    e = _unit([1, 0.5, 0], [0, 0.2, 1])
+    cols = np.arange(2)
+    irt = np.array([0.0, 1.0])
+    quality = np.array([[0.9, 1.0], [0.1, 0.3]])
+    out = difficulty_routings(model, data, e, cols, irt, quality)
+
+    def shared(x: np.ndarray) -> np.ndarray:
+        return -(model.features(x) @ model.difficulty.astype(np.float64))
+
+    d_train = shared(train)
+    d_bar = (d_train[:3].mean() + d_train[3]) / 2  # datasets weighted equally
+    expected = sigmoid(model.prior.astype(np.float64) + (shared(e) - d_bar)[:, None])
+    np.testing.assert_allclose(out["difficulty kept, in full"], expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        out["difficulty kept, shrunk by all support"],
+        np.broadcast_to(sigmoid(model.prior.astype(np.float64)), (2, 2)),
+        rtol=1e-5,
+    )
+    ceiling = out["IRT prior + true difficulty"]
+    assert (ceiling[0] > ceiling[1]).all()  # the first prompt is the easier one
+    assert ceiling[0, 1] > ceiling[0, 0]  # the IRT prior orders the models

@@ -126,6 +126,45 @@ def _fitted(model: LatentQualityModel, tr: QualityData) -> FloatArray:
     return fitted
 
 
+def difficulty_routings(
+    model: LatentQualityModel,
+    tr: QualityData,
+    e: npt.NDArray[np.float32],
+    cols: npt.NDArray[np.intp],
+    irt: FloatArray,
+    quality: FloatArray,
+) -> dict[str, FloatArray]:
+    """P(success) with the prompt's difficulty kept where the model-specific part shrinks.
+
+    ``D(x) = -difficulty . h(x)`` is shared by every model; ``D_bar`` is its mean over
+    the training prompts (datasets weighted equally, like the IRT prior's
+    ``mean(b_d)``). The shrink target becomes ``prior_m + t_d (D(x) - D_bar)``, with
+    ``t_d = 1`` (difficulty trusted in full) or the trust of all models' support
+    together. The ceiling routes on the IRT prior plus the held-out prompt's true
+    difficulty (the logit of its mean quality over the models, centred)."""
+
+    def shared(x: npt.NDArray[np.float32]) -> FloatArray:
+        return -(model.features(x) @ model.difficulty.astype(np.float64))
+
+    d_train = shared(tr.embeddings)
+    d_bar = float(np.mean([d_train[tr.dataset == d].mean() for d in np.unique(tr.dataset)]))
+    d = shared(e) - d_bar
+    raw = model.latent(e)[:, cols]
+    support = model.support(e, cols)
+    trust = support / (support + model.prior_strength)
+    total = model.support(e, np.arange(len(model.models), dtype=np.intp)).sum(1)
+    total_trust = (total / (total + model.prior_strength))[:, None]
+    prior = model.prior[cols].astype(np.float64)
+    out: dict[str, FloatArray] = {}
+    for label, t_d in (("in full", 1.0), ("shrunk by all support", total_trust)):
+        target = prior + t_d * d[:, None]
+        out[f"difficulty kept, {label}"] = sigmoid(target + trust * (raw - target))
+    mean_q = np.clip(quality.mean(1), 0.02, 0.98)
+    true_d = np.log(mean_q) - np.log1p(-mean_q)
+    out["IRT prior + true difficulty"] = sigmoid(irt[None, :] + (true_d - true_d.mean())[:, None])
+    return out
+
+
 def _spearman(a: FloatArray, b: FloatArray) -> float:
     ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
     return float(np.corrcoef(ra, rb)[0, 1])
@@ -165,6 +204,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         metavar="K:TAU:PSEUDO",
         help="also shrink with a support counted on the K nearest training prompts "
         "(weights exp((cos - 1) / TAU)) instead of the centroids, PSEUDO the prior strength",
+    )
+    parser.add_argument(
+        "--difficulty",
+        action="store_true",
+        help="also shrink towards the model's prior plus the prompt's difficulty (shared by "
+        "every model; in full, and shrunk with the support of all models together), and "
+        "route on the IRT prior plus the held-out prompts' true difficulty (a ceiling)",
     )
     parser.add_argument(
         "--config",
@@ -323,6 +369,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 routings[f"predictions, kNN support {spec}"] = _route(
                     sigmoid(prior_z + trust * (raw - prior_z)), expected
                 )
+        if args.difficulty:
+            for name, p in difficulty_routings(model, tr, e, mcols, irt, quality).items():
+                routings[name] = _route(p, expected)
         oracle = Oracle()
         oracle.reveal(quality, realised)
         routings["oracle"] = oracle.route(
