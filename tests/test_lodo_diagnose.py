@@ -58,9 +58,10 @@ def test_difficulty_kept_in_the_shrink_target() -> None:
     """With no support the prediction is the prior plus the prompt's centred difficulty
     (in full), or the prior alone once that difficulty is shrunk by a zero support;
     the ceiling ranks prompts by their true mean quality."""
-    from learned_router.quality import LatentQualityModel, sigmoid, tiny_arrays
     from training.lodo_diagnose import difficulty_routings
     from training.quality_model import QualityData
+
+    from learned_router.quality import LatentQualityModel, sigmoid, tiny_arrays
 
     arrays = tiny_arrays(dim=3, models=2)
     arrays["centroid_counts"][:] = 0.0  # no support anywhere: every prediction shrinks fully
