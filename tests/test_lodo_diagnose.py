@@ -48,8 +48,10 @@ def test_config_overrides_are_typed_and_unknown_fields_refused() -> None:
     assert (config.centroids, config.prior_strength) == (1024, 5.0)
     assert isinstance(config.centroids, int)
     assert isinstance(config.prior_strength, float)
+    assert config_with(["joint_trust=true"]).joint_trust is True
+    assert config_with(["joint_trust=False"]).joint_trust is False
     assert config_with([]) == QualityConfig()
-    for bad in ("nope=1", "centroids"):
+    for bad in ("nope=1", "centroids", "joint_trust=yes"):
         with pytest.raises(ValueError, match="QualityConfig field"):
             config_with([bad])
 

@@ -78,6 +78,34 @@ def test_trust_grows_with_support() -> None:
     assert abs(weak.p_success(near)[0, 0] - prior) < abs(strong.p_success(near)[0, 0] - prior)
 
 
+def test_joint_trust_compares_candidates_only_where_every_one_is_supported(
+    tmp_path: Path,
+) -> None:
+    per_model = tiny(prior_strength=0.01)
+    joint = dataclasses.replace(per_model, joint_trust=True)
+    near = np.array([[1.0, 0.0, 0.0]], np.float32)  # m0 graded here, m1 never
+    prior = sigmoid(per_model.prior.astype(np.float64))
+    raw = sigmoid(per_model.latent(near)[0])
+    # Per model, m0 follows the prompt while m1 stays at its prior.
+    np.testing.assert_allclose(per_model.p_success(near)[0], [raw[0], prior[1]], rtol=1e-3)
+    # Jointly, the unsupported candidate holds both at their priors ...
+    np.testing.assert_allclose(joint.p_success(near)[0], prior, rtol=1e-4)
+    # ... and m0 alone is trusted as before; support itself is the same either way.
+    np.testing.assert_allclose(joint.p_success(near, models=["m0"])[0], [raw[0]], rtol=1e-3)
+    support = joint.predict(near).support
+    assert support is not None
+    assert support[0, 0] == pytest.approx(10.0, rel=1e-6)
+    # The setting travels in calibration.json; an unknown one is refused.
+    stored = joint.to_stored()
+    assert stored.calibration["trust"] == "joint"
+    assert "trust" not in per_model.to_stored().calibration
+    back = LatentQualityModel.from_stored(stored, joint.models, joint.scales)
+    assert back.joint_trust
+    bad = dataclasses.replace(stored, calibration={**stored.calibration, "trust": "vibes"})
+    with pytest.raises(BundleError, match="trust is 'vibes'"):
+        LatentQualityModel.from_stored(bad, joint.models, joint.scales)
+
+
 def test_a_named_source_applies_its_link_and_unknown_ones_are_refused() -> None:
     arrays = tiny_arrays(dim=3, models=2)
     arrays["link_scale"] = np.array([2.0], np.float32)

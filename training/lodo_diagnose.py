@@ -206,6 +206,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         "(weights exp((cos - 1) / TAU)) instead of the centroids, PSEUDO the prior strength",
     )
     parser.add_argument(
+        "--joint-trust",
+        nargs="*",
+        type=float,
+        default=[],
+        metavar="STRENGTH",
+        help="also route with one trust per prompt shared by every candidate (the least "
+        "supported candidate's), at these prior strengths",
+    )
+    parser.add_argument(
         "--difficulty",
         action="store_true",
         help="also shrink towards the model's prior plus the prompt's difficulty (shared by "
@@ -369,6 +378,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                 routings[f"predictions, kNN support {spec}"] = _route(
                     sigmoid(prior_z + trust * (raw - prior_z)), expected
                 )
+        for strength in args.joint_trust:
+            jointly = dataclasses.replace(model, joint_trust=True, prior_strength=strength)
+            routings[f"joint trust, prior strength {strength:g}"] = _route(
+                jointly.predict(e, models=names).p_success, expected
+            )
         if args.difficulty:
             for name, p in difficulty_routings(model, tr, e, mcols, irt, quality).items():
                 routings[name] = _route(p, expected)

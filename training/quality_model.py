@@ -81,6 +81,7 @@ class QualityConfig:
     centroids: int = 2048
     bandwidth: float = 0.05
     prior_strength: float = 20.0
+    joint_trust: bool = False  # every candidate shares the least supported one's trust
     length_l2: float = 1.0
     irt_l2: float = 0.01
     irt_min_labels: int = 20
@@ -99,7 +100,13 @@ def config_with(items: Sequence[str], base: QualityConfig | None = None) -> Qual
         field, sep, value = item.partition("=")
         if not sep or field not in {f.name for f in dataclasses.fields(QualityConfig)}:
             raise ValueError(f"{item!r}: expected FIELD=VALUE with a QualityConfig field")
-        changes[field] = type(getattr(base, field))(value)
+        kind = type(getattr(base, field))
+        if kind is bool:
+            if value.lower() not in {"true", "false"}:
+                raise ValueError(f"{item!r}: the QualityConfig field {field} is true or false")
+            changes[field] = value.lower() == "true"
+        else:
+            changes[field] = kind(value)
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -533,6 +540,7 @@ def export(
         sources=sources,
         bandwidth=config.bandwidth,
         prior_strength=config.prior_strength,
+        joint_trust=config.joint_trust,
     )
 
 

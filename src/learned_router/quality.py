@@ -7,6 +7,7 @@ Plain numpy on the arrays of ``quality.npz`` (no torch). For a prompt embedding
     z_raw    = ability[m] + h @ model_vectors[m] - h @ difficulty  latent, one scale for all models
     support  = sum_c exp((e . centroid_c - 1) / bandwidth) * counts[c, m]
     trust    = support / (support + prior_strength)
+               (joint trust: the least trust among the models asked for, shared by all)
     z        = prior[m] + trust * (z_raw - prior[m])
     p        = sigmoid(link_scale[s] * z + link_shift[s])   s: a label source (or canonical)
 
@@ -23,6 +24,12 @@ Plain numpy on the arrays of ``quality.npz`` (no torch). For a prompt embedding
   towards ``prior[m]``, the model's average latent over the whole training
   distribution (what is known about the model overall); on traffic unlike
   anything in training the router then ranks models by their overall record.
+  With **joint trust** (``calibration.json`` ``"trust": "joint"``) every model
+  asked for in one call shares the least supported one's trust, so the
+  candidates are compared on the prompt's own terms only where every one of
+  them was graded near it, and otherwise all fall back together; one model
+  supported by look-alikes graded on other terms cannot leave the others behind
+  (docs/training.md, "Joint trust").
 - **Expected output length** per prompt and model: ``log(tokens) =
   e @ length_weight + length_bias + trust * length_offset[m]`` (a ridge
   regression on the training answers' lengths; ``length_offset`` is the
@@ -51,6 +58,9 @@ from learned_router.predictor import QualityPrediction, StoredQuality, register_
 _SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
 FloatArray = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
+
+TRUST_KINDS = ("per-model", "joint")
+"""``calibration.json`` ``trust``: how far each prediction may leave its model's prior."""
 
 ARRAY_NAMES = (
     "trunk_weight",
@@ -140,6 +150,9 @@ class LatentQualityModel:
     novelty_reference: float | None = None
     """95th percentile of held-out training prompts' distance to the nearest centroid
     (the input-drift reference, :mod:`learned_router.drift.inputs`); None in older bundles."""
+    joint_trust: bool = False
+    """Every model asked for in one ``predict`` call shares the least trust among them
+    (``"trust": "joint"`` in ``calibration.json``); per model when False (older bundles)."""
 
     @classmethod
     def from_arrays(
@@ -151,6 +164,7 @@ class LatentQualityModel:
         bandwidth: float,
         prior_strength: float,
         novelty_reference: float | None = None,
+        joint_trust: bool = False,
     ) -> LatentQualityModel:
         """Checks shapes and builds the model; raises :class:`BundleError` naming the fault."""
         missing = [name for name in ARRAY_NAMES if name not in arrays]
@@ -208,6 +222,7 @@ class LatentQualityModel:
             bandwidth=float(bandwidth),
             prior_strength=float(prior_strength),
             novelty_reference=None if novelty_reference is None else float(novelty_reference),
+            joint_trust=bool(joint_trust),
         )
 
     @classmethod
@@ -224,6 +239,11 @@ class LatentQualityModel:
                 f"prior_strength ({error!r})"
             ) from None
         reference = stored.calibration.get("novelty_reference")
+        trust = stored.calibration.get("trust", "per-model")
+        if trust not in TRUST_KINDS:
+            raise BundleError(
+                f"calibration.json: trust is {trust!r}, expected one of {list(TRUST_KINDS)}"
+            )
         return cls.from_arrays(
             stored.arrays,
             models=models,
@@ -231,6 +251,7 @@ class LatentQualityModel:
             bandwidth=bandwidth,
             prior_strength=prior_strength,
             novelty_reference=None if reference is None else float(reference),
+            joint_trust=trust == "joint",
         )
 
     def to_stored(self) -> StoredQuality:
@@ -244,6 +265,8 @@ class LatentQualityModel:
         }
         if self.novelty_reference is not None:
             calibration["novelty_reference"] = self.novelty_reference
+        if self.joint_trust:
+            calibration["trust"] = "joint"
         return StoredQuality(arrays=arrays, calibration=calibration)
 
     @property
@@ -299,6 +322,7 @@ class LatentQualityModel:
             bandwidth=self.bandwidth,
             prior_strength=self.prior_strength,
             novelty_reference=self.novelty_reference,
+            joint_trust=self.joint_trust,
         )
 
     @functools.cached_property
@@ -375,8 +399,9 @@ class LatentQualityModel:
             ).astype(np.float64)
             support = self.support(e, cols)
         trust = support / (support + self.prior_strength)
+        shared = trust.min(axis=1, keepdims=True) if self.joint_trust else trust
         prior = self.prior[cols].astype(np.float64)
-        z = prior + trust * (raw - prior)
+        z = prior + shared * (raw - prior)
         if index is not None:
             z = float(self.link_scale[index]) * z + float(self.link_shift[index])
         log_tokens = (
