@@ -152,7 +152,9 @@ class LatentQualityModel:
     (the input-drift reference, :mod:`learned_router.drift.inputs`); None in older bundles."""
     joint_trust: bool = False
     """Every model asked for in one ``predict`` call shares the least trust among them
-    (``"trust": "joint"`` in ``calibration.json``); per model when False (older bundles)."""
+    (``"trust": "joint"`` in ``calibration.json``); per model when False (older bundles).
+    Not for bundles the Router serves yet: it asks for every catalog model in one call,
+    so the trust would span all of them, not the request's candidates (docs/training.md)."""
 
     @classmethod
     def from_arrays(
