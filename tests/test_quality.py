@@ -68,6 +68,12 @@ def test_verbosity_is_trusted_where_the_model_answered_and_shrinks_off_it() -> N
     assert near[0, 0] / near[0, 1] == pytest.approx(np.exp(2.0), rel=1e-2)
     assert far[0, 0] / far[0, 1] == pytest.approx(1.0, abs=1e-3)  # the prompt's typical length
     assert far[0, 0] == pytest.approx(100.0, rel=1e-3)
+    # The verbosity offsets can have their own, heavier shrinkage than quality.
+    heavy = dataclasses.replace(model, length_prior_strength=2000.0)
+    shrunk = heavy.predict(np.array([[1.0, 0.0, 0.0]], np.float32)).output_tokens
+    assert shrunk is not None
+    assert shrunk[0, 0] / shrunk[0, 1] == pytest.approx(np.exp(2.0 * 1000 / 3000), rel=1e-2)
+    assert heavy.to_stored().calibration["length_prior_strength"] == 2000.0
 
 
 def test_trust_grows_with_support() -> None:
@@ -244,27 +250,35 @@ def test_irt_prior_ranks_a_model_by_the_models_graded_beside_it() -> None:
     )
 
 
-def _latent_bundle(tmp_path: Path) -> Path:
-    """The tiny test bundle's encoder with a latent quality model in place of its heads."""
+def _latent_bundle(tmp_path: Path, *, joint: bool = False) -> Path:
+    """The tiny test bundle's encoder with a latent quality model in place of its heads
+    (with ``joint``: joint trust, and ``ours-8b`` never graded near any prompt)."""
     source = Bundle.load(make_tiny_bundle(tmp_path / "tiny"))
     rng = np.random.default_rng(0)
     m = len(MODELS)
     arrays = tiny_arrays(dim=DIM, models=m, hidden=4, k=2)
     arrays["centroid_counts"] = np.zeros((2, m), np.float32)
     arrays["centroid_counts"][0] = 50.0  # centroid 0 = axis 0 (the "contract" direction)
+    if joint:
+        arrays["centroid_counts"][:, MODELS.index("ours-8b")] = 0.0
     arrays["prior"] = np.array([0.5, 1.0, 2.0, 0.8], np.float32)
     arrays["ability"] = np.array([-2.0, 0.0, 3.0, -1.0], np.float32)
     arrays["model_vectors"] = np.zeros((m, 4), np.float32)
     arrays["length_offset"] = rng.normal(size=m).astype(np.float32)
     quality = LatentQualityModel.from_arrays(
-        arrays, models=MODELS, sources=("d1",), bandwidth=0.05, prior_strength=1.0
+        arrays,
+        models=MODELS,
+        sources=("d1",),
+        bandwidth=0.05,
+        prior_strength=1.0,
+        joint_trust=joint,
     )
     manifest = BundleManifest(
         name="latent",
         encoder=EncoderInfo(truncation=Truncation(32, 8), dim=DIM),
     )
     return write_bundle(
-        tmp_path / "latent",
+        tmp_path / ("latent-joint" if joint else "latent"),
         manifest=manifest,
         quality=quality,
         entries=[ModelEntry(id=model) for model in MODELS],
@@ -307,6 +321,24 @@ def test_latent_bundle_round_trip_and_the_router_reports_support(tmp_path: Path)
     # Expected answer lengths come from the quality model's per-prompt length model.
     lengths = [c.expected_output_tokens for c in supported.candidates]
     assert len(set(np.round(lengths, 3))) == len(MODELS)
+
+
+def test_a_joint_trust_bundle_compares_each_requests_candidates(tmp_path: Path) -> None:
+    """The Router predicts for the request's candidates in one call, so a joint-trust
+    bundle falls back to the priors only when an unsupported model is a candidate."""
+    prompt, three = "review this contract clause", ["small", "mid", "frontier"]
+    joint = Router.load(_latent_bundle(tmp_path, joint=True), catalog=tiny_catalog())
+    per_model = Router.load(_latent_bundle(tmp_path), catalog=tiny_catalog())
+
+    def p(router: Router, candidates: list[str]) -> float:
+        decision = router.route(prompt, min_quality=0.5, candidates=candidates)
+        return decision.candidate("frontier").p_success
+
+    prior = float(sigmoid(np.array([2.0]))[0])  # frontier's prior
+    assert abs(p(per_model, three) - prior) > 0.01  # the prompt is well supported
+    assert p(joint, three) == pytest.approx(p(per_model, three), abs=1e-9)
+    assert p(joint, list(MODELS)) == pytest.approx(prior, abs=1e-3)  # ours-8b: no support
+    assert p(per_model, list(MODELS)) == pytest.approx(p(per_model, three), abs=1e-9)
 
 
 def test_support_of_any_subset_or_order_of_models_is_the_full_tables_columns() -> None:

@@ -82,6 +82,7 @@ class QualityConfig:
     bandwidth: float = 0.05
     prior_strength: float = 20.0
     joint_trust: bool = False  # every candidate shares the least supported one's trust
+    length_prior_strength: float = 0.0  # the verbosity offsets' own strength; 0: prior_strength
     length_l2: float = 1.0
     irt_l2: float = 0.01
     irt_min_labels: int = 20
@@ -541,6 +542,7 @@ def export(
         bandwidth=config.bandwidth,
         prior_strength=config.prior_strength,
         joint_trust=config.joint_trust,
+        length_prior_strength=config.length_prior_strength or None,
     )
 
 

@@ -150,6 +150,9 @@ class LatentQualityModel:
     novelty_reference: float | None = None
     """95th percentile of held-out training prompts' distance to the nearest centroid
     (the input-drift reference, :mod:`learned_router.drift.inputs`); None in older bundles."""
+    length_prior_strength: float | None = None
+    """The prior strength of the verbosity offsets (``prior_strength`` when None, as in
+    older bundles): answer lengths, so expected costs, can be shrunk harder than quality."""
     joint_trust: bool = False
     """Every model asked for in one ``predict`` call shares the least trust among them
     (``"trust": "joint"`` in ``calibration.json``); per model when False (older bundles).
@@ -167,6 +170,7 @@ class LatentQualityModel:
         prior_strength: float,
         novelty_reference: float | None = None,
         joint_trust: bool = False,
+        length_prior_strength: float | None = None,
     ) -> LatentQualityModel:
         """Checks shapes and builds the model; raises :class:`BundleError` naming the fault."""
         missing = [name for name in ARRAY_NAMES if name not in arrays]
@@ -198,10 +202,12 @@ class LatentQualityModel:
                     f"quality.npz: {name} has shape {a[name].shape}, expected {shape} "
                     f"({m} models, {s} sources, dim {dim}, hidden {hidden})"
                 )
-        if not (bandwidth > 0 and prior_strength > 0):
+        if not (bandwidth > 0 and prior_strength > 0) or not (
+            length_prior_strength is None or length_prior_strength > 0
+        ):
             raise BundleError(
-                f"quality model: bandwidth ({bandwidth}) and prior_strength ({prior_strength}) "
-                "must be positive"
+                f"quality model: bandwidth ({bandwidth}), prior_strength ({prior_strength}) "
+                f"and length_prior_strength ({length_prior_strength}) must be positive"
             )
         if not all(np.isfinite(v).all() for v in a.values()):
             raise BundleError("quality.npz holds NaN or infinite values")
@@ -225,6 +231,9 @@ class LatentQualityModel:
             prior_strength=float(prior_strength),
             novelty_reference=None if novelty_reference is None else float(novelty_reference),
             joint_trust=bool(joint_trust),
+            length_prior_strength=(
+                None if length_prior_strength is None else float(length_prior_strength)
+            ),
         )
 
     @classmethod
@@ -241,6 +250,7 @@ class LatentQualityModel:
                 f"prior_strength ({error!r})"
             ) from None
         reference = stored.calibration.get("novelty_reference")
+        length_strength = stored.calibration.get("length_prior_strength")
         trust = stored.calibration.get("trust", "per-model")
         if trust not in TRUST_KINDS:
             raise BundleError(
@@ -254,6 +264,7 @@ class LatentQualityModel:
             prior_strength=prior_strength,
             novelty_reference=None if reference is None else float(reference),
             joint_trust=trust == "joint",
+            length_prior_strength=None if length_strength is None else float(length_strength),
         )
 
     def to_stored(self) -> StoredQuality:
@@ -269,6 +280,8 @@ class LatentQualityModel:
             calibration["novelty_reference"] = self.novelty_reference
         if self.joint_trust:
             calibration["trust"] = "joint"
+        if self.length_prior_strength is not None:
+            calibration["length_prior_strength"] = self.length_prior_strength
         return StoredQuality(arrays=arrays, calibration=calibration)
 
     @property
@@ -325,6 +338,7 @@ class LatentQualityModel:
             prior_strength=self.prior_strength,
             novelty_reference=self.novelty_reference,
             joint_trust=self.joint_trust,
+            length_prior_strength=self.length_prior_strength,
         )
 
     @functools.cached_property
@@ -406,10 +420,15 @@ class LatentQualityModel:
         z = prior + shared * (raw - prior)
         if index is not None:
             z = float(self.link_scale[index]) * z + float(self.link_shift[index])
+        length_trust = (
+            trust
+            if self.length_prior_strength is None
+            else support / (support + self.length_prior_strength)
+        )
         log_tokens = (
             (e.astype(np.float64) @ self.length_weight.astype(np.float64))[:, None]
             + self.length_bias
-            + trust * self.length_offset[cols].astype(np.float64)[None, :]
+            + length_trust * self.length_offset[cols].astype(np.float64)[None, :]
         )
         return QualityPrediction(
             p_success=sigmoid(z),

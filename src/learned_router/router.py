@@ -682,18 +682,20 @@ class Router:
 
         ids, input_tokens = self.encoder.token_ids_and_counts(list(prompts))
         embeddings = self.encoder.embed_ids(ids)
+        # Predicted for this request's candidates only: a quality model with joint
+        # trust compares the models asked for in one call with each other.
         prediction = self.quality.predict(
-            embeddings, models=self._head_names, scale=self.quality_scale
+            embeddings, models=[self._head_names[j] for j in columns], scale=self.quality_scale
         )
-        p = prediction.p_success[:, columns]
-        support = None if prediction.support is None else prediction.support[:, columns]
+        p = prediction.p_success
+        support = prediction.support
         # Expected answer lengths: predicted per prompt where the quality model
-        # does it, else the bundle's per-model table.
-        all_output_tokens = (
-            np.broadcast_to(self._output_tokens, (n, len(self.models)))
-            if prediction.output_tokens is None
-            else prediction.output_tokens
-        )
+        # does it, else the bundle's per-model table (also for the capacity check's
+        # non-candidates, whose demand is never claimed).
+        all_output_tokens = np.broadcast_to(self._output_tokens, (n, len(self.models)))
+        if prediction.output_tokens is not None:
+            all_output_tokens = all_output_tokens.copy()
+            all_output_tokens[:, columns] = prediction.output_tokens
         if self.corrections is not None:
             # The learning loop's one hook: drift re-scoring and per-tenant adaptation.
             p = self.corrections.apply(p, models, tenant=tenant)
