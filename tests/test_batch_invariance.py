@@ -53,22 +53,26 @@ def test_route_batch_gives_each_prompt_what_route_gives_it() -> None:
 def test_a_router_over_a_few_models_predicts_what_the_bundle_predicts_for_them(
     shipped: Bundle,
 ) -> None:
-    # route() asks the quality model for the router's own heads only (not all of
-    # the bundle's); each candidate must still get its own column's prediction.
+    # route() asks the quality model for the request's candidates only (not all of
+    # the bundle's models: with joint trust, the models asked for together are
+    # compared with each other); each candidate must still get its own column.
     models = ["qwen2.5-7b-instruct", "gpt-4-1106-preview", "mistralai/mistral-7b-chat"]
     router = Router.load(DEFAULT_BUNDLE, models=models, capacity=False, threads=1)
     everything = shipped.quality_model()
+    heads = [router._head_of[m] for m in router.models]
     for prompt in PROMPTS:
         # The reference also predicts one prompt at a time: the support kernel
         # (bandwidth 0.05) magnifies float32 matmul rounding, which differs
         # between a batch of one and a batch of eight by ~1e-6 of the support.
-        full = everything.predict(router.encoder.embed([prompt]), scale=router.quality_scale)
+        full = everything.predict(
+            router.encoder.embed([prompt]), models=heads, scale=router.quality_scale
+        )
         assert full.support is not None
         assert full.output_tokens is not None
         decision = router.route(prompt, cost_weight=0.0)
         assert {c.model for c in decision.candidates} == set(router.models)  # canonical ids
         for c in decision.candidates:
-            j = everything.models.index(router._head_of[c.model])
+            j = heads.index(router._head_of[c.model])
             assert c.p_success == pytest.approx(full.p_success[0, j], abs=1e-9)
             assert c.support == pytest.approx(full.support[0, j], rel=1e-9)
             assert c.expected_output_tokens == pytest.approx(full.output_tokens[0, j], rel=1e-9)

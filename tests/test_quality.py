@@ -341,6 +341,35 @@ def test_a_joint_trust_bundle_compares_each_requests_candidates(tmp_path: Path) 
     assert p(per_model, list(MODELS)) == pytest.approx(p(per_model, three), abs=1e-9)
 
 
+def test_the_model_card_scores_each_dataset_over_its_own_models() -> None:
+    """Test metrics predict each dataset's rows over the models graded there: with
+    joint trust, predicting all of the bundle's models at once would hold a supported
+    model at its prior because some other model was never graded near the prompt."""
+    from training.dataset import SplitArrays
+    from training.train import p_on_own_scale
+
+    model = dataclasses.replace(tiny(prior_strength=0.01), joint_trust=True)
+    near = np.array([[1.0, 0.0, 0.0]] * 2, np.float32)  # m0 graded here, m1 never
+    labels = np.array([[1.0, np.nan], [0.0, np.nan]], np.float32)  # a set grading m0 only
+    part = SplitArrays(
+        texts=["a", "b"],
+        keys=[("d", "a"), ("d", "b")],
+        datasets=["d", "d"],
+        tasks=[None, None],
+        labels=labels,
+        scale_index=np.zeros(2, np.int64),
+        dataset_index=np.zeros(2, np.int64),
+        cost_usd=np.full((2, 2), np.nan),
+        output_tokens=np.full((2, 2), np.nan),
+    )
+    for canonical in (False, True):
+        p = p_on_own_scale(model, part, near, ["s"], canonical=canonical)
+        expected = model.p_success(near, models=["m0"], scale=None if canonical else "s")
+        np.testing.assert_allclose(p[:, 0], expected[:, 0], rtol=1e-9)
+        assert np.isnan(p[:, 1]).all()
+        assert abs(p[0, 0] - model.p_success(near)[0, 0]) > 0.01  # not the prior
+
+
 def test_support_of_any_subset_or_order_of_models_is_the_full_tables_columns() -> None:
     """``support`` skips the column copy when asked for every model in order; any
     other selection must still read each model's own counts."""

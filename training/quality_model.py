@@ -80,9 +80,9 @@ class QualityConfig:
     seed: int = 0
     centroids: int = 2048
     bandwidth: float = 0.05
-    prior_strength: float = 20.0
-    joint_trust: bool = False  # every candidate shares the least supported one's trust
-    length_prior_strength: float = 0.0  # the verbosity offsets' own strength; 0: prior_strength
+    prior_strength: float = 1.0
+    joint_trust: bool = True  # every candidate shares the least supported one's trust
+    length_prior_strength: float = 20.0  # the verbosity offsets' own strength; 0: prior_strength
     length_l2: float = 1.0
     irt_l2: float = 0.01
     irt_min_labels: int = 20

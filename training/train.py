@@ -255,7 +255,9 @@ def main(config: TrainConfig, *, console: Console | None = None) -> RunResult:
         test = data.parts["test"]
         test_p = p_on_own_scale(quality, test, embeddings["test"], data.dataset_names)
         after = per_model_metrics(test_p, test.labels.astype(np.float64), data.models)
-        canonical = quality.p_success(embeddings["test"])
+        canonical = p_on_own_scale(
+            quality, test, embeddings["test"], data.dataset_names, canonical=True
+        )
         metrics: dict[str, float] = {
             **{f"test_{k}": v for k, v in summarise(after).items()},
             **{
@@ -501,13 +503,26 @@ def p_on_own_scale(
     part: SplitArrays,
     embeddings: npt.NDArray[np.float32],
     sources: list[str],
+    *,
+    canonical: bool = False,
 ) -> npt.NDArray[np.float64]:
-    """P(success) of every row on its own dataset's label scale (how it was graded)."""
-    p = np.empty(part.labels.shape, dtype=np.float64)
+    """P(success) of every labelled cell on its dataset's label scale (how it was graded;
+    with ``canonical``, on the canonical scale serving uses); NaN where unlabelled.
+
+    Each dataset's rows are predicted over the models graded there, together: the
+    candidates a router compares on that traffic (with joint trust they share one
+    trust, so predicting every model of the bundle at once would mostly measure the
+    priors)."""
+    p = np.full(part.labels.shape, np.nan)
     for d, name in enumerate(sources):
-        rows = part.dataset_index == d
-        if rows.any():
-            p[rows] = quality.p_success(embeddings[rows], scale=name)
+        rows = np.flatnonzero(part.dataset_index == d)
+        cols = np.flatnonzero((~np.isnan(part.labels[rows])).any(axis=0)) if len(rows) else rows
+        if len(cols):
+            p[np.ix_(rows, cols)] = quality.p_success(
+                embeddings[rows],
+                models=[quality.models[c] for c in cols],
+                scale=None if canonical else name,
+            )
     return p
 
 

@@ -31,12 +31,14 @@ Plain numpy on the arrays of ``quality.npz`` (no torch). For a prompt embedding
   supported by look-alikes graded on other terms cannot leave the others behind
   (docs/training.md, "Joint trust").
 - **Expected output length** per prompt and model: ``log(tokens) =
-  e @ length_weight + length_bias + trust * length_offset[m]`` (a ridge
+  e @ length_weight + length_bias + trust_len * length_offset[m]`` (a ridge
   regression on the training answers' lengths; ``length_offset`` is the
   model's verbosity against the models graded on the same prompts). Like
-  quality, verbosity shrinks with support: a model measured as long-winded on
-  maths is expected to write the prompt's typical length on traffic unlike
-  anything it answered (docs/training.md, "Where the gap came from").
+  quality, verbosity shrinks with support, per model and with its own
+  ``length_prior_strength`` (``trust_len``; the shipped bundle shrinks it
+  harder than quality): a model measured as long-winded on maths is expected to
+  write the prompt's typical length on traffic unlike anything it answered
+  (docs/training.md, "Where the gap came from", "Joint trust").
 
 See ``training/quality_model.py`` for how the arrays are learned.
 """
@@ -156,8 +158,7 @@ class LatentQualityModel:
     joint_trust: bool = False
     """Every model asked for in one ``predict`` call shares the least trust among them
     (``"trust": "joint"`` in ``calibration.json``); per model when False (older bundles).
-    Not for bundles the Router serves yet: it asks for every catalog model in one call,
-    so the trust would span all of them, not the request's candidates (docs/training.md)."""
+    The Router asks for a request's candidates in one call, so they are what is compared."""
 
     @classmethod
     def from_arrays(
