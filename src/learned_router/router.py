@@ -690,18 +690,16 @@ class Router:
         p = prediction.p_success
         support = prediction.support
         # Expected answer lengths: predicted per prompt where the quality model
-        # does it, else the bundle's per-model table (also for the capacity check's
-        # non-candidates, whose demand is never claimed).
-        all_output_tokens = np.broadcast_to(self._output_tokens, (n, len(self.models)))
+        # does it, else the bundle's per-model table.
         if prediction.output_tokens is not None:
-            all_output_tokens = all_output_tokens.copy()
-            all_output_tokens[:, columns] = prediction.output_tokens
+            output_tokens = np.asarray(prediction.output_tokens, dtype=np.float64)
+        else:
+            output_tokens = np.broadcast_to(self._output_tokens[columns], (n, m))
         if self.corrections is not None:
             # The learning loop's one hook: drift re-scoring and per-tenant adaptation.
             p = self.corrections.apply(p, models, tenant=tenant)
 
         priced = self.catalog.priced(models)
-        output_tokens = all_output_tokens[:, columns]
         cached = [
             min(self._cached_tokens(prompt), tokens)
             for prompt, tokens in zip(prompts, input_tokens, strict=True)
@@ -723,7 +721,10 @@ class Router:
         hard = np.zeros((n, m), dtype=bool)
         demand = np.zeros((n, len(self.models)))
         if self.capacity is not None:
-            # Self-hosted capacity is charged in decode-equivalent tokens.
+            # Self-hosted capacity is charged in decode-equivalent tokens; the
+            # non-candidates' demand (never claimed) from the bundle's table.
+            all_output_tokens = np.broadcast_to(self._output_tokens, (n, len(self.models))).copy()
+            all_output_tokens[:, columns] = output_tokens
             demand = self.capacity.request_tokens(
                 np.asarray(input_tokens, dtype=np.float64),
                 all_output_tokens,
