@@ -730,10 +730,10 @@ def test_the_bundle_writer_saves_no_stray_arrays(
     tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """numpy < 2.1 (allowed by the dependency range) saves every keyword of
-    ``np.savez`` as an array, ``allow_pickle=False`` included."""
+    ``np.savez_compressed`` as an array, ``allow_pickle=False`` included."""
     import learned_router.bundle as writer
 
-    real_savez = np.savez
+    real_savez = np.savez_compressed
 
     def old_savez(file: Any, *args: Any, **kwds: Any) -> None:
         arrays = {name: np.asarray(value) for name, value in kwds.items()}
@@ -741,7 +741,7 @@ def test_the_bundle_writer_saves_no_stray_arrays(
         saved_names.extend(arrays)
 
     saved_names: list[str] = []
-    monkeypatch.setattr(writer.np, "savez", old_savez)
+    monkeypatch.setattr(writer.np, "savez_compressed", old_savez)
     bundle = Bundle.load(tiny_bundle)
     with np.load(tiny_bundle / "heads.npz") as stored:
         heads = sorted(stored.files)

@@ -29,6 +29,15 @@ bootstrap):
   prompts (label minus its prediction on the label's source scale), weighted
   ``s / (s + k)``.
 
+- with ``--centroid-misses C:TAU:PSEUDO``: the same misses summed on each training
+  prompt's nearest support centre and read from the prompt's C nearest centres.
+
+Each neighbour signal is also routed "joint gate": multiplied by the least trust
+among the candidates, as the shipped bundle does. The shipped config itself
+carries a neighbour bank (``QualityConfig.neighbour_k``, docs/training.md,
+"Neighbour misses"), so ``predictions`` include it; measure the signals above
+against predictions without it with ``--config neighbour_k=0``.
+
 ``--in-distribution SHARE`` holds out only that share of the dataset's prompt
 groups and trains on everything else (the dataset's other prompts included): the
 same routings, scored in distribution instead of leave-one-dataset-out.
@@ -75,6 +84,7 @@ from training.quality_model import (
     centroid_label_sums,
     config_with,
     export,
+    fitted_on_own_scale,
     irt_prior,
     train_latent,
 )
@@ -116,14 +126,58 @@ def neighbour_residuals(
     return out
 
 
+def compressed_bank(
+    bank: npt.NDArray[np.float32], queries: npt.NDArray[np.float32], dims: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """``bank`` and ``queries`` projected on the bank's first ``dims`` principal
+    axes, the bank rounded to int8 per axis (what a bundle could carry), both
+    renormalised so that dot products are cosines again."""
+    mean = bank.mean(0)
+    _, _, vt = np.linalg.svd(bank[:: max(1, len(bank) // 20000)] - mean, full_matrices=False)
+    axes = vt[:dims].T.astype(np.float32)
+    b, q = (bank - mean) @ axes, (queries - mean) @ axes
+    step = np.abs(b).max(0) / 127.0
+    b = np.round(b / step).clip(-127, 127) * step
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    return b.astype(np.float32), q.astype(np.float32)
+
+
+def centroid_misses(
+    queries: npt.NDArray[np.float32],
+    centroids: npt.NDArray[np.float32],
+    bank: npt.NDArray[np.float32],
+    misses: FloatArray,
+    *,
+    near: int,
+    tau: float,
+    pseudo: float,
+) -> FloatArray:
+    """``[q, m]`` like :func:`neighbour_residuals`, but through the centres: each
+    ``bank`` row's misses are summed on its nearest centre, and a query reads the
+    sums of its ``near`` nearest centres, weighted ``exp((cos - 1) / tau)`` and
+    shrunk by ``pseudo`` pseudo-counts (what a bundle can carry: two ``[k, m]``
+    tables instead of every labelled prompt)."""
+    have = ~np.isnan(misses)
+    assign = np.concatenate(
+        [np.argmax(bank[i : i + 4096] @ centroids.T, axis=1) for i in range(0, len(bank), 4096)]
+    )
+    sums = np.zeros((len(centroids), misses.shape[1]))
+    counts = np.zeros_like(sums)
+    np.add.at(sums, assign, np.where(have, misses, 0.0))
+    np.add.at(counts, assign, have.astype(np.float64))
+    similarity = queries @ centroids.T
+    nearest = np.argpartition(-similarity, near - 1, axis=1)[:, :near]
+    weight = np.exp((np.take_along_axis(similarity, nearest, axis=1) - 1.0) / tau)
+    total = np.einsum("qc,qcm->qm", weight, sums[nearest])
+    count = np.einsum("qc,qcm->qm", weight, counts[nearest])
+    out: FloatArray = total / (count + pseudo)
+    return out
+
+
 def _fitted(model: LatentQualityModel, tr: QualityData) -> FloatArray:
     """The model's prediction for each training row on the row's own label scale."""
-    fitted = np.full(tr.labels.shape, np.nan)
-    for k, name in enumerate(model.scales):
-        on = tr.source == k
-        if on.any():
-            fitted[on] = model.predict(tr.embeddings[on], scale=name).p_success
-    return fitted
+    return fitted_on_own_scale(model, tr)
 
 
 def difficulty_routings(
@@ -193,9 +247,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--neighbour-residuals",
         nargs="*",
         default=[],
-        metavar="K:TAU:PSEUDO",
+        metavar="K:TAU:PSEUDO[:DIMS]",
         help="also add the model's own misses on the K nearest training prompts, weighted "
-        "exp((cos - 1) / TAU) and shrunk by PSEUDO pseudo-counts",
+        "exp((cos - 1) / TAU) and shrunk by PSEUDO pseudo-counts (DIMS: on an int8 bank "
+        "projected on that many principal axes)",
+    )
+    parser.add_argument(
+        "--centroid-misses",
+        nargs="*",
+        default=[],
+        metavar="C:TAU:PSEUDO",
+        help="also add the model's own misses summed on each training prompt's nearest "
+        "centre, read from the C nearest centres (weights exp((cos - 1) / TAU)), shrunk by "
+        "PSEUDO; with a joint gate",
     )
     parser.add_argument(
         "--knn-support",
@@ -327,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         # the label's source scale), for the local and neighbour signals below.
         misses_all = (
             tr.labels - _fitted(model, tr)
-            if args.local_strengths or args.neighbour_residuals
+            if args.local_strengths or args.neighbour_residuals or args.centroid_misses
             else np.zeros(0)
         )
         if args.local_strengths:
@@ -350,19 +414,57 @@ def main(argv: Sequence[str] | None = None) -> None:
             for strength in args.local_strengths:
                 blended = (support * local + strength * prediction.p_success) / (support + strength)
                 routings[f"predictions + local rates {strength:g}"] = _route(blended, expected)
-                corrected = prediction.p_success + support / (support + strength) * residual
+                weight = support / (support + strength)
+                corrected = prediction.p_success + weight * residual
                 routings[f"predictions + local residuals {strength:g}"] = _route(
                     np.clip(corrected, 0.0, 1.0), expected
                 )
+                # Gated like joint trust: only where every candidate was graded near.
+                gated = prediction.p_success + weight.min(axis=1, keepdims=True) * residual
+                routings[f"  + local residuals {strength:g}, joint gate"] = _route(
+                    np.clip(gated, 0.0, 1.0), expected
+                )
         if args.neighbour_residuals:
             miss = misses_all[:, mcols]
+            assert prediction.support is not None
+            joint = (prediction.support / (prediction.support + model.prior_strength)).min(
+                axis=1, keepdims=True
+            )
             for spec in args.neighbour_residuals:
-                k_near, tau, pseudo = (float(x) for x in spec.split(":"))
+                k_near, tau, pseudo, *dims = (float(x) for x in spec.split(":"))
+                bank, queries = (
+                    compressed_bank(tr.embeddings, e, int(dims[0])) if dims else (tr.embeddings, e)
+                )
                 shift = neighbour_residuals(
-                    e, tr.embeddings, miss, k=int(k_near), tau=tau, pseudo=pseudo
+                    queries, bank, miss, k=int(k_near), tau=tau, pseudo=pseudo
                 )
                 routings[f"predictions + neighbour misses {spec}"] = _route(
                     np.clip(prediction.p_success + shift, 0.0, 1.0), expected
+                )
+                routings[f"  + neighbour misses {spec}, joint gate"] = _route(
+                    np.clip(prediction.p_success + joint * shift, 0.0, 1.0), expected
+                )
+        if args.centroid_misses:
+            assert prediction.support is not None
+            joint = (prediction.support / (prediction.support + model.prior_strength)).min(
+                axis=1, keepdims=True
+            )
+            for spec in args.centroid_misses:
+                near, tau, pseudo = (float(x) for x in spec.split(":"))
+                shift = centroid_misses(
+                    e,
+                    model.centroids,
+                    tr.embeddings,
+                    misses_all[:, mcols],
+                    near=int(near),
+                    tau=tau,
+                    pseudo=pseudo,
+                )
+                routings[f"predictions + centroid misses {spec}"] = _route(
+                    np.clip(prediction.p_success + shift, 0.0, 1.0), expected
+                )
+                routings[f"  + centroid misses {spec}, joint gate"] = _route(
+                    np.clip(prediction.p_success + joint * shift, 0.0, 1.0), expected
                 )
         if args.knn_support:
             unshrunk = dataclasses.replace(model, prior_strength=1e-9).predict(e, models=names)

@@ -95,7 +95,20 @@ def render_model_card(
         f"bandwidth {config.quality.bandwidth}); with little support it shrinks towards the "
         f"model's prior (half-way at support {config.quality.prior_strength}): its ability "
         "from a one-parameter IRT fit to the (dataset, model) accuracy table, so a model is "
-        "ranked against the models graded beside it.",
+        "ranked against the models graded beside it."
+        + (
+            " The candidates of one request share the least supported one's trust (joint trust)."
+            if config.quality.joint_trust
+            else ""
+        )
+        + (
+            f" Neighbour misses: the network's own misses on the {config.quality.neighbour_k} "
+            "nearest labelled training prompts (an int8 bank of "
+            f"{config.quality.neighbour_dims} principal axes) correct each prediction, "
+            "gated by the same trust."
+            if config.quality.neighbour_k > 0
+            else ""
+        ),
         "- Answer lengths: a ridge regression of log tokens on the prompt embedding plus a "
         "per-model verbosity offset (estimated within datasets, shrunk with support); it "
         "prices every candidate per prompt.",

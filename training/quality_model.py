@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from learned_router.catalog import Catalog
+from learned_router.neighbours import NeighbourMisses
 from learned_router.quality import LatentQualityModel
 
 F32 = npt.NDArray[np.float32]
@@ -86,6 +87,10 @@ class QualityConfig:
     length_l2: float = 1.0
     irt_l2: float = 0.01
     irt_min_labels: int = 20
+    neighbour_k: int = 100  # bank prompts read per prompt for the neighbour misses; 0: no bank
+    neighbour_tau: float = 0.1  # their weights exp((cos - 1) / tau)
+    neighbour_pseudo: float = 5.0  # pseudo-counts shrinking a model's mean miss towards 0
+    neighbour_dims: int = 32  # principal axes the bank's int8 embeddings keep
 
 
 def config_with(items: Sequence[str], base: QualityConfig | None = None) -> QualityConfig:
@@ -535,7 +540,7 @@ def export(
         "length_bias": np.array([bias], np.float32),
         "length_offset": offset,
     }
-    return LatentQualityModel.from_arrays(
+    served = LatentQualityModel.from_arrays(
         arrays,
         models=models,
         sources=sources,
@@ -544,6 +549,30 @@ def export(
         joint_trust=config.joint_trust,
         length_prior_strength=config.length_prior_strength or None,
     )
+    if config.neighbour_k <= 0:
+        return served
+    bank = NeighbourMisses.build(
+        train.embeddings,
+        train.labels - fitted_on_own_scale(served, train),
+        dims=config.neighbour_dims,
+        k=min(config.neighbour_k, len(train.embeddings)),
+        tau=config.neighbour_tau,
+        pseudo=config.neighbour_pseudo,
+    )
+    return dataclasses.replace(served, neighbours=bank)
+
+
+def fitted_on_own_scale(model: LatentQualityModel, data: QualityData) -> npt.NDArray[np.float64]:
+    """``[n, m]`` the model's prediction for each row on the row's own label source's
+    scale, each model on its own trust (joint trust over every model would be the
+    prior) and without neighbour misses: what the misses are measured against."""
+    own = dataclasses.replace(model, joint_trust=False, neighbours=None)
+    fitted = np.full(data.labels.shape, np.nan)
+    for k, name in enumerate(model.scales):
+        on = data.source == k
+        if on.any():
+            fitted[on] = own.predict(data.embeddings[on], scale=name).p_success
+    return fitted
 
 
 def fit_quality_model(

@@ -342,7 +342,8 @@ def write_bundle(
         arrays: dict[str, Any] = {k: np.asarray(v) for k, v in stored.arrays.items()}
         # No allow_pickle= here: numpy < 2.1 saves that keyword as a stray array
         # named "allow_pickle" (savez never pickles plain numeric arrays anyway).
-        np.savez(staging / "heads.npz", **arrays)
+        # Compressed: the neighbour bank's misses are mostly "not graded" codes.
+        np.savez_compressed(staging / "heads.npz", **arrays)
         models_json = {
             "models": [entry.to_json(j) for j, entry in enumerate(entries)],
             "scales": list(quality.scales),

@@ -10,6 +10,7 @@ Plain numpy on the arrays of ``quality.npz`` (no torch). For a prompt embedding
                (joint trust: the least trust among the models asked for, shared by all)
     z        = prior[m] + trust * (z_raw - prior[m])
     p        = sigmoid(link_scale[s] * z + link_shift[s])   s: a label source (or canonical)
+             + trust * shift[m]    the model's own misses near the prompt (bundles with a bank)
 
 - **Comparable across models.** Every model's latent ``z`` lives on one scale:
   a model's ability is shared across all the datasets it was evaluated on,
@@ -30,6 +31,9 @@ Plain numpy on the arrays of ``quality.npz`` (no torch). For a prompt embedding
   them was graded near it, and otherwise all fall back together; one model
   supported by look-alikes graded on other terms cannot leave the others behind
   (docs/training.md, "Joint trust").
+- **Neighbour misses.** Where the bundle carries a bank of its training prompts
+  (:mod:`learned_router.neighbours`), the network's own misses on the labelled
+  prompts nearest this one correct its prediction, gated by the same trust.
 - **Expected output length** per prompt and model: ``log(tokens) =
   e @ length_weight + length_bias + trust_len * length_offset[m]`` (a ridge
   regression on the training answers' lengths; ``length_offset`` is the
@@ -55,12 +59,15 @@ import numpy as np
 import numpy.typing as npt
 
 from learned_router.errors import BundleError, InvalidInputError
+from learned_router.neighbours import NeighbourMisses
 from learned_router.predictor import QualityPrediction, StoredQuality, register_quality_model
 
 _SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
 FloatArray = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
 
+P_FLOOR = 1e-4
+"""Neighbour misses move P(success) no closer than this to 0 or 1."""
 TRUST_KINDS = ("per-model", "joint")
 """``calibration.json`` ``trust``: how far each prediction may leave its model's prior."""
 
@@ -159,6 +166,9 @@ class LatentQualityModel:
     """Every model asked for in one ``predict`` call shares the least trust among them
     (``"trust": "joint"`` in ``calibration.json``); per model when False (older bundles).
     The Router asks for a request's candidates in one call, so they are what is compared."""
+    neighbours: NeighbourMisses | None = None
+    """The bank of training prompts and the model's misses on them (``neighbour_*``
+    arrays, ``calibration.json`` ``neighbours``); None in older bundles."""
 
     @classmethod
     def from_arrays(
@@ -172,6 +182,7 @@ class LatentQualityModel:
         novelty_reference: float | None = None,
         joint_trust: bool = False,
         length_prior_strength: float | None = None,
+        neighbours: NeighbourMisses | None = None,
     ) -> LatentQualityModel:
         """Checks shapes and builds the model; raises :class:`BundleError` naming the fault."""
         missing = [name for name in ARRAY_NAMES if name not in arrays]
@@ -212,6 +223,13 @@ class LatentQualityModel:
             )
         if not all(np.isfinite(v).all() for v in a.values()):
             raise BundleError("quality.npz holds NaN or infinite values")
+        if neighbours is not None and (
+            neighbours.misses.shape[1] != m or neighbours.mean.shape != (dim,)
+        ):
+            raise BundleError(
+                f"quality.npz: the neighbour bank covers {neighbours.misses.shape[1]} models "
+                f"of dim {neighbours.mean.shape[0]}, expected {m} of dim {dim}"
+            )
         return cls(
             models=tuple(models),
             scales=tuple(sources),
@@ -235,6 +253,7 @@ class LatentQualityModel:
             length_prior_strength=(
                 None if length_prior_strength is None else float(length_prior_strength)
             ),
+            neighbours=neighbours,
         )
 
     @classmethod
@@ -257,6 +276,20 @@ class LatentQualityModel:
             raise BundleError(
                 f"calibration.json: trust is {trust!r}, expected one of {list(TRUST_KINDS)}"
             )
+        settings = stored.calibration.get("neighbours")
+        neighbours = None
+        if settings is not None:
+            if not isinstance(settings, Mapping):
+                raise BundleError(
+                    f"calibration.json: neighbours must be an object, got {settings!r}"
+                )
+            weight = np.asarray(stored.arrays.get("trunk_weight", np.zeros((0, 0))))
+            neighbours = NeighbourMisses.from_stored(
+                stored.arrays,
+                settings,
+                dim=weight.shape[0] if weight.ndim == 2 else -1,
+                models=len(models),
+            )
         return cls.from_arrays(
             stored.arrays,
             models=models,
@@ -266,6 +299,7 @@ class LatentQualityModel:
             novelty_reference=None if reference is None else float(reference),
             joint_trust=trust == "joint",
             length_prior_strength=None if length_strength is None else float(length_strength),
+            neighbours=neighbours,
         )
 
     def to_stored(self) -> StoredQuality:
@@ -283,6 +317,9 @@ class LatentQualityModel:
             calibration["trust"] = "joint"
         if self.length_prior_strength is not None:
             calibration["length_prior_strength"] = self.length_prior_strength
+        if self.neighbours is not None:
+            bank, calibration["neighbours"] = self.neighbours.to_stored()
+            arrays.update(bank)
         return StoredQuality(arrays=arrays, calibration=calibration)
 
     @property
@@ -340,6 +377,7 @@ class LatentQualityModel:
             novelty_reference=self.novelty_reference,
             joint_trust=self.joint_trust,
             length_prior_strength=self.length_prior_strength,
+            neighbours=None if self.neighbours is None else self.neighbours.with_model(),
         )
 
     @functools.cached_property
@@ -431,8 +469,13 @@ class LatentQualityModel:
             + self.length_bias
             + length_trust * self.length_offset[cols].astype(np.float64)[None, :]
         )
+        p = sigmoid(z)
+        if self.neighbours is not None:
+            with one_blas_thread():
+                shift = self.neighbours.shift(e, cols)
+            p = np.clip(p + shared * shift, P_FLOOR, 1.0 - P_FLOOR)
         return QualityPrediction(
-            p_success=sigmoid(z),
+            p_success=p,
             support=support,
             output_tokens=np.exp(np.clip(log_tokens, 0.0, np.log(1e5))),
         )
