@@ -60,6 +60,7 @@ import numpy.typing as npt
 import torch
 
 from learned_router.costs import expected_cost_usd
+from learned_router.neighbours import NeighbourMisses
 from learned_router.quality import LatentQualityModel, sigmoid
 from learned_router.routing_benchmark.harness import ZERO_ROUTER, score_routings
 from learned_router.routing_benchmark.routers import (
@@ -124,23 +125,6 @@ def neighbour_residuals(
         count = np.einsum("qk,qkm->qm", weight, have[near].astype(np.float64))
         out[start : start + chunk] = count if total else sums / (count + pseudo)
     return out
-
-
-def compressed_bank(
-    bank: npt.NDArray[np.float32], queries: npt.NDArray[np.float32], dims: int
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """``bank`` and ``queries`` projected on the bank's first ``dims`` principal
-    axes, the bank rounded to int8 per axis (what a bundle could carry), both
-    renormalised so that dot products are cosines again."""
-    mean = bank.mean(0)
-    _, _, vt = np.linalg.svd(bank[:: max(1, len(bank) // 20000)] - mean, full_matrices=False)
-    axes = vt[:dims].T.astype(np.float32)
-    b, q = (bank - mean) @ axes, (queries - mean) @ axes
-    step = np.abs(b).max(0) / 127.0
-    b = np.round(b / step).clip(-127, 127) * step
-    b /= np.linalg.norm(b, axis=1, keepdims=True)
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    return b.astype(np.float32), q.astype(np.float32)
 
 
 def centroid_misses(
@@ -432,12 +416,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
             for spec in args.neighbour_residuals:
                 k_near, tau, pseudo, *dims = (float(x) for x in spec.split(":"))
-                bank, queries = (
-                    compressed_bank(tr.embeddings, e, int(dims[0])) if dims else (tr.embeddings, e)
-                )
-                shift = neighbour_residuals(
-                    queries, bank, miss, k=int(k_near), tau=tau, pseudo=pseudo
-                )
+                if dims:  # the shipped int8 bank, served as the bundle serves it
+                    bank = NeighbourMisses.build(
+                        tr.embeddings,
+                        miss,
+                        dims=int(dims[0]),
+                        k=int(k_near),
+                        tau=tau,
+                        pseudo=pseudo,
+                    )
+                    shift = bank.shift(e, np.arange(miss.shape[1]))
+                else:
+                    shift = neighbour_residuals(
+                        e, tr.embeddings, miss, k=int(k_near), tau=tau, pseudo=pseudo
+                    )
                 routings[f"predictions + neighbour misses {spec}"] = _route(
                     np.clip(prediction.p_success + shift, 0.0, 1.0), expected
                 )
