@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("torch", reason="lodo_diagnose trains quality models: train extra")
 
-from training.lodo_diagnose import neighbour_residuals
+from training.lodo_diagnose import centroid_misses, neighbour_residuals
 
 
 def _unit(*rows: list[float]) -> np.ndarray:
@@ -98,3 +98,19 @@ def test_difficulty_kept_in_the_shrink_target() -> None:
     ceiling = out["IRT prior + true difficulty"]
     assert (ceiling[0] > ceiling[1]).all()  # the first prompt is the easier one
     assert ceiling[0, 1] > ceiling[0, 0]  # the IRT prior orders the models
+
+
+def test_centroid_misses_sum_each_prompt_on_its_nearest_centre() -> None:
+    centres = _unit([1, 0], [0, 1])
+    bank = _unit([1, 0.1], [1, -0.1], [0.1, 1])  # two prompts on centre 0, one on centre 1
+    misses = np.array([[0.3, np.nan], [0.1, 0.2], [-0.5, -0.4]])
+    query = _unit([1, 0])
+    near = centroid_misses(query, centres, bank, misses, near=1, tau=0.1, pseudo=0.0)
+    np.testing.assert_allclose(near[0], [0.2, 0.2], atol=1e-6)  # centre 0 only
+    both = centroid_misses(query, centres, bank, misses, near=2, tau=0.1, pseudo=1.0)
+    w = np.exp((np.array([1.0, 0.0]) - 1.0) / 0.1)  # weights of centre 0 and centre 1
+    expected = [
+        (w[0] * 0.4 + w[1] * -0.5) / (w[0] * 2 + w[1] + 1.0),
+        (w[0] * 0.2 + w[1] * -0.4) / (w[0] + w[1] + 1.0),
+    ]
+    np.testing.assert_allclose(both[0], expected, rtol=1e-5)
