@@ -221,6 +221,11 @@ def test_training_measures_each_models_misses_on_its_own_trust_and_scale() -> No
     expected = labels - fitted_on_own_scale(model, data)
     np.testing.assert_array_equal(np.isnan(decoded), np.isnan(labels))
     np.testing.assert_allclose(decoded, expected, atol=0.5 / 127 + 1e-6)
+    # A training set larger than the cap gets a seeded sample of its rows.
+    capped = dataclasses.replace(config, neighbour_max_prompts=300)
+    small, _ = fit_quality_model(data, None, ["m0", "m1", "m2"], ["a", "b"], [0, 1, 2], capped)
+    assert small.neighbours is not None
+    assert small.neighbours.size == 300
     # Against the joint predictions over all three models the misses would differ.
     outside = e[:, 1] < 0.5
     joint = np.full(labels.shape, np.nan)

@@ -91,6 +91,7 @@ class QualityConfig:
     neighbour_tau: float = 0.1  # their weights exp((cos - 1) / tau)
     neighbour_pseudo: float = 5.0  # pseudo-counts shrinking a model's mean miss towards 0
     neighbour_dims: int = 32  # principal axes the bank's int8 embeddings keep
+    neighbour_max_prompts: int = 60000  # a larger training set's bank is a seeded sample
 
 
 def config_with(items: Sequence[str], base: QualityConfig | None = None) -> QualityConfig:
@@ -551,11 +552,23 @@ def export(
     )
     if config.neighbour_k <= 0:
         return served
+    rows = np.arange(len(train.embeddings))
+    if len(rows) > config.neighbour_max_prompts:  # bounds the bundle: ~60 bytes a prompt
+        rng = np.random.default_rng(config.seed)
+        rows = np.sort(rng.choice(rows, size=config.neighbour_max_prompts, replace=False))
+    sample = dataclasses.replace(
+        train,
+        embeddings=train.embeddings[rows],
+        labels=train.labels[rows],
+        source=train.source[rows],
+        dataset=train.dataset[rows],
+        lengths=None,
+    )
     bank = NeighbourMisses.build(
-        train.embeddings,
-        train.labels - fitted_on_own_scale(served, train),
+        sample.embeddings,
+        sample.labels - fitted_on_own_scale(served, sample),
         dims=config.neighbour_dims,
-        k=min(config.neighbour_k, len(train.embeddings)),
+        k=min(config.neighbour_k, len(sample.embeddings)),
         tau=config.neighbour_tau,
         pseudo=config.neighbour_pseudo,
     )
