@@ -159,11 +159,6 @@ def centroid_misses(
     return out
 
 
-def _fitted(model: LatentQualityModel, tr: QualityData) -> FloatArray:
-    """The model's prediction for each training row on the row's own label scale."""
-    return fitted_on_own_scale(model, tr)
-
-
 def difficulty_routings(
     model: LatentQualityModel,
     tr: QualityData,
@@ -374,9 +369,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         # The model's own misses on its training labels (label minus its prediction on
         # the label's source scale), for the local and neighbour signals below.
         misses_all = (
-            tr.labels - _fitted(model, tr)
+            tr.labels - fitted_on_own_scale(model, tr)
             if args.local_strengths or args.neighbour_residuals or args.centroid_misses
             else np.zeros(0)
+        )
+        # The joint-trust gate of the shipped bundle, for the neighbour signals below.
+        assert prediction.support is not None
+        joint = (prediction.support / (prediction.support + model.prior_strength)).min(
+            axis=1, keepdims=True
         )
         if args.local_strengths:
             sums = centroid_label_sums(
@@ -410,10 +410,6 @@ def main(argv: Sequence[str] | None = None) -> None:
                 )
         if args.neighbour_residuals:
             miss = misses_all[:, mcols]
-            assert prediction.support is not None
-            joint = (prediction.support / (prediction.support + model.prior_strength)).min(
-                axis=1, keepdims=True
-            )
             for spec in args.neighbour_residuals:
                 k_near, tau, pseudo, *dims = (float(x) for x in spec.split(":"))
                 if dims:  # the shipped int8 bank, served as the bundle serves it
@@ -437,10 +433,6 @@ def main(argv: Sequence[str] | None = None) -> None:
                     np.clip(prediction.p_success + joint * shift, 0.0, 1.0), expected
                 )
         if args.centroid_misses:
-            assert prediction.support is not None
-            joint = (prediction.support / (prediction.support + model.prior_strength)).min(
-                axis=1, keepdims=True
-            )
             for spec in args.centroid_misses:
                 near, tau, pseudo = (float(x) for x in spec.split(":"))
                 shift = centroid_misses(

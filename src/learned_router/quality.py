@@ -453,6 +453,7 @@ class LatentQualityModel:
                 h @ self.model_vectors[cols].T + self.ability[cols] - (h @ self.difficulty)[:, None]
             ).astype(np.float64)
             support = self.support(e, cols)
+            shift = None if self.neighbours is None else self.neighbours.shift(e, cols)
         trust = support / (support + self.prior_strength)
         shared = trust.min(axis=1, keepdims=True) if self.joint_trust else trust
         prior = self.prior[cols].astype(np.float64)
@@ -470,9 +471,7 @@ class LatentQualityModel:
             + length_trust * self.length_offset[cols].astype(np.float64)[None, :]
         )
         p = sigmoid(z)
-        if self.neighbours is not None:
-            with one_blas_thread():
-                shift = self.neighbours.shift(e, cols)
+        if shift is not None:
             p = np.clip(p + shared * shift, P_FLOOR, 1.0 - P_FLOOR)
         return QualityPrediction(
             p_success=p,
