@@ -45,10 +45,12 @@ from learned_router.router import Router
 from learned_router.routing_benchmark import RouterInputs, TrainingSet
 from learned_router.routing_benchmark.baselines import KNNRouter, TfidfLogisticRouter
 from learned_router.routing_benchmark.metrics import (
+    Frontier,
     aiq,
     bootstrap_weights,
     frontier,
     percentile_interval,
+    quality_at_cost,
 )
 from learned_router.routing_benchmark.routers import cost_weight_grid, sweep_cost_weights
 
@@ -66,22 +68,34 @@ sparser: ``--datasets evalperf livecodebench --min-coverage 0.5``."""
 RESAMPLES = 300
 
 
-def _aiq(p: np.ndarray, cost: np.ndarray, quality: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AIQ of routing by ``p``, under each row of ``weights`` (bootstrap weights over
-    the test prompts; row 0 is uniform: the point estimate)."""
+def _fronts(
+    p: np.ndarray, cost: np.ndarray, quality: np.ndarray, weights: np.ndarray
+) -> list[Frontier]:
+    """The cost-quality frontier of routing by ``p`` (cost-weight sweep through the
+    selection kernel), under each row of ``weights`` (bootstrap weights over the
+    test prompts; row 0 is uniform: the point estimate)."""
     grid = cost_weight_grid(cost)
     index = sweep_cost_weights(np.clip(p, 0, 1), cost, grid)
     rows = np.arange(len(p))
     point_cost = np.stack([cost[rows, i] for i in index], axis=1)  # [prompts, sweep]
     point_quality = np.stack([quality[rows, i] for i in index], axis=1)
+    return [frontier((w @ point_cost).tolist(), (w @ point_quality).tolist()) for w in weights]
+
+
+def _aiq(p: np.ndarray, cost: np.ndarray, quality: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AIQ of routing by ``p`` under each row of ``weights`` (see :func:`_fronts`)."""
     out = np.empty(len(weights))
-    for b, w in enumerate(weights):
+    for b, (w, front) in enumerate(zip(weights, _fronts(p, cost, quality, weights), strict=True)):
         single = w @ cost
-        out[b] = aiq(
-            frontier((w @ point_cost).tolist(), (w @ point_quality).tolist()),
-            cost_range=(float(single.min()), float(single.max())),
-        )
+        out[b] = aiq(front, cost_range=(float(single.min()), float(single.max())))
     return out
+
+
+def _quality_at(fronts: list[Frontier], costs: np.ndarray) -> np.ndarray:
+    """Each frontier's quality at the matching cost (NaN below its cheapest point)."""
+    return np.array(
+        [quality_at_cost(f, cost_usd=float(c)) for f, c in zip(fronts, costs, strict=True)]
+    )
 
 
 def _summary(values: np.ndarray) -> dict[str, float]:
@@ -135,10 +149,11 @@ def evaluate(
     seed: int,
     min_coverage: float = 0.9,
     bundle: Path | None = None,
-    max_shift: float | None = None,
-    pooled: float | None = None,
-    prior_strength: float | None = None,
+    variants: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, Any]:
+    """``variants``: label -> :class:`Corrections` settings to adapt with (default:
+    one, unlabelled, with Corrections' defaults); each is replayed at every step."""
+    variants = variants if variants is not None else {"": {}}
     router = Router.load(bundle, capacity=False)
     data = load_dataset(data_dir, name, router, min_coverage=min_coverage)
     rng = np.random.default_rng(seed)
@@ -152,9 +167,7 @@ def evaluate(
     out: dict[str, Any] = {
         "dataset": name,
         "bundle": str(bundle or "models/default (shipped; trained on part of this set)"),
-        "max_shift": max_shift,
-        "pooled": pooled,
-        "prior_strength": prior_strength,
+        "corrections": variants,
         "models": list(data.models),
         "pool_prompts": len(pool),
         "test_prompts": len(test),
@@ -167,7 +180,28 @@ def evaluate(
         ]
     )
     samples: dict[str, np.ndarray] = {}
+    fronts: dict[str, list[Frontier]] = {}
+    fronts["router"] = _fronts(p[test], cost[test], data.quality[test], weights)
     samples["router"] = _aiq(p[test], cost[test], data.quality[test], weights)
+    test_prompts = [data.prompts[i] for i in test]
+    column = {m: j for j, m in enumerate(data.models)}
+
+    def operating_point(routed: Router, tenant: str) -> tuple[np.ndarray, np.ndarray]:
+        """Mean cost and quality of ``routed``'s decisions for ``tenant`` on the test
+        prompts under the replay's policy (``quality_fraction=0.9``), per weight row."""
+        decisions = routed.route_batch(
+            test_prompts, candidates=data.models, tenant=tenant, quality_fraction=0.9
+        )
+        chosen = np.array([column[d.model] for d in decisions])
+        rows = np.arange(len(test))
+        return weights @ cost[test][rows, chosen], weights @ data.quality[test][rows, chosen]
+
+    at_cost: dict[str, Any] = {}
+    op_cost, op_quality = operating_point(router, "base")
+    at_cost["router (no adaptation)"] = {
+        "cost_usd": _summary(op_cost),
+        "quality": _summary(op_quality),
+    }
     embeddings = router.encoder.embed(data.prompts)
 
     def inputs(rows: np.ndarray) -> RouterInputs:
@@ -185,23 +219,16 @@ def evaluate(
     validation = TrainingSet(inputs(tune), data.quality[tune])
     for label, baseline in (("knn", KNNRouter()), ("tfidf", TfidfLogisticRouter())):
         baseline.fit(train, validation=validation)
-        samples[label] = _aiq(
-            baseline.predict_quality(inputs(test)), cost[test], data.quality[test], weights
-        )
+        predicted = baseline.predict_quality(inputs(test))
+        samples[label] = _aiq(predicted, cost[test], data.quality[test], weights)
+        fronts[label] = _fronts(predicted, cost[test], data.quality[test], weights)
     pool_data = data.subset(pool)
-    for n in steps:
+    for variant, n in ((v, n) for v in variants for n in steps):
+        name = f"router+adapt{f'[{variant}]' if variant else ''}@{n}"
         adapted = Router.load(bundle, capacity=False)
         with tempfile.TemporaryDirectory() as tmp:
-            start = Path(tmp) / "corrections.json"  # empty, with this bound
-            settings: dict[str, float] = {}
-            if max_shift is not None:
-                settings["max_shift"] = max_shift
-            if pooled is not None:
-                settings["pooled"] = pooled
-            if prior_strength is not None:
-                settings["prior_strength"] = prior_strength
-            empty = Corrections(**settings)
-            empty.save(start)
+            start = Path(tmp) / "corrections.json"  # empty, with these settings
+            Corrections(**variants[variant]).save(start)  # type: ignore[arg-type]
             replay(
                 adapted,
                 pool_data,
@@ -214,8 +241,19 @@ def evaluate(
                 corrections_path=start,
             )
         assert adapted.corrections is not None
-        corrected = adapted.corrections.apply(p[test], data.models, tenant="tenant")
-        samples[f"router+adapt@{n}"] = _aiq(corrected, cost[test], data.quality[test], weights)
+        corrected = adapted.corrections.apply(
+            p[test], data.models, tenant="tenant", embeddings=embeddings[test]
+        )
+        samples[name] = _aiq(corrected, cost[test], data.quality[test], weights)
+        # Quality at equal cost: the adapted router's own decisions under the tenant's
+        # policy, against each other router's frontier at that mean cost.
+        op_cost, op_quality = operating_point(adapted, "tenant")
+        row: dict[str, Any] = {"cost_usd": _summary(op_cost), "quality": _summary(op_quality)}
+        for other in ("router", "knn", "tfidf"):
+            theirs = _quality_at(fronts[other], op_cost)
+            row[f"{other} at this cost"] = _summary(theirs)
+            row[f"minus {other}"] = _summary(op_quality - theirs)
+        at_cost[name] = row
     # Each router's AIQ, and each adapted router's paired difference from the others
     # (the same bootstrap resamples of the test prompts), with 95% intervals.
     out["aiq"] = {name: _summary(v) for name, v in samples.items()}
@@ -225,6 +263,7 @@ def evaluate(
         if name.startswith("router+adapt")
         for other in ("router", "knn", "tfidf")
     }
+    out["at_tenant_cost"] = at_cost
     return out
 
 
@@ -255,7 +294,39 @@ def main() -> None:
         type=float,
         help="pseudo-outcomes each level of the corrections is shrunk with (default: Corrections')",
     )
+    parser.add_argument(
+        "--local",
+        metavar="K:TAU:PSEUDO:POOLED",
+        help="the corrections' per-prompt term (Corrections' local_k, local_tau, "
+        "local_pseudo, local_pooled); default: Corrections'",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        metavar="LABEL:KEY=VALUE,...",
+        help="adapt with these Corrections settings (on top of the flags above), e.g. "
+        "'per-model:pooled=0'; repeat to compare several on the same split and baselines",
+    )
     args = parser.parse_args()
+    base: dict[str, float] = {}
+    for key, value in (
+        ("max_shift", args.max_shift),
+        ("pooled", args.pooled),
+        ("prior_strength", args.prior_strength),
+    ):
+        if value is not None:
+            base[key] = value
+    if args.local:
+        k, tau, pseudo, pooled = args.local.split(":")
+        base.update(local_k=int(k), local_tau=float(tau), local_pseudo=float(pseudo))
+        base["local_pooled"] = float(pooled)
+    variants = {"": base}
+    if args.variant:
+        variants = {}
+        for spec in args.variant:
+            label, _, settings = spec.partition(":")
+            pairs = (item.split("=") for item in settings.split(",") if item)
+            variants[label] = {**base, **{k: float(v) for k, v in pairs}}
     for name in args.datasets:
         bundle = bundle_without(args.data, name, args.bundles) if args.train_without else None
         result = evaluate(
@@ -265,9 +336,7 @@ def main() -> None:
             seed=args.seed,
             min_coverage=args.min_coverage,
             bundle=bundle,
-            max_shift=args.max_shift,
-            pooled=args.pooled,
-            prior_strength=args.prior_strength,
+            variants=variants,
         )
         print(json.dumps(result))
 

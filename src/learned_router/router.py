@@ -697,7 +697,7 @@ class Router:
             output_tokens = np.broadcast_to(self._output_tokens[columns], (n, m))
         if self.corrections is not None:
             # The learning loop's one hook: drift re-scoring and per-tenant adaptation.
-            p = self.corrections.apply(p, models, tenant=tenant)
+            p = self.corrections.apply(p, models, tenant=tenant, embeddings=embeddings)
 
         priced = self.catalog.priced(models)
         cached = [

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from learned_router.drift.local import LocalResiduals
 from learned_router.errors import InvalidInputError, LearnedRouterError
 
 FORMAT_VERSION = 1
@@ -98,6 +99,11 @@ class Corrections:
         max_drift_shift: float = 0.6,
         path: str | os.PathLike[str] | None = None,
         pooled: float = 1.0,
+        local_k: int = 0,
+        local_tau: float = 0.1,
+        local_pseudo: float = 5.0,
+        local_pooled: float = 0.0,
+        local_capacity: int = 4096,
     ) -> None:
         if not (
             prior_strength > 0
@@ -110,6 +116,24 @@ class Corrections:
                 "(0, 1], pooled in [0, 1]; "
                 f"got {prior_strength}, {max_shift}, {max_drift_shift}, {pooled}"
             )
+        if not (
+            local_k >= 0
+            and local_tau > 0
+            and local_pseudo > 0
+            and 0 <= local_pooled <= 1
+            and local_capacity >= 1
+        ):
+            raise InvalidInputError(
+                "Corrections: local_k must be >= 0 (0 = no per-prompt term), local_tau and "
+                "local_pseudo > 0, local_pooled in [0, 1], local_capacity >= 1; got "
+                f"{local_k}, {local_tau}, {local_pseudo}, {local_pooled}, {local_capacity}"
+            )
+        self.local_k = int(local_k)
+        self.local_tau = float(local_tau)
+        self.local_pseudo = float(local_pseudo)
+        self.local_pooled = float(local_pooled)
+        self.local_capacity = int(local_capacity)
+        self._local: dict[str, LocalResiduals] = {}
         self.prior_strength = float(prior_strength)
         self.max_shift = float(max_shift)
         self.max_drift_shift = float(max_drift_shift)
@@ -154,11 +178,19 @@ class Corrections:
     # --- tenants ----------------------------------------------------------------------------
 
     def observe(
-        self, model: str, *, predicted: float, observed: float, tenant: str | None = None
+        self,
+        model: str,
+        *,
+        predicted: float,
+        observed: float,
+        tenant: str | None = None,
+        embedding: npt.NDArray[np.float32] | None = None,
     ) -> None:
         """Learns from one recorded outcome (or shadow label) of ``tenant``'s traffic.
 
-        ``predicted`` is the P(success) the router used *before* corrections.
+        ``predicted`` is the P(success) the router used *before* corrections;
+        ``embedding``, the prompt's (the router's encoder), feeds the per-prompt
+        term when ``local_k > 0``.
         """
         if not (0.0 <= predicted <= 1.0 and 0.0 <= observed <= 1.0):
             raise InvalidInputError(
@@ -167,7 +199,25 @@ class Corrections:
             )
         key = tenant or "default"
         residual = float(observed) - float(predicted)
+        vector = None
+        if self.local_k and embedding is not None:
+            vector = np.asarray(embedding, np.float32).reshape(-1)
+            if not np.isfinite(vector).all():
+                raise InvalidInputError(
+                    f"Corrections.observe({model!r}): the embedding holds NaN or infinite values"
+                )
         with self._lock:
+            if vector is not None:
+                memory = self._local.get(key)
+                if memory is None:
+                    memory = self._local[key] = LocalResiduals(len(vector), self.local_capacity)
+                if memory.dim != len(vector):
+                    raise InvalidInputError(
+                        f"Corrections.observe({model!r}): embedding of dimension {len(vector)}, "
+                        f"but tenant {key!r}'s earlier ones have {memory.dim} (another encoder?); "
+                        "reset(tenant) to start its per-prompt term afresh"
+                    )
+                memory.add(vector, model, float(predicted), residual)
             self._tenant.setdefault((key, model), _Residuals()).add(residual)
             self._pool.setdefault(key, _Residuals()).add(residual)
             self._band.setdefault((key, model, _band(predicted)), _Residuals()).add(residual)
@@ -180,9 +230,11 @@ class Corrections:
                 self._tenant.clear()
                 self._pool.clear()
                 self._band.clear()
+                self._local.clear()
             else:
                 self._tenant = {k: v for k, v in self._tenant.items() if k[0] != tenant}
                 self._pool.pop(tenant, None)
+                self._local.pop(tenant, None)
                 self._band = {k: v for k, v in self._band.items() if k[0] != tenant}
             self.version += 1
 
@@ -214,18 +266,34 @@ class Corrections:
             )
 
     def apply(
-        self, p: npt.NDArray[np.float64], models: Sequence[str], *, tenant: str | None = None
+        self,
+        p: npt.NDArray[np.float64],
+        models: Sequence[str],
+        *,
+        tenant: str | None = None,
+        embeddings: npt.NDArray[np.float32] | None = None,
     ) -> npt.NDArray[np.float64]:
         """``p`` (``[n, len(models)]``) with every correction applied, clipped to [0, 1].
 
-        Returns ``p`` itself when nothing applies (no copy on the hot path).
+        ``embeddings`` (``[n, dim]``, the prompts'): adds the per-prompt term where
+        the tenant has outcomes in memory (``local_k > 0``). Returns ``p`` itself
+        when nothing applies (no copy on the hot path).
         """
         key = tenant or "default"
         with self._lock:
             drift = np.array([self._drift.get(m, 0.0) for m in models])
             common = self._common_shift(key)
             observed = [j for j, m in enumerate(models) if (key, m) in self._tenant]
-            if not drift.any() and not observed and not common:
+            memory = self._local.get(key) if embeddings is not None else None
+            local_table = None
+            if memory is not None and memory.size:
+                local_table = np.array(
+                    [
+                        [self._tenant_shift(key, m, b, common) for b in range(BANDS)]
+                        for m in memory.models
+                    ]
+                )
+            if not drift.any() and not observed and not common and local_table is None:
                 return p
             # Models this tenant never recorded get its pooled shift alone (one number);
             # recorded ones their own shift per band of predicted P.
@@ -239,6 +307,25 @@ class Corrections:
                     [self._tenant_shift(key, models[j], b, common) for b in range(BANDS)]
                 )
                 out[:, j] += table[bands[:, j]]
+            if local_table is not None:
+                assert memory is not None
+                assert embeddings is not None
+                if embeddings.shape != (len(p), memory.dim):
+                    raise InvalidInputError(
+                        f"Corrections.apply: embeddings of shape {embeddings.shape}, expected "
+                        f"({len(p)}, {memory.dim})"
+                    )
+                local = memory.shift(
+                    embeddings,
+                    models,
+                    local_table,
+                    k=self.local_k,
+                    tau=self.local_tau,
+                    pseudo=self.local_pseudo,
+                    pooled=self.local_pooled,
+                    bands=BANDS,
+                )
+                out += np.clip(local, -self.max_shift, self.max_shift)
         np.clip(out, 0.0, 1.0, out=out)
         return out
 
@@ -252,6 +339,12 @@ class Corrections:
                 "max_shift": self.max_shift,
                 "max_drift_shift": self.max_drift_shift,
                 "pooled": self.pooled,
+                "local_k": self.local_k,
+                "local_tau": self.local_tau,
+                "local_pseudo": self.local_pseudo,
+                "local_pooled": self.local_pooled,
+                "local_capacity": self.local_capacity,
+                "local": {t: memory.state() for t, memory in self._local.items()},
                 "drift": dict(self._drift),
                 "tenant": [[t, m, r.n, r.total] for (t, m), r in self._tenant.items()],
                 "band": [[t, m, b, r.n, r.total] for (t, m, b), r in self._band.items()],
@@ -301,7 +394,15 @@ class Corrections:
                 max_drift_shift=state["max_drift_shift"],
                 path=path,
                 pooled=float(state.get("pooled", 1.0)),
+                local_k=int(state.get("local_k", 0)),
+                local_tau=float(state.get("local_tau", 0.1)),
+                local_pseudo=float(state.get("local_pseudo", 5.0)),
+                local_pooled=float(state.get("local_pooled", 0.0)),
+                local_capacity=int(state.get("local_capacity", 4096)),
             )
+            out._local = {
+                str(t): LocalResiduals.from_state(m) for t, m in state.get("local", {}).items()
+            }
             out._drift = {str(k): float(v) for k, v in state["drift"].items()}
             out._tenant = {(t, m): _Residuals(n, total) for t, m, n, total in state["tenant"]}
             for (tenant, _model), residuals in out._tenant.items():

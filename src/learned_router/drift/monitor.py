@@ -47,7 +47,7 @@ import math
 import os
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -79,6 +79,9 @@ most likely change point make its agreement alarms suspect (see ``_golden_slippi
 ``python -m benchmarks.slip_threshold``: a steady stream trips it 1.5-2.7% of the time
 (100-1,500 samples); a 20-point drop 100 outcomes in, 55%; a 40-point drop, > 97%."""
 SLIP_MIN_SAMPLES = 20
+RECENT_EMBEDDINGS = 20_000
+"""Decisions whose prompt embedding ``attach`` keeps for outcomes recorded later
+(30 MB at 384 dimensions); an outcome older than that teaches only the global term."""
 STREAM_WINDOW = 20_000
 """Samples a stream keeps (between 1x and 2x this) for measuring an alarm: a service
 that runs for months without an alarm must not grow its monitor without bound."""
@@ -177,6 +180,9 @@ class DriftMonitor:
         # Decisions seen per model (should_shadow counts them): the warm-up's share.
         self._routed: Counter[str] = Counter()
         self._routed_total = 0
+        # Decision id -> prompt embedding of the latest decisions (attach, with adapt
+        # and a per-prompt term): what observe_outcome learns the local term from.
+        self._recent: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
 
     # --- shadow checks ----------------------------------------------------------------------
 
@@ -321,17 +327,24 @@ class DriftMonitor:
         tenant: str | None = None,
         at_request: int | None = None,
         tier: str | None = None,
+        embedding: npt.NDArray[np.float32] | None = None,
     ) -> DriftAlert | None:
         """One recorded outcome: ``predicted`` P(success) (before corrections) and the
         ``observed`` quality. Feeds the residual detector (and ``tier``'s) and, with
-        ``adapt``, the tenant's corrections."""
+        ``adapt``, the tenant's corrections (``embedding``, the prompt's, their
+        per-prompt term)."""
         if not (0.0 <= predicted <= 1.0 and 0.0 <= observed <= 1.0):
             raise InvalidInputError(
                 f"outcome {request_id!r}: predicted and observed must be in [0, 1]; "
                 f"got {predicted}, {observed}"
             )
         if self.adapt:
-            self.corrections.observe(model, predicted=predicted, observed=observed, tenant=tenant)
+            if embedding is None and self.corrections.local_k:
+                with self._lock:
+                    embedding = self._recent.pop(request_id, None)
+            self.corrections.observe(
+                model, predicted=predicted, observed=observed, tenant=tenant, embedding=embedding
+            )
         return self._observe(
             "outcome_residual", model, predicted - observed, request_id, at_request, tenant, tier
         )
@@ -500,17 +513,28 @@ class DriftMonitor:
     def attach(self, router: Router) -> None:
         """Watches ``router``'s traffic: the two share one set of corrections (the
         router's, if it has them), so re-scoring reaches its next decisions; with an
-        input watch, every routed batch's embeddings feed it."""
+        input watch, every routed batch's embeddings feed it; with ``adapt`` and the
+        corrections' per-prompt term, the latest decisions' embeddings are kept
+        (``RECENT_EMBEDDINGS`` of them) for the outcomes recorded against them."""
         if router.corrections is None:
             router.corrections = self.corrections
         else:
             self.corrections = router.corrections
-        if self.inputs is not None:
+        keep = self.adapt and self.corrections.local_k > 0
+        if self.inputs is None and not keep:
+            return
 
-            def watch(ids: list[str], embeddings: npt.NDArray[np.float32]) -> None:
+        def watch(ids: list[str], embeddings: npt.NDArray[np.float32]) -> None:
+            if keep:
+                with self._lock:
+                    for decision_id, row in zip(ids, embeddings, strict=True):
+                        self._recent[decision_id] = row
+                    while len(self._recent) > RECENT_EMBEDDINGS:
+                        self._recent.popitem(last=False)
+            if self.inputs is not None:
                 self.observe_inputs(ids, embeddings)
 
-            router.on_inputs = watch
+        router.on_inputs = watch
 
     # --- state ------------------------------------------------------------------------------
 

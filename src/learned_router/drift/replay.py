@@ -371,6 +371,8 @@ def replay(
     p_base = np.array([[d.candidate(m).p_success for m in models] for d in base])
     expected_cost = np.array([[d.candidate(m).expected_cost_usd for m in models] for d in base])
     cost = np.where(np.isnan(dataset.cost_usd), expected_cost, dataset.cost_usd)
+    # The prompts' embeddings, for the tenant corrections' per-prompt term.
+    embeddings = router.encoder.embed(dataset.prompts) if adapt and corrections.local_k else None
 
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, len(dataset.prompts), size=requests)
@@ -482,6 +484,7 @@ def replay(
                         tenant=tenant,
                         at_request=t,
                         tier=decision.tier,
+                        embedding=embeddings[i] if embeddings is not None else None,
                     )
                 )
             for alert in alerts:
