@@ -88,15 +88,17 @@ class LocalResiduals:
         out = np.zeros((len(embeddings), len(models)))
         if size == 0:
             return out
-        keys = self.keys[:size].astype(np.float64)
+        keys = self.keys[:size]  # a view: float32, no copy on the hot path
         owner = self.model[:size]
         band = np.minimum(bands - 1, np.maximum(0, (self.predicted[:size] * bands).astype(int)))
         deviation = self.residual[:size] - global_table[owner, band]
         column = np.array([self._index.get(m, -1) for m in models])
         k = min(k, size)
         for r, x in enumerate(np.asarray(embeddings, np.float64)):
-            # One prompt at a time: which k outcomes count never depends on the batch.
-            cos = keys @ (x / max(float(np.linalg.norm(x)), 1e-12))
+            # One prompt at a time (a matrix-vector product of the same shape for every
+            # prompt): which k outcomes count never depends on the batch.
+            unit = (x / max(float(np.linalg.norm(x)), 1e-12)).astype(np.float32)
+            cos = (keys @ unit).astype(np.float64)
             near = np.argpartition(-cos, k - 1)[:k] if k < size else np.arange(size)
             w = np.exp((cos[near] - 1.0) / tau)
             d = deviation[near]
