@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from learned_router.drift import Corrections
+from learned_router.drift import Corrections, Explorer
 from learned_router.drift.replay import load_dataset, replay
 from learned_router.router import Router
 from learned_router.routing_benchmark import RouterInputs, TrainingSet
@@ -150,6 +150,7 @@ def evaluate(
     min_coverage: float = 0.9,
     bundle: Path | None = None,
     variants: dict[str, dict[str, float]] | None = None,
+    explore: float = 0.0,
 ) -> dict[str, Any]:
     """``variants``: label -> :class:`Corrections` settings to adapt with (default:
     one, unlabelled, with Corrections' defaults); each is replayed at every step."""
@@ -168,6 +169,7 @@ def evaluate(
         "dataset": name,
         "bundle": str(bundle or "models/default (shipped; trained on part of this set)"),
         "corrections": variants,
+        "explore": explore,
         "models": list(data.models),
         "pool_prompts": len(pool),
         "test_prompts": len(test),
@@ -197,6 +199,7 @@ def evaluate(
         return weights @ cost[test][rows, chosen], weights @ data.quality[test][rows, chosen]
 
     at_cost: dict[str, Any] = {}
+    stream: dict[str, Any] = {}  # the replayed traffic itself (what exploration costs)
     op_cost, op_quality = operating_point(router, "base")
     at_cost["router (no adaptation)"] = {
         "cost_usd": _summary(op_cost),
@@ -229,7 +232,7 @@ def evaluate(
         with tempfile.TemporaryDirectory() as tmp:
             start = Path(tmp) / "corrections.json"  # empty, with these settings
             Corrections(**variants[variant]).save(start)  # type: ignore[arg-type]
-            replay(
+            streamed = replay(
                 adapted,
                 pool_data,
                 requests=n,
@@ -239,6 +242,7 @@ def evaluate(
                 outcome_rate=1.0,
                 tenant="tenant",
                 corrections_path=start,
+                explore=Explorer(rate=explore) if explore else None,
             )
         assert adapted.corrections is not None
         corrected = adapted.corrections.apply(
@@ -254,6 +258,11 @@ def evaluate(
             row[f"{other} at this cost"] = _summary(theirs)
             row[f"minus {other}"] = _summary(op_quality - theirs)
         at_cost[name] = row
+        stream[name] = {
+            "mean_quality": streamed.mean_quality,
+            "mean_cost_usd": streamed.mean_cost_usd,
+            "explored": streamed.explored,
+        }
     # Each router's AIQ, and each adapted router's paired difference from the others
     # (the same bootstrap resamples of the test prompts), with 95% intervals.
     out["aiq"] = {name: _summary(v) for name, v in samples.items()}
@@ -264,6 +273,7 @@ def evaluate(
         for other in ("router", "knn", "tfidf")
     }
     out["at_tenant_cost"] = at_cost
+    out["stream"] = stream
     return out
 
 
@@ -307,6 +317,13 @@ def main() -> None:
         help="adapt with these Corrections settings (on top of the flags above), e.g. "
         "'per-model:pooled=0'; repeat to compare several on the same split and baselines",
     )
+    parser.add_argument(
+        "--explore",
+        type=float,
+        default=0.0,
+        help="share of the tenant's requests answered by another candidate, never pricier "
+        "(learned_router.drift.Explorer); 0 = none",
+    )
     args = parser.parse_args()
     base: dict[str, float] = {}
     for key, value in (
@@ -337,6 +354,7 @@ def main() -> None:
             min_coverage=args.min_coverage,
             bundle=bundle,
             variants=variants,
+            explore=args.explore,
         )
         print(json.dumps(result))
 

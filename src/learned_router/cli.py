@@ -524,12 +524,17 @@ def replay(
         Optional[Path],  # noqa: UP045
         typer.Option(help="Write the monitor's state here (for `drift status`)."),
     ] = None,
+    explore: Annotated[
+        float,
+        typer.Option(help="Share answered by another candidate, never pricier (with --adapt)."),
+    ] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
 ) -> None:
     """Stream a logged dataset through the router, with shadow checks, a planted drift,
     alarms, re-scoring and adaptation; report delay, false alarms, quality and cost."""
     import json
 
+    from learned_router.drift.explore import Explorer
     from learned_router.drift.replay import DriftSpec, load_dataset
     from learned_router.drift.replay import replay as run
     from learned_router.router import Router
@@ -553,6 +558,7 @@ def replay(
         policy={"quality_fraction": quality_fraction},
         corrections_path=corrections,
         state_path=state,
+        explore=Explorer(rate=explore) if explore else None,
     )
     out = result.as_dict()
     typer.echo(

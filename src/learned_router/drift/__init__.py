@@ -18,6 +18,7 @@ The retraining an alert triggers lives on the training side
 from learned_router.drift.alerts import DriftAlert, log_sink, mlflow_sink, webhook_sink
 from learned_router.drift.corrections import Corrections, CorrectionsFileError
 from learned_router.drift.detectors import DetectorSettings, calibrate_threshold
+from learned_router.drift.explore import Explorer
 from learned_router.drift.inputs import InputDriftWatch, InputReference
 from learned_router.drift.monitor import DriftMonitor
 from learned_router.drift.sampling import ShadowSampler
@@ -30,6 +31,7 @@ __all__ = [
     "DetectorSettings",
     "DriftAlert",
     "DriftMonitor",
+    "Explorer",
     "InputDriftWatch",
     "InputReference",
     "ShadowSampler",

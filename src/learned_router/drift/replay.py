@@ -45,6 +45,7 @@ import numpy.typing as npt
 
 from learned_router.drift.corrections import Corrections
 from learned_router.drift.detectors import DetectorSettings
+from learned_router.drift.explore import Explorer
 from learned_router.drift.monitor import DriftMonitor
 from learned_router.drift.sampling import (
     WARMUP_CHECKS,
@@ -111,6 +112,8 @@ class ReplayResult:
     drift_model_share_before_reaction: float | None
     drift_model_share_after_reaction: float | None
     outcomes_recorded: int
+    explored: int = 0
+    """Requests answered by another candidate than the router's choice (``explore``)."""
     alerts: list[dict[str, Any]] = field(default_factory=list)
     windows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -316,11 +319,14 @@ def replay(
     corrections_path: str | Path | None = None,
     state_path: str | Path | None = None,
     record_to: OutcomeStore | None = None,
+    explore: Explorer | None = None,
 ) -> ReplayResult:
     """Streams ``requests`` requests of ``dataset`` through ``router``; see the module docstring.
 
     ``record_to``: an outcome store that receives every recorded outcome (the
-    drifted traffic a retrain learns from).
+    drifted traffic a retrain learns from). ``explore``: answers its share of
+    requests with another candidate (their outcomes recorded against it; no
+    shadow check of an explored request).
     """
     if requests < 1:
         raise InvalidInputError(f"replay: --requests must be >= 1, got {requests}")
@@ -399,6 +405,7 @@ def replay(
     shadow_cost = 0.0
     drift_shadow_samples = 0
     outcomes = 0
+    explored = 0
     records: list[OutcomeRecord] = []
     detected_at: int | None = None
     detection_signal: str | None = None
@@ -439,7 +446,12 @@ def replay(
                         f"of {models}"
                     )
 
-            model = decision.model
+            request_id = f"{seed}-{t}"
+            alternative = (
+                None if explore is None else explore.choose(decision, request_id=request_id)
+            )
+            explored += alternative is not None
+            model = alternative or decision.model
             j = col[model]
             routed_counts[model] += 1
             q = answered(model, int(i), t)
@@ -447,8 +459,10 @@ def replay(
             costs.append(float(cost[i, j]))
             chosen.append(model)
             alerts = []
-            request_id = f"{seed}-{t}"
-            if monitor.should_shadow(decision, request_id=request_id) is not None:
+            if (
+                alternative is None
+                and monitor.should_shadow(decision, request_id=request_id) is not None
+            ):
                 shadow_samples += 1
                 shadow_cost += float(cost[i, col[golden]])
                 if drift is not None and t >= drift.at and model == drift_model:
@@ -528,6 +542,7 @@ def replay(
         drift_model_share_before_reaction=None,
         drift_model_share_after_reaction=None,
         outcomes_recorded=outcomes,
+        explored=explored,
         alerts=[a.as_dict() for a in monitor.alerts],
     )
     if drift is not None and drift_model is not None:
