@@ -163,6 +163,9 @@ def evaluate(
     test, pool = np.sort(order[:n_test]), np.sort(order[n_test:])
     base = router.route_batch(data.prompts, candidates=data.models, tenant="base")
     p = np.array([[d.candidate(m).p_success for m in data.models] for d in base])
+    support = None
+    if all(c.support is not None for c in base[0].candidates):
+        support = np.array([[d.candidate(m).support for m in data.models] for d in base])
     expected = np.array([[d.candidate(m).expected_cost_usd for m in data.models] for d in base])
     cost = np.where(np.isnan(data.cost_usd), expected, data.cost_usd)
     out: dict[str, Any] = {
@@ -246,7 +249,11 @@ def evaluate(
             )
         assert adapted.corrections is not None
         corrected = adapted.corrections.apply(
-            p[test], data.models, tenant="tenant", embeddings=embeddings[test]
+            p[test],
+            data.models,
+            tenant="tenant",
+            embeddings=embeddings[test],
+            support=None if support is None else support[test],
         )
         samples[name] = _aiq(corrected, cost[test], data.quality[test], weights)
         # Quality at equal cost: the adapted router's own decisions under the tenant's

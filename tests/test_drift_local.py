@@ -216,3 +216,19 @@ def test_an_attached_monitor_learns_the_local_term_from_recorded_outcomes(
     np.testing.assert_allclose(memory.keys[0], _unit(router.encoder.embed([hard])[0]), atol=1e-6)
     assert not monitor._recent  # each kept embedding is used once, then dropped
     assert router.route(hard, candidates=models, tenant="acme").model != "small"
+
+
+def test_the_bundles_own_support_shrinks_the_local_term() -> None:
+    corrections, a, b = _two_regions()
+    p = np.full((2, 1), 0.5)
+    queries = np.stack([a, b])
+    bare = corrections.apply(p, ["m"], tenant="t", embeddings=queries)
+    unseen = corrections.apply(p, ["m"], tenant="t", embeddings=queries, support=np.zeros((2, 1)))
+    np.testing.assert_allclose(unseen, bare)  # no training labels near: the tenant leads
+    familiar = corrections.apply(
+        p, ["m"], tenant="t", embeddings=queries, support=np.full((2, 1), 300.0)
+    )
+    # Hundreds of labelled training prompts near each: the same outcomes move it little.
+    assert np.all(np.abs(familiar - 0.5) < 0.1 * np.abs(bare - 0.5))
+    with pytest.raises(InvalidInputError, match="support of shape"):
+        corrections.apply(p, ["m"], tenant="t", embeddings=queries, support=np.zeros((2, 3)))

@@ -697,7 +697,9 @@ class Router:
             output_tokens = np.broadcast_to(self._output_tokens[columns], (n, m))
         if self.corrections is not None:
             # The learning loop's one hook: drift re-scoring and per-tenant adaptation.
-            p = self.corrections.apply(p, models, tenant=tenant, embeddings=embeddings)
+            p = self.corrections.apply(
+                p, models, tenant=tenant, embeddings=embeddings, support=support
+            )
 
         priced = self.catalog.priced(models)
         cached = [

@@ -277,11 +277,14 @@ class Corrections:
         *,
         tenant: str | None = None,
         embeddings: npt.NDArray[np.float32] | None = None,
+        support: npt.NDArray[np.float64] | None = None,
     ) -> npt.NDArray[np.float64]:
         """``p`` (``[n, len(models)]``) with every correction applied, clipped to [0, 1].
 
         ``embeddings`` (``[n, dim]``, the prompts'): adds the per-prompt term where
-        the tenant has outcomes in memory (``local_k > 0``). Returns ``p`` itself
+        the tenant has outcomes in memory (``local_k > 0``); ``support`` (``[n,
+        len(models)]``, the quality model's, where it has one) shrinks that term by
+        the bundle's own labelled evidence near each prompt. Returns ``p`` itself
         when nothing applies (no copy on the hot path).
         """
         key = tenant or "default"
@@ -320,6 +323,11 @@ class Corrections:
                         f"Corrections.apply: embeddings of shape {embeddings.shape}, expected "
                         f"({len(p)}, {memory.dim})"
                     )
+                if support is not None and np.shape(support) != np.shape(p):
+                    raise InvalidInputError(
+                        f"Corrections.apply: support of shape {np.shape(support)}, expected "
+                        f"{np.shape(p)} (one per prompt and model)"
+                    )
                 local = memory.shift(
                     embeddings,
                     models,
@@ -329,6 +337,7 @@ class Corrections:
                     pseudo=self.local_pseudo,
                     pooled=self.local_pooled,
                     bands=BANDS,
+                    support=None if support is None else np.asarray(support, np.float64),
                 )
                 out += np.clip(local, -self.max_shift, self.max_shift)
         np.clip(out, 0.0, 1.0, out=out)

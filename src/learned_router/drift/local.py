@@ -11,11 +11,17 @@ and for a new prompt ``x`` and model ``m`` reads them:
     w_i      = exp((cos(x, i) - 1) / tau)
     d_i      = observed_i - predicted_i - global_shift(model_i, predicted_i)
     pool(x)  = sum_i w_i d_i / (sum_i w_i + pseudo)
-    local_m  = (sum_{i: model_i = m} w_i d_i + pseudo * pooled * pool(x))
-               / (sum_{i: model_i = m} w_i + pseudo)
+    prior_m  = pseudo + support_m(x)
+    local_m  = (sum_{i: model_i = m} w_i d_i + prior_m * pooled * pool(x))
+               / (sum_{i: model_i = m} w_i + prior_m)
 
 ``d`` is what the global correction left unexplained, so the local term adds
-to it instead of counting the same evidence twice. ``pooled`` is the share of
+to it instead of counting the same evidence twice. ``support_m(x)`` is the
+quality model's own effective count of labelled training prompts near ``x``
+for ``m`` (``RouteDecision.support``): the tenant's outcomes and the bundle's
+training labels are weighed as evidence of the same kind, so on traffic like
+the training data (support in the hundreds) the term stays small, and on
+traffic the bundle never saw (support ~0) the tenant's outcomes lead. ``pooled`` is the share of
 the neighbourhood's mean deviation a model gets where it has no outcomes of
 its own near ``x`` (see ``Corrections``' docstring for the winner's curse it
 answers; measured per-prompt in docs/drift.md).
@@ -79,11 +85,15 @@ class LocalResiduals:
         pseudo: float,
         pooled: float,
         bands: int,
+        support: FloatArray | None = None,
     ) -> FloatArray:
         """``[n, len(models)]`` the local term for each prompt and model.
 
         ``global_table[j, b]``: the global shift of ``self.models[j]`` at band ``b``
-        (what ``d_i`` subtracts)."""
+        (what ``d_i`` subtracts). ``support`` (``[n, len(models)]``, the quality
+        model's effective count of labelled training prompts near each prompt for
+        each model) adds to ``pseudo``: where the bundle was graded on hundreds of
+        prompts like this one, a few of the tenant's outcomes move it little."""
         size = self.size
         out = np.zeros((len(embeddings), len(models)))
         if size == 0:
@@ -104,7 +114,8 @@ class LocalResiduals:
             d = deviation[near]
             pool = float(w @ d) / (float(w.sum()) + pseudo)
             mine = w[:, None] * (owner[near][:, None] == column[None, :])  # [k, models]
-            out[r] = (d @ mine + pseudo * pooled * pool) / (mine.sum(0) + pseudo)
+            prior = pseudo if support is None else pseudo + support[r]
+            out[r] = (d @ mine + prior * pooled * pool) / (mine.sum(0) + prior)
         return out
 
     # --- state ------------------------------------------------------------------------------
