@@ -98,3 +98,22 @@ def test_replay_answers_explored_requests_with_the_alternative(
     assert abs(explored["explored"] - 400) < 5 * (2000 * 0.2 * 0.8) ** 0.5
     # Never pricier: exploring from the tiny bundle's choice can only lower the spend.
     assert explored["mean_cost_usd"] <= plain["mean_cost_usd"]
+
+
+def test_an_explored_answer_is_recorded_against_the_model_that_gave_it(
+    tiny_bundle: Path, tmp_path: Path
+) -> None:
+    from learned_router.outcomes import OutcomeStore
+    from learned_router.router import Router
+
+    store = tmp_path / "outcomes.sqlite"
+    router = Router.load(tiny_bundle, outcome_store=store, capacity=False)
+    decision = router.route("Prove the lemma about spectral gaps", quality_fraction=1.0)
+    alternative = Explorer(rate=1.0).choose(decision)
+    assert alternative is not None
+    assert alternative != decision.model
+    with pytest.raises(InvalidInputError, match="not a model this router routes to"):
+        router.record_outcome(decision.decision_id, quality=1.0, model="no-such-model")
+    router.record_outcome(decision.decision_id, quality=0.0, model=alternative)
+    (record,) = OutcomeStore(store).records().values()
+    assert record.model == alternative

@@ -44,7 +44,7 @@ from learned_router.cache import CacheHit, SemanticCache
 from learned_router.capacity import CapacityTracker
 from learned_router.catalog import Catalog
 from learned_router.costs import Priority, expected_cost_usd
-from learned_router.errors import BundleError, InvalidInputError, LearnedRouterError
+from learned_router.errors import BundleError, CatalogError, InvalidInputError, LearnedRouterError
 from learned_router.latency import LatencyTable
 from learned_router.live_catalog import LiveCatalog
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
@@ -1060,8 +1060,13 @@ class Router:
         response: str | None = None,
         output_tokens: int | None = None,
         quality_scale: str | None = None,
+        model: str | None = None,
     ) -> int:
         """Records how the chosen model did; durable when it returns.
+
+        ``model``: the model that answered when it was not the decision's (an
+        :class:`~learned_router.drift.Explorer` alternative, a caller's fallback);
+        the outcome, and a cached answer's provenance, are then that model's.
 
         Frees the decision's self-hosted capacity (returning the tokens it did
         not use) and appends an outcome in the canonical schema to the outcome
@@ -1087,11 +1092,23 @@ class Router:
                 f"invalid argument `quality_scale`: got {quality_scale!r}; use one of "
                 f"{list(self.bundle.scales)} or None"
             )
+        answered = memory.model
+        if model is not None:
+            try:
+                known = self.catalog.current.resolve(model) if isinstance(model, str) else None
+            except CatalogError:
+                known = None
+            if known not in self._column_of:
+                raise InvalidInputError(
+                    f"invalid argument `model`: {model!r} is not a model this router routes "
+                    "to; give the model that answered (e.g. the Explorer's choice) or None"
+                )
+            answered = known
         # Builds (and so validates) the record before anything changes.
         record = OutcomeRecord(
             prompt_id=decision_id,
             prompt=memory.prompt,
-            model=memory.model,
+            model=answered,
             quality=quality,
             cost_usd=cost_usd,
             input_tokens=memory.input_tokens,
@@ -1152,7 +1169,7 @@ class Router:
                 logger.warning("decision %s: answer not cached: %s", decision_id, error)
                 return record_id
             with self._lock:
-                self._cache_provenance[entry_id] = (memory.model, float(quality))
+                self._cache_provenance[entry_id] = (answered, float(quality))
                 self._cache_provenance.move_to_end(entry_id)
                 while len(self._cache_provenance) > max(self._memory_size, 1024):
                     self._cache_provenance.popitem(last=False)
