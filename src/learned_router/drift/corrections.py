@@ -9,22 +9,27 @@ Two kinds, both additive in probability points, bounded and reversible:
 - **tenant corrections**: learned online from the outcomes a tenant records
   (and shadow labels): per (tenant, model) and per band of predicted P, the
   mean residual ``observed - predicted``, shrunk towards the model's overall
-  residual, that towards the tenant's mean residual over every model
-  (``pooled``), and that towards zero (``n / (n + prior_strength)`` each),
-  bounded by ``max_shift``. Forgotten with :meth:`Corrections.reset`.
+  residual and that towards zero (``n / (n + prior_strength)`` each), bounded
+  by ``max_shift``; optionally (``local_k > 0``) a per-prompt term, the
+  residuals of the tenant's outcomes nearest the prompt
+  (:mod:`learned_router.drift.local`). Forgotten with :meth:`Corrections.reset`.
 
-Why pooled: a tenant records outcomes of the models it was routed to, and
-those were chosen because their predictions were high, so their residuals
-run negative even where every model is equally well predicted (the winner's
-curse); and a tenant whose prompts are harder than the training data makes
-every model's residual negative. Corrected alone, the routed models fell
-below models nobody had observed: unpooled, adaptation cost 0.036 AIQ on
-RouterBench traffic through the shipped bundle (pooled: +0.001). It is a
-trade, measured in docs/drift.md: on LiveCodeBench through a bundle trained
-without it, pooled adaptation loses 0.017 where unpooled changed nothing.
-``pooled=0`` gives the per-model behaviour back. A single model failing where
-the others would not is the drift monitor's to find: it compares a model
-with its own history and re-scores it for every tenant.
+Per model, not pooled, by default. ``pooled`` (0..1) also shrinks each model
+towards the tenant's mean residual over every model and gives that mean to
+models the tenant never recorded. It answers one real bias: a tenant records
+outcomes of the models it was routed to, chosen because their predictions were
+high, so their residuals run negative (the winner's curse), and corrected alone
+they can fall below models nobody observed; with the bundles of an earlier
+version that cost 0.036 AIQ on RouterBench traffic. It creates another: the
+routed model's residual is given to every unobserved model, so a second
+observed model with an honest prediction falls below models nothing is known
+of. Re-measured with the current bundles on seven datasets each replayed as a
+tenant through a bundle trained without it (docs/drift.md, "Pooled or per
+model"), pooling cost RouterBench 0.055 AIQ (per model: 0.002) and was ahead
+on one set only (MATH level 5, +0.016), so the default moved to ``pooled=0``.
+A single model failing where the others would not is the drift monitor's to
+find: it compares a model with its own history and re-scores it for every
+tenant.
 
 The state is a small JSON file written atomically (temporary file, then
 rename), kept beside the outcome store, so nothing learned is lost on restart.
@@ -98,7 +103,7 @@ class Corrections:
         max_shift: float = 0.6,
         max_drift_shift: float = 0.6,
         path: str | os.PathLike[str] | None = None,
-        pooled: float = 1.0,
+        pooled: float = 0.0,
         local_k: int = 0,
         local_tau: float = 0.1,
         local_pseudo: float = 5.0,
