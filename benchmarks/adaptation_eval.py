@@ -41,6 +41,7 @@ import numpy as np
 
 from learned_router.drift import Corrections, Explorer
 from learned_router.drift.replay import load_dataset, replay
+from learned_router.outcomes import OutcomeStore
 from learned_router.router import Router
 from learned_router.routing_benchmark import RouterInputs, TrainingSet
 from learned_router.routing_benchmark.baselines import KNNRouter, TfidfLogisticRouter
@@ -112,33 +113,37 @@ def bundle_without(data_dir: Path, name: str, root: Path) -> Path:
         return out
     from training.train import cli
 
-    from learned_router import data
-    from learned_router.data.splits import prompt_group
-
     with tempfile.TemporaryDirectory() as tmp:
-        log = data.load([data_dir], rejects=Path(tmp) / "rejects.jsonl")
-        texts = log.prompts.column("prompt").to_pylist()
-        keys = log.prompt_keys()
-        held = {prompt_group(t) for (d, _), t in zip(keys, texts, strict=True) if d == name}
-        if not held:
-            raise SystemExit(f"adaptation_eval: no dataset {name!r} under {data_dir}")
-        kept = [
-            k
-            for k, t in zip(keys, texts, strict=True)
-            if k[0] != name and prompt_group(t) not in held
-        ]
-        print(
-            f"{name}: training a bundle without it ({len(keys) - len(kept)} of {len(keys)} "
-            f"prompts left out, overlaps included) -> {out}",
-            flush=True,
-        )
-        path = log.subset(kept).write(Path(tmp) / "train.parquet")
+        path = logs_without(data_dir, name, Path(tmp) / "train.parquet")
+        print(f"{name}: training a bundle without it -> {out}", flush=True)
         cli(
             [str(path)],
             "training/configs/default.toml",
             {"output.bundle_dir": str(out), "tracking.enabled": False},
         )
     return out
+
+
+def logs_without(data_dir: Path, name: str, path: Path) -> Path:
+    """Every development log but ``name``, without any prompt whose normalised text
+    occurs in ``name``, written to ``path`` (parquet)."""
+    from learned_router import data
+    from learned_router.data.splits import prompt_group
+
+    log = data.load([data_dir], rejects=path.parent / "rejects.jsonl")
+    texts = log.prompts.column("prompt").to_pylist()
+    keys = log.prompt_keys()
+    held = {prompt_group(t) for (d, _), t in zip(keys, texts, strict=True) if d == name}
+    if not held:
+        raise SystemExit(f"adaptation_eval: no dataset {name!r} under {data_dir}")
+    kept = [
+        k for k, t in zip(keys, texts, strict=True) if k[0] != name and prompt_group(t) not in held
+    ]
+    print(
+        f"{name}: {len(keys) - len(kept)} of {len(keys)} prompts left out, overlaps included",
+        flush=True,
+    )
+    return log.subset(kept).write(path)
 
 
 def evaluate(
@@ -151,6 +156,7 @@ def evaluate(
     bundle: Path | None = None,
     variants: dict[str, dict[str, float]] | None = None,
     explore: float = 0.0,
+    retrain: bool = False,
 ) -> dict[str, Any]:
     """``variants``: label -> :class:`Corrections` settings to adapt with (default:
     one, unlabelled, with Corrections' defaults); each is replayed at every step."""
@@ -230,11 +236,12 @@ def evaluate(
         fronts[label] = _fronts(predicted, cost[test], data.quality[test], weights)
     pool_data = data.subset(pool)
     for variant, n in ((v, n) for v in variants for n in steps):
-        name = f"router+adapt{f'[{variant}]' if variant else ''}@{n}"
+        label = f"router+adapt{f'[{variant}]' if variant else ''}@{n}"
         adapted = Router.load(bundle, capacity=False)
         with tempfile.TemporaryDirectory() as tmp:
             start = Path(tmp) / "corrections.json"  # empty, with these settings
             Corrections(**variants[variant]).save(start)  # type: ignore[arg-type]
+            store = OutcomeStore(Path(tmp) / "outcomes.sqlite") if retrain else None
             streamed = replay(
                 adapted,
                 pool_data,
@@ -246,7 +253,31 @@ def evaluate(
                 tenant="tenant",
                 corrections_path=start,
                 explore=Explorer(rate=explore) if explore else None,
+                record_to=store,
             )
+            if retrain:
+                assert bundle is not None
+                # The tenant's outcomes, learned by the network: a bundle trained on
+                # the logs it was trained on plus the outcome store, judged on the
+                # same held-out prompts (no corrections).
+                from training.train import cli
+
+                logs = logs_without(data_dir, name, Path(tmp) / "base.parquet")
+                cli(
+                    [str(logs), str(store.path)],  # type: ignore[union-attr]
+                    "training/configs/default.toml",
+                    {"output.bundle_dir": str(Path(tmp) / "retrained"), "tracking.enabled": False},
+                )
+                retrained = Router.load(Path(tmp) / "retrained", capacity=False)
+                again = retrained.route_batch(test_prompts, candidates=data.models, tenant="t")
+                q = np.array([[d.candidate(m).p_success for m in data.models] for d in again])
+                samples[f"retrained{f'[{variant}]' if variant else ''}@{n}"] = _aiq(
+                    q, cost[test], data.quality[test], weights
+                )
+                # How far the retrained predictions moved (0 would mean nothing learned).
+                out.setdefault("retrained_mean_abs_change", {})[label] = float(
+                    np.mean(np.abs(q - p[test]))
+                )
         assert adapted.corrections is not None
         corrected = adapted.corrections.apply(
             p[test],
@@ -255,7 +286,7 @@ def evaluate(
             embeddings=embeddings[test],
             support=None if support is None else support[test],
         )
-        samples[name] = _aiq(corrected, cost[test], data.quality[test], weights)
+        samples[label] = _aiq(corrected, cost[test], data.quality[test], weights)
         # Quality at equal cost: the adapted router's own decisions under the tenant's
         # policy, against each other router's frontier at that mean cost.
         op_cost, op_quality = operating_point(adapted, "tenant")
@@ -264,8 +295,8 @@ def evaluate(
             theirs = _quality_at(fronts[other], op_cost)
             row[f"{other} at this cost"] = _summary(theirs)
             row[f"minus {other}"] = _summary(op_quality - theirs)
-        at_cost[name] = row
-        stream[name] = {
+        at_cost[label] = row
+        stream[label] = {
             "mean_quality": streamed.mean_quality,
             "mean_cost_usd": streamed.mean_cost_usd,
             "explored": streamed.explored,
@@ -276,7 +307,7 @@ def evaluate(
     out["adapted_minus"] = {
         f"{name} - {other}": _summary(samples[name] - samples[other])
         for name in samples
-        if name.startswith("router+adapt")
+        if name.startswith(("router+adapt", "retrained"))
         for other in ("router", "knn", "tfidf")
     }
     out["at_tenant_cost"] = at_cost
@@ -331,6 +362,12 @@ def main() -> None:
         help="share of the tenant's requests answered by another candidate, never pricier "
         "(learned_router.drift.Explorer); 0 = none",
     )
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="also train a bundle on the logs plus the tenant's recorded outcomes at each "
+        "step and score it (with --train-without; minutes per step)",
+    )
     args = parser.parse_args()
     base: dict[str, float] = {}
     for key, value in (
@@ -362,6 +399,7 @@ def main() -> None:
             bundle=bundle,
             variants=variants,
             explore=args.explore,
+            retrain=args.retrain,
         )
         print(json.dumps(result))
 
