@@ -158,28 +158,27 @@ def test_what_one_models_outcomes_say_of_the_tenant_applies_to_every_model(
     assert loaded.shift("unseen", 0.8, tenant="t") == half.shift("unseen", 0.8, tenant="t")
 
 
+def _routed_honest_unseen(c: Corrections) -> np.ndarray:
+    """A tenant routed almost only to "routed" (underrated by 0.1), now and then to
+    "honest" (well predicted), never to "unseen": the three corrected P(success)."""
+    for _ in range(2000):
+        c.observe("routed", predicted=0.7, observed=0.8, tenant="t")
+    for _ in range(100):
+        c.observe("honest", predicted=0.6, observed=0.6, tenant="t")
+    row: np.ndarray = c.apply(
+        np.array([[0.7, 0.6, 0.6]]), ["routed", "honest", "unseen"], tenant="t"
+    )[0]
+    return row
+
+
 def test_by_default_one_models_outcomes_do_not_move_the_models_nobody_observed() -> None:
     # What pooling got wrong on RouterBench through a bundle trained without it
     # (docs/drift.md): the routed model was underrated by 0.1, pooling lifted every
     # unobserved model by as much, and a second observed model with an honest
     # prediction fell below all of them (adaptation cost 0.055 AIQ; per model, 0.002).
-    c = Corrections(prior_strength=20)
-    for _ in range(2000):
-        c.observe("routed", predicted=0.7, observed=0.8, tenant="t")
-    for _ in range(100):
-        c.observe("honest", predicted=0.6, observed=0.6, tenant="t")
-    routed, honest, unseen = c.apply(
-        np.array([[0.7, 0.6, 0.6]]), ["routed", "honest", "unseen"], tenant="t"
-    )[0]
+    routed, honest, unseen = _routed_honest_unseen(Corrections(prior_strength=20))
     assert routed == pytest.approx(0.8, abs=0.01)
     assert honest == pytest.approx(0.6, abs=1e-9)
     assert unseen == 0.6  # nothing observed, nothing changed
-    pooled = Corrections(prior_strength=20, pooled=1.0)
-    for _ in range(2000):
-        pooled.observe("routed", predicted=0.7, observed=0.8, tenant="t")
-    for _ in range(100):
-        pooled.observe("honest", predicted=0.6, observed=0.6, tenant="t")
-    _, honest, unseen = pooled.apply(
-        np.array([[0.7, 0.6, 0.6]]), ["routed", "honest", "unseen"], tenant="t"
-    )[0]
-    assert unseen - honest > 0.05  # the honest model now ranks below an unknown one
+    _, honest, unseen = _routed_honest_unseen(Corrections(prior_strength=20, pooled=1.0))
+    assert unseen - honest > 0.05  # pooled: the honest model ranks below an unknown one
