@@ -528,7 +528,8 @@ class DriftMonitor:
             if keep:
                 with self._lock:
                     for decision_id, row in zip(ids, embeddings, strict=True):
-                        self._recent[decision_id] = row
+                        # A copy: a view would keep the whole batch's array alive.
+                        self._recent[decision_id] = np.array(row, np.float32)
                     while len(self._recent) > RECENT_EMBEDDINGS:
                         self._recent.popitem(last=False)
             if self.inputs is not None:
