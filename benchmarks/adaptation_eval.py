@@ -235,6 +235,9 @@ def evaluate(
         samples[label] = _aiq(predicted, cost[test], data.quality[test], weights)
         fronts[label] = _fronts(predicted, cost[test], data.quality[test], weights)
     pool_data = data.subset(pool)
+    # --retrain: the logs the bundle was trained on, written once for every step.
+    scratch = tempfile.TemporaryDirectory()
+    base_logs: Path | None = None
     for variant, n in ((v, n) for v in variants for n in steps):
         label = f"router+adapt{f'[{variant}]' if variant else ''}@{n}"
         adapted = Router.load(bundle, capacity=False)
@@ -262,9 +265,10 @@ def evaluate(
                 # same held-out prompts (no corrections).
                 from training.train import cli
 
-                logs = logs_without(data_dir, name, Path(tmp) / "base.parquet")
+                if base_logs is None:
+                    base_logs = logs_without(data_dir, name, Path(scratch.name) / "base.parquet")
                 cli(
-                    [str(logs), str(store.path)],  # type: ignore[union-attr]
+                    [str(base_logs), str(store.path)],  # type: ignore[union-attr]
                     "training/configs/default.toml",
                     {"output.bundle_dir": str(Path(tmp) / "retrained"), "tracking.enabled": False},
                 )
@@ -310,6 +314,7 @@ def evaluate(
         if name.startswith(("router+adapt", "retrained"))
         for other in ("router", "knn", "tfidf")
     }
+    scratch.cleanup()
     out["at_tenant_cost"] = at_cost
     out["stream"] = stream
     return out

@@ -298,14 +298,20 @@ class Corrections:
             common = self._common_shift(key)
             observed = [j for j, m in enumerate(models) if (key, m) in self._tenant]
             memory = self._local.get(key) if embeddings is not None else None
+            # Each recorded model's shift per band, built once per call: the observed
+            # candidates and the per-prompt term's remembered models mostly overlap.
+            tables: dict[str, npt.NDArray[np.float64]] = {}
+
+            def table(model: str) -> npt.NDArray[np.float64]:
+                if model not in tables:
+                    tables[model] = np.array(
+                        [self._tenant_shift(key, model, b, common) for b in range(BANDS)]
+                    )
+                return tables[model]
+
             local_table = None
             if memory is not None and memory.size:
-                local_table = np.array(
-                    [
-                        [self._tenant_shift(key, m, b, common) for b in range(BANDS)]
-                        for m in memory.models
-                    ]
-                )
+                local_table = np.array([table(m) for m in memory.models])
             if not drift.any() and not observed and not common and local_table is None:
                 return p
             # Models this tenant never recorded get its pooled shift alone (one number);
@@ -316,10 +322,7 @@ class Corrections:
             bands = np.minimum(BANDS - 1, np.maximum(0, (out * BANDS).astype(np.int64)))
             out += drift + unseen
             for j in observed:
-                table = np.array(
-                    [self._tenant_shift(key, models[j], b, common) for b in range(BANDS)]
-                )
-                out[:, j] += table[bands[:, j]]
+                out[:, j] += table(models[j])[bands[:, j]]
             if local_table is not None:
                 assert memory is not None
                 assert embeddings is not None
