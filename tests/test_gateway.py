@@ -20,6 +20,7 @@ import pytest
 from benchmarks.gateway_stub import ServerThread, StubUpstream
 
 from learned_router import Router
+from learned_router.drift import Corrections, CorrectionsFileError
 from learned_router.gateway.app import INLINE_DECISION_MAX_CHARS, ShadowSample
 from learned_router.gateway.config import GatewayConfig, GatewayConfigError, hash_api_key
 from learned_router.gateway.ledger import Ledger
@@ -467,6 +468,57 @@ def test_feedback_goes_to_the_outcome_store(running: Running, tmp_path: Path) ->
     assert record.response == "mid-chat says: hi"
     again = httpx.post(url, json={"decision_id": decision, "quality": 0.75}, headers=auth)
     assert again.status_code == 404  # recorded once
+
+
+def test_feedback_adapts_the_tenants_routing_and_the_corrections_persist(
+    stub: tuple[StubUpstream, ServerThread], tiny_bundle: Path, tmp_path: Path
+) -> None:
+    # adapt = true: /v1/feedback feeds the learning loop (the outcome residual
+    # detectors and this tenant's corrections); corrections_path keeps them.
+    path = tmp_path / "corrections.json"
+    overrides = {"gateway": {"adapt": True, "corrections_path": str(path)}}
+    server, gateway = start(stub, tiny_bundle, tmp_path, **overrides)
+    assert gateway.monitor is not None
+    assert gateway.monitor.sampler is None
+    auth = {"authorization": f"Bearer {KEY}"}
+    routed: list[str] = []
+    with server:
+        running = Running(stub[0], gateway, server)
+        client = running.client()
+        for i in range(60):
+            raw = ask(client, f"Summarise the memo about budget line {i}")
+            routed.append(raw.parse().model)
+            ok = httpx.post(
+                f"{running.url}/v1/feedback",
+                json={"decision_id": raw.headers["x-learned-router-decision-id"], "quality": 0.0},
+                headers=auth,
+            )
+            assert ok.status_code == 200, ok.text
+    # (shutdown saved them: the lifespan closes the gateway)
+    first = gateway.served[routed[0]].router_model
+    assert gateway.served[routed[-1]].router_model != first, "traffic never moved"
+    residuals = gateway.monitor.status()
+    assert any(r["model"] == first and r["samples"] > 0 for r in residuals)
+    saved = Corrections.load(path)
+    assert saved.shift(first, 0.9, tenant="acme") < -0.05
+    assert saved.shift(first, 0.9, tenant="limited") == 0.0
+    # A restart reads them back: acme's routing starts where it stopped.
+    server, again = start(stub, tiny_bundle, tmp_path, **overrides)
+    with server:
+        assert again.router.corrections is not None
+        assert again.router.corrections.shift(first, 0.9, tenant="acme") == pytest.approx(
+            saved.shift(first, 0.9, tenant="acme")
+        )
+
+
+def test_a_damaged_corrections_file_stops_the_start_and_is_kept(
+    stub: tuple[StubUpstream, ServerThread], tiny_bundle: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "corrections.json"
+    path.write_text("{not json")
+    with pytest.raises(CorrectionsFileError, match="corrections"):
+        start(stub, tiny_bundle, tmp_path, gateway={"adapt": True, "corrections_path": str(path)})
+    assert path.read_text() == "{not json"
 
 
 def test_shadow_hook_gets_both_answers_off_the_request_path(

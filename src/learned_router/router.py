@@ -139,6 +139,9 @@ class _Batch:
     """The candidates' indices among the router's models."""
     input_tokens: Sequence[int]
     p: npt.NDArray[np.float64]
+    p_before: npt.NDArray[np.float64]
+    """``p`` before the corrections (drift re-scoring, tenant adaptation): what a
+    recorded outcome is compared with."""
     support: npt.NDArray[np.float64] | None
     cost: npt.NDArray[np.float64]
     latency_ms: npt.NDArray[np.float64]
@@ -171,6 +174,29 @@ class _Memory:
     cost_usd: float
     prompt_bytes: int
     """What keeping the prompt costs (counted against ``decision_memory_bytes``)."""
+    candidates: list[str]
+    """The decision's candidates (shared by the decisions of one batch)."""
+    p_before: npt.NDArray[np.float32]
+    """Each candidate's P(success) before the corrections: what ``on_outcome`` compares
+    the recorded quality with."""
+    tier: str | None
+
+
+@dataclass(frozen=True)
+class RecordedOutcome:
+    """An outcome :meth:`Router.record_outcome` has made durable, as ``on_outcome``
+    gets it (:meth:`learned_router.drift.DriftMonitor.attach` feeds it to the
+    residual detectors and, with ``adapt``, to the tenant's corrections)."""
+
+    decision_id: str
+    model: str
+    """The model that answered (the decision's, or ``record_outcome``'s ``model=``)."""
+    quality: float
+    predicted: float
+    """The answering model's P(success) for this prompt before the corrections, among
+    the decision's candidates."""
+    tenant: str | None
+    tier: str | None
 
 
 #: Tenant scope of the cache for ``tenant=None``: the NUL byte keeps it apart
@@ -325,7 +351,8 @@ class Router:
 
     Pending decisions (routed, not yet recorded or released) are kept for
     :meth:`record_outcome`, at most ``decision_memory`` of them and
-    ``decision_memory_bytes`` of prompt text; the oldest age out. A decision
+    ``decision_memory_bytes`` of prompt text and the candidates' P(success) before
+    corrections (4 bytes each, for ``on_outcome``); the oldest age out. A decision
     that took self-hosted capacity holds it as a *lease*: until
     :meth:`record_outcome`, :meth:`release`, ``lease_timeout_s`` seconds of
     ``clock`` (monotonic) or ageing out, whichever comes first. Anonymous
@@ -413,6 +440,10 @@ class Router:
         self.on_inputs: Callable[[list[str], npt.NDArray[np.float32]], None] | None = None
         """Called with each routed batch's decision ids and prompt embeddings (set by
         :meth:`learned_router.drift.DriftMonitor.attach` to watch input drift)."""
+        self.on_outcome: Callable[[RecordedOutcome], None] | None = None
+        """Called with each outcome :meth:`record_outcome` made durable, on the
+        recording thread (set by :meth:`learned_router.drift.DriftMonitor.attach`:
+        the outcome residual detectors and the tenant's adaptation)."""
         self.latency_critical_tenants = frozenset(latency_critical_tenants)
         self.scorer = bundle.scorer(threads=threads)
         self.encoder = self.scorer.encoder
@@ -687,7 +718,7 @@ class Router:
         prediction = self.quality.predict(
             embeddings, models=[self._head_names[j] for j in columns], scale=self.quality_scale
         )
-        p = prediction.p_success
+        p = p_before = prediction.p_success
         support = prediction.support
         # Expected answer lengths: predicted per prompt where the quality model
         # does it, else the bundle's per-model table.
@@ -762,6 +793,7 @@ class Router:
             columns=columns,
             input_tokens=input_tokens,
             p=p,
+            p_before=p_before,
             support=support,
             cost=cost,
             latency_ms=latency_ms,
@@ -913,7 +945,10 @@ class Router:
             claimed_tokens,
             claimed,
             float(cost[i, index]),
-            sys.getsizeof(batch.prompts[i]),
+            sys.getsizeof(batch.prompts[i]) + 4 * len(models),
+            models,
+            np.asarray(batch.p_before[i], dtype=np.float32),
+            tier,
         )
         evicted = []
         with self._lock:
@@ -1154,6 +1189,7 @@ class Router:
                 )
                 unused = memory.claimed_tokens - float(used[0, memory.model_index])
             self._release_capacity(memory, unused_tokens=unused)
+        self._notify_outcome(decision_id, memory, answered, quality, quality_scale)
         if self.cache is not None and response is not None and quality >= self.cache_min_quality:
             # Only answers known to be good are served again, and only to
             # requests whose candidates and bar they satisfy (_hit_serves).
@@ -1174,6 +1210,37 @@ class Router:
                 while len(self._cache_provenance) > max(self._memory_size, 1024):
                     self._cache_provenance.popitem(last=False)
         return record_id
+
+    def _notify_outcome(
+        self,
+        decision_id: str,
+        memory: _Memory,
+        model: str,
+        quality: float,
+        quality_scale: str | None,
+    ) -> None:
+        """Hands a durable outcome to ``on_outcome``. Skipped where the prediction it
+        would be compared with is not known: the answering model was not among the
+        decision's candidates, or the quality was graded on another scale than the
+        router predicts on. The outcome is stored either way; a failing hook is logged."""
+        hook = self.on_outcome
+        if hook is None or model not in memory.candidates:
+            return
+        if quality_scale is not None and quality_scale != self.quality_scale:
+            return
+        predicted = float(memory.p_before[memory.candidates.index(model)])
+        event = RecordedOutcome(
+            decision_id=decision_id,
+            model=model,
+            quality=float(quality),
+            predicted=min(1.0, max(0.0, predicted)),
+            tenant=memory.tenant,
+            tier=memory.tier,
+        )
+        try:
+            hook(event)
+        except Exception:  # the outcome is durable: a retry would find no decision
+            logger.exception("decision %s: on_outcome failed; the outcome is stored", decision_id)
 
 
 def _frontier(models: list[str], p: npt.NDArray[np.float64], cost: npt.NDArray[np.float64]) -> str:

@@ -68,7 +68,7 @@ from learned_router.errors import InvalidInputError
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
 
 if TYPE_CHECKING:
-    from learned_router.router import RouteDecision, Router
+    from learned_router.router import RecordedOutcome, RouteDecision, Router
 
 SIGNALS = ("shadow_agreement", "outcome_residual")
 TIERS = ("low", "medium", "high")
@@ -512,7 +512,11 @@ class DriftMonitor:
 
     def attach(self, router: Router) -> None:
         """Watches ``router``'s traffic: the two share one set of corrections (the
-        router's, if it has them), so re-scoring reaches its next decisions; with an
+        router's, if it has them), so re-scoring reaches its next decisions; every
+        outcome ``router.record_outcome`` stores is observed (:meth:`observe_outcome`,
+        with the answering model's P(success) before corrections, kept from the
+        decision): the residual detectors and, with ``adapt``, the tenant's
+        corrections learn from it, so a service does not call it itself; with an
         input watch, every routed batch's embeddings feed it; with ``adapt`` and the
         corrections' per-prompt term, the latest decisions' embeddings are kept
         (``RECENT_EMBEDDINGS`` of them) for the outcomes recorded against them."""
@@ -520,6 +524,18 @@ class DriftMonitor:
             router.corrections = self.corrections
         else:
             self.corrections = router.corrections
+
+        def outcome(event: RecordedOutcome) -> None:
+            self.observe_outcome(
+                event.decision_id,
+                event.model,
+                predicted=event.predicted,
+                observed=event.quality,
+                tenant=event.tenant,
+                tier=event.tier,
+            )
+
+        router.on_outcome = outcome
         keep = self.adapt and self.corrections.local_k > 0
         if self.inputs is None and not keep:
             return

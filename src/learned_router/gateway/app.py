@@ -50,6 +50,7 @@ from learned_router.cache import SemanticCache
 from learned_router.cache.semantic import CacheConfig
 from learned_router.capacity import CapacityTracker, ModelCapacity
 from learned_router.drift import (
+    Corrections,
     DriftAlert,
     DriftMonitor,
     InputDriftWatch,
@@ -214,6 +215,11 @@ class Gateway:
             if config.cache
             else None
         )
+        if config.corrections_path is not None and self.router.corrections is None:
+            # Loaded before any traffic: a damaged file stops the start (nothing is
+            # overwritten); a missing one starts empty and is written on the first save.
+            self.router.corrections = Corrections.load(config.corrections_path)
+        self._corrections_saved = (time.monotonic(), -1)
         self.shadow = shadow
         self.monitor = monitor if shadow is None else None
         if self.monitor is None and shadow is None:
@@ -868,6 +874,10 @@ class Gateway:
         )
         self._feedback.pop(decision_id, None)
         self.metrics.feedback.labels(tenant.name).inc()
+        try:
+            self.save_corrections()
+        except OSError as error:  # the outcome is stored; the next save retries
+            log.warning("corrections not saved: %s", error)
         return {"decision_id": decision_id, "recorded": True, "outcome_id": record_id}
 
     # -- shadow -------------------------------------------------------------------------
@@ -877,23 +887,47 @@ class Gateway:
         deterministic per-request sampling capped by ``shadow_budget_usd``, agreement of
         the two answers fed to the drift detectors, shadow labels to the outcome store."""
         golden = self.config.shadow_model
-        if golden is None or golden not in self.served or self.config.shadow_rate <= 0:
+        shadowing = golden is not None and golden in self.served and self.config.shadow_rate > 0
+        if not shadowing and not self.config.adapt:
             return None
         budget = self.config.shadow_budget_usd
         store = getattr(self.router, "outcome_store", None)
-        return DriftMonitor(
-            sampler=ShadowSampler(
+        sampler = None
+        if shadowing:
+            assert golden is not None
+            sampler = ShadowSampler(
                 golden_model=self.served[golden].router_model,
                 rate=self.config.shadow_rate,
                 budget_usd=None if math.isinf(budget) else budget,
                 warmup_rate=self.config.shadow_warmup_rate,
                 warmup_checks=self.config.shadow_warmup_checks,
                 warmup_min_share=self.config.shadow_warmup_min_share,
-            ),
+            )
+        return DriftMonitor(
+            sampler=sampler,
             sinks=(log_sink, self._count_alert),
+            adapt=self.config.adapt,
             shadow_store=store,
             inputs=self._input_watch(),
         )
+
+    def save_corrections(self, *, force: bool = False) -> bool:
+        """Writes the router's corrections to ``corrections_path`` when they changed
+        since the last save, at most every ``corrections_save_s`` seconds unless
+        ``force``. Returns whether it wrote."""
+        corrections = self.router.corrections
+        if corrections is None or corrections.path is None:
+            return False
+        last_time, last_version = self._corrections_saved
+        now = time.monotonic()
+        if corrections.version == last_version:
+            return False
+        if not force and now - last_time < self.config.corrections_save_s:
+            return False
+        version = corrections.version
+        corrections.save()
+        self._corrections_saved = (now, version)
+        return True
 
     def _input_watch(self) -> InputDriftWatch | None:
         """Input drift against the bundle's reference, where the bundle has one."""
@@ -982,6 +1016,7 @@ class Gateway:
         await self.drain_shadow()
         if self.monitor is not None:
             await anyio.to_thread.run_sync(self.monitor.close)
+        await anyio.to_thread.run_sync(functools.partial(self.save_corrections, force=True))
         for upstream in self.upstreams.values():
             await upstream.client.aclose()
         self.ledger.close()

@@ -120,6 +120,13 @@ class GatewayConfig:
     shadow_warmup_rate: float = WARMUP_RATE
     shadow_warmup_checks: int = WARMUP_CHECKS
     shadow_warmup_min_share: float = WARMUP_MIN_SHARE
+    adapt: bool = False
+    """Learn each tenant's corrections from its ``/v1/feedback`` outcomes (and shadow
+    labels): :class:`learned_router.drift.Corrections`, per model, bounded."""
+    corrections_path: str | None = None
+    """Where the corrections persist (loaded at start, saved at most every
+    ``corrections_save_s`` seconds after a change and at shutdown); None: in memory."""
+    corrections_save_s: float = 30.0
     source: str = "config"
 
     @classmethod
@@ -162,8 +169,14 @@ class GatewayConfig:
             "shadow_warmup_rate",
             "shadow_warmup_checks",
             "shadow_warmup_min_share",
+            "corrections_save_s",
         }
-        _keys(source, "[gateway]", gateway, numbers | {"cache", "shadow_model"})
+        _keys(
+            source,
+            "[gateway]",
+            gateway,
+            numbers | {"cache", "shadow_model", "adapt", "corrections_path"},
+        )
         ledger = _table(source, raw, "ledger")
         _keys(source, "[ledger]", ledger, {"url"})
         policy = _policy(source, "[router].policy", router.get("policy", {"min_quality": 0.8}))
@@ -216,6 +229,10 @@ class GatewayConfig:
             ledger_url=str(ledger.get("url", _DEFAULTS.ledger_url)),
             cache=bool(gateway.get("cache", True)),
             shadow_model=_opt_str(source, "[gateway].shadow_model", gateway.get("shadow_model")),
+            adapt=_bool(source, "[gateway].adapt", gateway.get("adapt", False)),
+            corrections_path=_opt_str(
+                source, "[gateway].corrections_path", gateway.get("corrections_path")
+            ),
             source=source,
             **values,
         )
@@ -240,6 +257,12 @@ def _array(source: str, raw: Mapping[str, Any], name: str) -> list[Mapping[str, 
     value = raw.get(name, [])
     if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
         raise GatewayConfigError(f"{source}: {name} must be an array of tables ([[{name}]])")
+    return value
+
+
+def _bool(source: str, where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise GatewayConfigError(f"{source}: {where} = {value!r}; it must be true or false")
     return value
 
 
