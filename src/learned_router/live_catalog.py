@@ -26,6 +26,7 @@ file, then a rename) so a reader never parses half a file.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -62,6 +63,9 @@ class PricedModels:
     usd_per_1m_output: npt.NDArray[np.float64]
     usd_per_1m_cached_input: npt.NDArray[np.float64]
     batch_discount: npt.NDArray[np.float64]
+    context_window_tokens: npt.NDArray[np.float64]
+    """Each model's context window (``inf`` where the catalog states none or does not
+    know the model)."""
 
     def prices(self) -> dict[str, npt.NDArray[np.float64]]:
         """The arrays in the layout of :meth:`Catalog.prices` (for ``costs.expected_cost_usd``)."""
@@ -206,7 +210,15 @@ class LiveCatalog:
         priced = snapshot.priced.get(key)
         if priced is None:
             prices = snapshot.catalog.prices(key)
-            for array in prices.values():
+            windows = np.array(
+                [
+                    float(snapshot.catalog.get(m).context_window_tokens or math.inf)
+                    if snapshot.catalog.knows(m)
+                    else math.inf
+                    for m in key
+                ]
+            )
+            for array in (*prices.values(), windows):
                 array.flags.writeable = False
             priced = PricedModels(
                 version=snapshot.catalog.version,
@@ -216,6 +228,7 @@ class LiveCatalog:
                 usd_per_1m_output=prices["output"],
                 usd_per_1m_cached_input=prices["cached_input"],
                 batch_discount=prices["batch_discount"],
+                context_window_tokens=windows,
             )
             # Bounded: callers choose candidate lists freely (20,000 distinct
             # lists held +51 MB before this bound).

@@ -768,7 +768,7 @@ class Router:
             excluded[:, down] = "down"
             available &= up
             hard[:, down] = True
-        windows = self._context_windows(priced.catalog, models)
+        windows = priced.context_window_tokens
         too_long = np.asarray(input_tokens, dtype=np.float64)[:, None] > windows[None, :]
         excluded[too_long & available] = "context"
         available &= ~too_long
@@ -827,17 +827,6 @@ class Router:
                     self._latency_tables.clear()
                 self._latency_tables[key] = table
         return table
-
-    def _context_windows(self, catalog: Catalog, models: list[str]) -> npt.NDArray[np.float64]:
-        """Each model's context window in tokens (``inf`` when the catalog states none)."""
-        return np.array(
-            [
-                float(catalog.get(m).context_window_tokens or math.inf)
-                if catalog.knows(m)
-                else math.inf
-                for m in models
-            ]
-        )
 
     def _candidate_columns(self, candidates: Sequence[str] | None) -> npt.NDArray[np.intp]:
         if candidates is None:
@@ -904,17 +893,20 @@ class Router:
             and tenant in self.latency_critical_tenants
         ):
             self.on_high_tier(_frontier(models, p[i], cost[i]))
+        # Rows as Python floats in one call each (per-element float() costs ~1 ms for
+        # 251 candidates).
+        support_row = [None] * len(models) if batch.support is None else batch.support[i].tolist()
         estimates = tuple(
-            CandidateEstimate(
-                models[j],
-                float(p[i, j]),
-                float(cost[i, j]),
-                float(batch.latency_ms[i, j]),
-                float(batch.output_tokens[i, j]),
-                excluded[i, j],
-                None if batch.support is None else float(batch.support[i, j]),
+            map(
+                CandidateEstimate,
+                models,
+                p[i].tolist(),
+                cost[i].tolist(),
+                batch.latency_ms[i].tolist(),
+                batch.output_tokens[i].tolist(),
+                excluded[i].tolist(),
+                support_row,
             )
-            for j in range(len(models))
         )
         decision = RouteDecision(
             decision_id=uuid.uuid4().hex,
