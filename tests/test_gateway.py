@@ -18,8 +18,10 @@ import httpx
 import openai
 import pytest
 from benchmarks.gateway_stub import ServerThread, StubUpstream
+from typer.testing import CliRunner
 
 from learned_router import Router
+from learned_router.cli import app as cli_app
 from learned_router.drift import Corrections, CorrectionsFileError
 from learned_router.gateway.app import INLINE_DECISION_MAX_CHARS, ShadowSample
 from learned_router.gateway.config import GatewayConfig, GatewayConfigError, hash_api_key
@@ -476,7 +478,10 @@ def test_feedback_adapts_the_tenants_routing_and_the_corrections_persist(
     # adapt = true: /v1/feedback feeds the learning loop (the outcome residual
     # detectors and this tenant's corrections); corrections_path keeps them.
     path = tmp_path / "corrections.json"
-    overrides = {"gateway": {"adapt": True, "corrections_path": str(path)}}
+    state = tmp_path / "drift-state.json"
+    overrides = {
+        "gateway": {"adapt": True, "corrections_path": str(path), "drift_state_path": str(state)}
+    }
     server, gateway = start(stub, tiny_bundle, tmp_path, **overrides)
     assert gateway.monitor is not None
     assert gateway.monitor.sampler is None
@@ -499,6 +504,13 @@ def test_feedback_adapts_the_tenants_routing_and_the_corrections_persist(
     assert gateway.served[routed[-1]].router_model != first, "traffic never moved"
     residuals = gateway.monitor.status()
     assert any(r["model"] == first and r["samples"] > 0 for r in residuals)
+    # `learned-router drift status` reads the gateway's monitor state.
+    status = CliRunner().invoke(cli_app, ["drift", "status", str(state), "--json"])
+    assert status.exit_code == 0, status.output
+    rows = json.loads(status.output)["status"]
+    assert (
+        sum(r["samples"] for r in rows if r["signal"] == "outcome_residual" and not r["tier"]) == 60
+    )
     saved = Corrections.load(path)
     assert saved.shift(first, 0.9, tenant="acme") < -0.05
     assert saved.shift(first, 0.9, tenant="limited") == 0.0

@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import random
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -219,7 +220,9 @@ class Gateway:
             # Loaded before any traffic: a damaged file stops the start (nothing is
             # overwritten); a missing one starts empty and is written on the first save.
             self.router.corrections = Corrections.load(config.corrections_path)
-        self._corrections_saved = (time.monotonic(), -1)
+        self._save_lock = threading.Lock()
+        self._last_save = -math.inf
+        self._corrections_version = -1
         self.shadow = shadow
         self.monitor = monitor if shadow is None else None
         if self.monitor is None and shadow is None:
@@ -874,10 +877,7 @@ class Gateway:
         )
         self._feedback.pop(decision_id, None)
         self.metrics.feedback.labels(tenant.name).inc()
-        try:
-            self.save_corrections()
-        except OSError as error:  # the outcome is stored; the next save retries
-            log.warning("corrections not saved: %s", error)
+        self._save_quietly()
         return {"decision_id": decision_id, "recorded": True, "outcome_id": record_id}
 
     # -- shadow -------------------------------------------------------------------------
@@ -911,23 +911,42 @@ class Gateway:
             inputs=self._input_watch(),
         )
 
-    def save_corrections(self, *, force: bool = False) -> bool:
-        """Writes the router's corrections to ``corrections_path`` when they changed
-        since the last save, at most every ``corrections_save_s`` seconds unless
-        ``force``. Returns whether it wrote."""
-        corrections = self.router.corrections
-        if corrections is None or corrections.path is None:
+    def save_learning_state(self, *, force: bool = False) -> bool:
+        """Writes the router's corrections to ``corrections_path`` (when they changed)
+        and the monitor's state to ``drift_state_path`` (for ``learned-router drift
+        status``), at most every ``corrections_save_s`` seconds unless ``force``
+        (shutdown). Returns whether it wrote anything. Thread-safe: a save already
+        running elsewhere makes a non-forced call return at once."""
+        if not self._save_lock.acquire(blocking=force):
             return False
-        last_time, last_version = self._corrections_saved
-        now = time.monotonic()
-        if corrections.version == last_version:
-            return False
-        if not force and now - last_time < self.config.corrections_save_s:
-            return False
-        version = corrections.version
-        corrections.save()
-        self._corrections_saved = (now, version)
-        return True
+        try:
+            now = time.monotonic()
+            if not force and now - self._last_save < self.config.corrections_save_s:
+                return False
+            wrote = False
+            corrections = self.router.corrections
+            if (
+                corrections is not None
+                and corrections.path is not None
+                and corrections.version != self._corrections_version
+            ):
+                version = corrections.version
+                corrections.save()
+                self._corrections_version = version
+                wrote = True
+            if self.config.drift_state_path is not None and self.monitor is not None:
+                self.monitor.save_state(self.config.drift_state_path)
+                wrote = True
+            self._last_save = now
+            return wrote
+        finally:
+            self._save_lock.release()
+
+    def _save_quietly(self) -> None:
+        try:
+            self.save_learning_state()
+        except OSError as error:  # what it would save is in memory; the next save retries
+            log.warning("learning state not saved: %s", error)
 
     def _input_watch(self) -> InputDriftWatch | None:
         """Input drift against the bundle's reference, where the bundle has one."""
@@ -955,6 +974,7 @@ class Gateway:
             prompt=prompt,
             tier=sample.tier,
         )
+        self._save_quietly()
 
     def _maybe_shadow(
         self, ctx: _Request, decision: RouteDecision, served: _Served, answer: str
@@ -1016,7 +1036,7 @@ class Gateway:
         await self.drain_shadow()
         if self.monitor is not None:
             await anyio.to_thread.run_sync(self.monitor.close)
-        await anyio.to_thread.run_sync(functools.partial(self.save_corrections, force=True))
+        await anyio.to_thread.run_sync(functools.partial(self.save_learning_state, force=True))
         for upstream in self.upstreams.values():
             await upstream.client.aclose()
         self.ledger.close()

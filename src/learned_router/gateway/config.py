@@ -127,6 +127,9 @@ class GatewayConfig:
     """Where the corrections persist (loaded at start, saved at most every
     ``corrections_save_s`` seconds after a change and at shutdown); None: in memory."""
     corrections_save_s: float = 30.0
+    drift_state_path: str | None = None
+    """Where the monitor's state goes (per model and signal: samples, alarms, shifts;
+    the alerts), on the same cadence: ``learned-router drift status PATH`` reads it."""
     source: str = "config"
 
     @classmethod
@@ -175,7 +178,7 @@ class GatewayConfig:
             source,
             "[gateway]",
             gateway,
-            numbers | {"cache", "shadow_model", "adapt", "corrections_path"},
+            numbers | {"cache", "shadow_model", "adapt", "corrections_path", "drift_state_path"},
         )
         ledger = _table(source, raw, "ledger")
         _keys(source, "[ledger]", ledger, {"url"})
@@ -232,6 +235,9 @@ class GatewayConfig:
             adapt=_bool(source, "[gateway].adapt", gateway.get("adapt", False)),
             corrections_path=_opt_str(
                 source, "[gateway].corrections_path", gateway.get("corrections_path")
+            ),
+            drift_state_path=_opt_str(
+                source, "[gateway].drift_state_path", gateway.get("drift_state_path")
             ),
             source=source,
             **values,
