@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,9 @@ def evaluate(
     bundle: Path | None = None,
     variants: dict[str, dict[str, float]] | None = None,
     explore: float = 0.0,
+    explore_max_cost_ratio: float | None = 1.0,
     retrain: bool = False,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
     """``variants``: label -> :class:`Corrections` settings to adapt with (default:
     one, unlabelled, with Corrections' defaults); each is replayed at every step."""
@@ -179,6 +182,7 @@ def evaluate(
         "bundle": str(bundle or "models/default (shipped; trained on part of this set)"),
         "corrections": variants,
         "explore": explore,
+        "explore_max_cost_ratio": explore_max_cost_ratio,
         "models": list(data.models),
         "pool_prompts": len(pool),
         "test_prompts": len(test),
@@ -255,7 +259,11 @@ def evaluate(
                 outcome_rate=1.0,
                 tenant="tenant",
                 corrections_path=start,
-                explore=Explorer(rate=explore) if explore else None,
+                explore=(
+                    Explorer(rate=explore, max_cost_ratio=explore_max_cost_ratio)
+                    if explore
+                    else None
+                ),
                 record_to=store,
             )
             if retrain:
@@ -272,6 +280,12 @@ def evaluate(
                     "training/configs/default.toml",
                     {"output.bundle_dir": str(Path(tmp) / "retrained"), "tracking.enabled": False},
                 )
+                if keep is not None:  # for a diagnosis: the store and the retrained bundle
+                    kept = keep / name / label
+                    shutil.rmtree(kept, ignore_errors=True)
+                    kept.mkdir(parents=True)
+                    shutil.copy2(store.path, kept / "outcomes.sqlite")  # type: ignore[union-attr]
+                    shutil.copytree(Path(tmp) / "retrained", kept / "retrained")
                 retrained = Router.load(Path(tmp) / "retrained", capacity=False)
                 again = retrained.route_batch(test_prompts, candidates=data.models, tenant="t")
                 q = np.array([[d.candidate(m).p_success for m in data.models] for d in again])
@@ -368,10 +382,24 @@ def main() -> None:
         "(learned_router.drift.Explorer); 0 = none",
     )
     parser.add_argument(
+        "--explore-max-cost-ratio",
+        type=lambda v: None if v.lower() == "none" else float(v),
+        default=1.0,
+        help="an explored model costs at most this multiple of the chosen one "
+        "(Explorer.max_cost_ratio; 'none' = any candidate)",
+    )
+    parser.add_argument(
         "--retrain",
         action="store_true",
         help="also train a bundle on the logs plus the tenant's recorded outcomes at each "
         "step and score it (with --train-without; minutes per step)",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="with --retrain: keep each step's outcome store and retrained bundle under "
+        "KEEP/DATASET/LABEL (for a diagnosis)",
     )
     args = parser.parse_args()
     base: dict[str, float] = {}
@@ -404,7 +432,9 @@ def main() -> None:
             bundle=bundle,
             variants=variants,
             explore=args.explore,
+            explore_max_cost_ratio=args.explore_max_cost_ratio,
             retrain=args.retrain,
+            keep=args.keep,
         )
         print(json.dumps(result))
 
