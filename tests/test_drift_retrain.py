@@ -16,7 +16,13 @@ import synthetic
 pytest.importorskip("torch", reason="training needs the train extra")
 
 from training.config import load_config
-from training.retrain import CHALLENGER, replay_gate, retrain_on_alert, split_recent_outcomes
+from training.retrain import (
+    CHALLENGER,
+    replay_gate,
+    retrain_on_alert,
+    split_recent_outcomes,
+    thin_models,
+)
 
 from learned_router import data
 from learned_router.bundle import Bundle, write_manifest
@@ -129,7 +135,11 @@ def test_an_alert_retrains_a_challenger_promoted_only_through_the_gates(
     run = registry.get_run(result.run_id)
     assert run.data.tags["drift.alert_id"] == "a1b2c3"
     assert run.data.tags["trigger"] == "drift-alert"
-    assert "drift_alert.json" in [a.path for a in registry.list_artifacts(result.run_id)]
+    artifacts = [a.path for a in registry.list_artifacts(result.run_id)]
+    assert "drift_alert.json" in artifacts
+    # What the retrain could learn from, per model (each graded alike here).
+    assert "store_coverage.json" in artifacts
+    assert run.data.tags["drift.store_thinnest_model"] in synthetic.MODELS
     # Trained on the recorded outcomes too, except their latest 20% (12 prompts x 3
     # models), which the replay gate judges on instead.
     assert "outcomes.parquet" in run.data.params["data.paths"]
@@ -165,3 +175,28 @@ def test_an_alert_retrains_a_challenger_promoted_only_through_the_gates(
     assert not refused.passed
     assert "Brier" in refused.detail
     assert replay_gate(champion, champion, [str(store)]).passed
+
+
+def test_the_split_counts_each_models_training_records_and_names_thin_ones(
+    tmp_path: Path,
+) -> None:
+    # A tenant's store where the priciest model was hardly ever routed or explored:
+    # with joint trust the retrain could not learn the tenant's ranking (docs/drift.md).
+    with OutcomeStore(tmp_path / "outcomes.sqlite") as store:
+        store.append_many(
+            [
+                OutcomeRecord(
+                    prompt_id=str(i),
+                    prompt=f"question {i}",
+                    model="pricey" if i % 100 == 0 else "cheap",
+                    quality=1.0,
+                )
+                for i in range(1000)
+            ]
+        )
+    split = split_recent_outcomes(tmp_path / "outcomes.sqlite", 0.2, tmp_path / "split")
+    assert split.train_per_model == {"cheap": 792, "pricey": 8}
+    assert sum(split.train_per_model.values()) == split.train_records
+    assert thin_models(split.train_per_model) == ["pricey"]
+    assert thin_models({"a": 100, "b": 60}) == []
+    assert thin_models({}) == []

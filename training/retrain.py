@@ -26,7 +26,9 @@ Runs end to end on the embedded sqlite MLflow store.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import tempfile
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,10 @@ from training.config import TrainConfig
 from training.promote import Gate, PromotionDecision, promote
 
 CHALLENGER = "challenger"
+THIN_MODEL_SHARE = 0.05
+"""A model with fewer training records in the store than this share of the
+most-recorded model's is named in a warning (see ``StoreSplit.train_per_model``)."""
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,12 @@ class StoreSplit:
     """The most recent records (None: the store is empty or the share is 0)."""
     train_records: int
     recent_records: int
+    train_per_model: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Training records per model. With joint trust (the shipped setting) a prompt's
+    region counts only as far as its least-graded candidate was graded there: a
+    model with few of the tenant's outcomes keeps the retrained bundle on its
+    priors for every request it is a candidate of (docs/drift.md, "Retraining on
+    the tenant's outcomes")."""
 
 
 def split_recent_outcomes(store: str | Path, share: float, out_dir: Path) -> StoreSplit:
@@ -81,8 +93,8 @@ def split_recent_outcomes(store: str | Path, share: float, out_dir: Path) -> Sto
     ...     _ = store.append_many([OutcomeRecord(prompt_id=str(i), prompt=f"q {i % 4}",
     ...                                          model="m", quality=1.0) for i in range(10)])
     >>> split = split_recent_outcomes(tmp / "outcomes.sqlite", 0.2, tmp / "split")
-    >>> split.train_records, split.recent_records
-    (4, 2)
+    >>> split.train_records, split.recent_records, split.train_per_model
+    (4, 2, {'m': 4})
     """
     if not 0.0 <= share < 1.0:
         raise InvalidInputError(f"recent_share must be in [0, 1), got {share}")
@@ -109,12 +121,27 @@ def split_recent_outcomes(store: str | Path, share: float, out_dir: Path) -> Sto
         pq.write_table(flat.filter(pa.array(mask)), path)
         return path
 
+    models = flat.column("model").to_pylist()
+    per_model = Counter(m for m, keep in zip(models, train_mask, strict=True) if keep)
     return StoreSplit(
         write(train_mask, "train"),
         write(recent_mask, "recent"),
         int(train_mask.sum()),
         int(recent_mask.sum()),
+        dict(sorted(per_model.items())),
     )
+
+
+def thin_models(per_model: Mapping[str, int], share: float = THIN_MODEL_SHARE) -> list[str]:
+    """The models with fewer records than ``share`` of the most-recorded one's.
+
+    >>> thin_models({"gemma": 13955, "llama-70b": 34, "qwen": 1995})
+    ['llama-70b']
+    """
+    if not per_model:
+        return []
+    most = max(per_model.values())
+    return [m for m, n in per_model.items() if n < share * most]
 
 
 def brier_on_traffic(bundle: Bundle, log: data.OutcomeLog) -> tuple[float, int]:
@@ -174,8 +201,20 @@ def retrain_on_alert(
     with tempfile.TemporaryDirectory() as tmp:
         store_train: str | None = outcome_store
         recent = list(recent_traffic)
+        coverage: dict[str, int] = {}
         if outcome_store is not None:
             split = split_recent_outcomes(outcome_store, recent_share, Path(tmp))
+            coverage = split.train_per_model
+            thin = thin_models(coverage)
+            if thin:
+                log.warning(
+                    "retrain: the outcome store grades %s far less than its most-recorded model "
+                    "(%s); with joint trust the retrained bundle stays on its priors wherever "
+                    "those are candidates. Explore them (Explorer(max_cost_ratio=None)) or add "
+                    "shadow labels of them",
+                    thin,
+                    coverage,
+                )
             store_train = str(split.train) if split.train else None
             recent += [str(split.recent)] if split.recent else []
         if not recent:
@@ -212,6 +251,16 @@ def retrain_on_alert(
             path = Path(tmp) / "drift_alert.json"
             path.write_text(json.dumps(dict(alert), default=str, indent=1))
             registry.log_artifact(result.run_id, str(path))
+            if coverage:
+                # The store's training records per model: what the retrain could learn.
+                path = Path(tmp) / "store_coverage.json"
+                path.write_text(json.dumps(coverage, indent=1))
+                registry.log_artifact(result.run_id, str(path))
+                registry.set_tag(
+                    result.run_id,
+                    "drift.store_thinnest_model",
+                    min(coverage, key=coverage.__getitem__),
+                )
         version = str(result.model_version)
         registry.set_registered_model_alias(model_name, CHALLENGER, version)
         registry.set_model_version_tag(
