@@ -76,3 +76,21 @@ def test_a_planted_drop_is_detected_soon_after_it_starts() -> None:
     first = _first_alarm(np.concatenate([before, after]), 600, FAST)
     assert first is not None
     assert 200 <= first < 300
+
+
+def test_prepare_computes_each_due_calibration_before_the_update_needs_it() -> None:
+    # The monitor calls prepare() outside its lock, then update() under it: every
+    # simulation must happen in prepare, none in update.
+    from learned_router.drift import detectors
+
+    settings = DetectorSettings(simulations=200, false_alarm_rate=0.01, min_instances=20)
+    detector = ErrorStreamDetector(horizon=777, settings=settings)
+    rng = np.random.default_rng(3)
+    simulated_in_update = 0
+    for error in (rng.random(200) < 0.3).astype(float):
+        detector.prepare(float(error))
+        before = detectors._threshold.cache_info().misses
+        detector.update(float(error))
+        simulated_in_update += detectors._threshold.cache_info().misses - before
+    assert detector.threshold is not None  # it did calibrate (at 20, 40, 80, 160)
+    assert simulated_in_update == 0

@@ -73,11 +73,8 @@ def _attached(tiny_bundle: Path, tmp_path: Path, **kw: float) -> tuple[Router, C
 
 
 def _residual_samples(monitor: Any, model: str) -> int:
-    return sum(
-        r["samples"]
-        for r in monitor.status()
-        if r["model"] == model and r["signal"] == "outcome_residual" and not r["tier"]
-    )
+    monitor.flush()  # the detectors are fed on the monitor's worker thread
+    return _residual_samples_now(monitor, model)
 
 
 def test_recorded_outcomes_reach_an_attached_monitor_against_the_uncorrected_prediction(
@@ -137,6 +134,7 @@ def test_outcomes_without_a_comparable_prediction_are_stored_not_observed(
     assert router.outcome_store is not None
     assert len(router.outcome_store.records()) == 2
     assert corrections._tenant == {}
+    monitor.flush()
     assert monitor.status() == []
 
 
@@ -156,3 +154,28 @@ def test_a_failing_outcome_hook_leaves_the_outcome_recorded(
     assert router.outcome_store is not None
     assert len(router.outcome_store.records()) == 1
     assert "on_outcome failed" in caplog.text
+
+
+def test_record_outcome_does_not_wait_for_the_detectors(tiny_bundle: Path, tmp_path: Path) -> None:
+    # A detector's first threshold calibration simulates its stream (up to a minute
+    # at the default outcome horizon): the caller's record_outcome must not wait for it.
+    import threading
+
+    router, corrections, monitor = _attached(tiny_bundle, tmp_path)
+    release = threading.Event()
+    monitor._submit(lambda: release.wait(30) and None)  # the worker is busy
+    decision = router.route(PROMPTS[5], candidates=["small", "mid"], tenant="acme")
+    router.record_outcome(decision.decision_id, quality=0.0)  # returns while it is
+    assert not release.is_set()
+    assert corrections._tenant[("acme", decision.model)].n == 1  # learned at once
+    assert _residual_samples_now(monitor, decision.model) == 0  # queued, not yet fed
+    release.set()
+    assert _residual_samples(monitor, decision.model) == 1
+
+
+def _residual_samples_now(monitor: Any, model: str) -> int:
+    return sum(
+        r["samples"]
+        for r in monitor.status()
+        if r["model"] == model and r["signal"] == "outcome_residual" and not r["tier"]
+    )

@@ -161,6 +161,22 @@ class ErrorStreamDetector:
         rate = min(0.5, wilson_upper(self.failures, self.samples))
         return calibrate_threshold(rate, self.horizon, settings=self.settings)
 
+    def prepare(self, error: float) -> None:
+        """Computes (and caches) the threshold the next ``update(error)`` would
+        calibrate, if it would: a caller that updates under a lock calls this first,
+        outside it, so the simulation (seconds to a minute for long horizons) does
+        not hold the lock. Changes nothing in the detector."""
+        samples = self.samples + 1
+        due = (
+            samples >= self.settings.min_instances
+            if self._ph is None
+            else samples >= self._next_calibration
+        )
+        if due:
+            failures = self.failures + int(error > 0)
+            rate = min(0.5, wilson_upper(failures, samples))
+            calibrate_threshold(rate, self.horizon, settings=self.settings)
+
     def update(self, error: float) -> bool:
         """Feeds one sample (an error in [-1, 1]); True when it raises an alarm."""
         self.samples += 1

@@ -48,7 +48,7 @@ import os
 import threading
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -250,8 +250,6 @@ class DriftMonitor:
         tier: str | None = None,
     ) -> Future[DriftAlert | None]:
         """Compares the two answers off the request path; returns at once."""
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lr-shadow")
 
         def work() -> DriftAlert | None:
             value, _method = agreement(
@@ -280,13 +278,19 @@ class DriftMonitor:
                 request_id, model, value, at_request=at_request, tier=tier
             )
 
-        future = self._executor.submit(work)
+        return self._submit(work)
+
+    def _submit(self, work: Callable[[], DriftAlert | None]) -> Future[DriftAlert | None]:
+        """Runs ``work`` on the monitor's one worker thread, in submission order."""
         with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lr-monitor")
+            future = self._executor.submit(work)
             self._pending = [f for f in self._pending if not f.done()] + [future]
         return future
 
     def flush(self) -> None:
-        """Waits until every submitted shadow comparison was processed."""
+        """Waits until every submitted shadow comparison and outcome was processed."""
         with self._lock:
             pending, self._pending = self._pending, []
         for future in pending:
@@ -347,6 +351,41 @@ class DriftMonitor:
             )
         return self._observe(
             "outcome_residual", model, predicted - observed, request_id, at_request, tenant, tier
+        )
+
+    def submit_outcome(
+        self,
+        request_id: str,
+        model: str,
+        *,
+        predicted: float,
+        observed: float,
+        tenant: str | None = None,
+        tier: str | None = None,
+    ) -> Future[DriftAlert | None]:
+        """:meth:`observe_outcome` for a caller that must not wait: with ``adapt`` the
+        tenant's corrections learn from it at once (cheap), and the residual detectors
+        are fed on the monitor's worker thread (calibrating a detector's threshold
+        simulates its stream: up to a minute the first time a stream reaches a new
+        baseline rate). What ``Router.record_outcome`` calls on an attached monitor."""
+        if not (0.0 <= predicted <= 1.0 and 0.0 <= observed <= 1.0):
+            raise InvalidInputError(
+                f"outcome {request_id!r}: predicted and observed must be in [0, 1]; "
+                f"got {predicted}, {observed}"
+            )
+        if tier is not None and tier not in TIERS:
+            raise InvalidInputError(f"tier must be one of {TIERS} or None, got {tier!r}")
+        if self.adapt:
+            embedding = None
+            if self.corrections.local_k:
+                with self._lock:
+                    embedding = self._recent.pop(request_id, None)
+            self.corrections.observe(
+                model, predicted=predicted, observed=observed, tenant=tenant, embedding=embedding
+            )
+        error = predicted - observed
+        return self._submit(
+            lambda: self._observe("outcome_residual", model, error, request_id, None, tenant, tier)
         )
 
     def _observe(
@@ -423,6 +462,11 @@ class DriftMonitor:
         tier: str,
     ) -> DriftAlert | None:
         key = (model, signal, tier)
+        # A due threshold calibration is simulated outside the lock (the lock guards
+        # should_shadow on the request path); under it the update then finds it cached.
+        known = self._streams.get(key)
+        if known is not None:
+            known.detector.prepare(error)
         with self._lock:
             stream = self._streams.get(key)
             if stream is None:
@@ -526,7 +570,7 @@ class DriftMonitor:
             self.corrections = router.corrections
 
         def outcome(event: RecordedOutcome) -> None:
-            self.observe_outcome(
+            self.submit_outcome(
                 event.decision_id,
                 event.model,
                 predicted=event.predicted,
