@@ -337,18 +337,7 @@ class DriftMonitor:
         ``observed`` quality. Feeds the residual detector (and ``tier``'s) and, with
         ``adapt``, the tenant's corrections (``embedding``, the prompt's, their
         per-prompt term)."""
-        if not (0.0 <= predicted <= 1.0 and 0.0 <= observed <= 1.0):
-            raise InvalidInputError(
-                f"outcome {request_id!r}: predicted and observed must be in [0, 1]; "
-                f"got {predicted}, {observed}"
-            )
-        if self.adapt:
-            if embedding is None and self.corrections.local_k:
-                with self._lock:
-                    embedding = self._recent.pop(request_id, None)
-            self.corrections.observe(
-                model, predicted=predicted, observed=observed, tenant=tenant, embedding=embedding
-            )
+        self._learn(request_id, model, predicted, observed, tenant, embedding)
         return self._observe(
             "outcome_residual", model, predicted - observed, request_id, at_request, tenant, tier
         )
@@ -368,25 +357,36 @@ class DriftMonitor:
         are fed on the monitor's worker thread (calibrating a detector's threshold
         simulates its stream: up to a minute the first time a stream reaches a new
         baseline rate). What ``Router.record_outcome`` calls on an attached monitor."""
+        if tier is not None and tier not in TIERS:
+            raise InvalidInputError(f"tier must be one of {TIERS} or None, got {tier!r}")
+        self._learn(request_id, model, predicted, observed, tenant, None)
+        error = predicted - observed
+        return self._submit(
+            lambda: self._observe("outcome_residual", model, error, request_id, None, tenant, tier)
+        )
+
+    def _learn(
+        self,
+        request_id: str,
+        model: str,
+        predicted: float,
+        observed: float,
+        tenant: str | None,
+        embedding: npt.NDArray[np.float32] | None,
+    ) -> None:
+        """Checks an outcome and, with ``adapt``, teaches the tenant's corrections."""
         if not (0.0 <= predicted <= 1.0 and 0.0 <= observed <= 1.0):
             raise InvalidInputError(
                 f"outcome {request_id!r}: predicted and observed must be in [0, 1]; "
                 f"got {predicted}, {observed}"
             )
-        if tier is not None and tier not in TIERS:
-            raise InvalidInputError(f"tier must be one of {TIERS} or None, got {tier!r}")
         if self.adapt:
-            embedding = None
-            if self.corrections.local_k:
+            if embedding is None and self.corrections.local_k:
                 with self._lock:
                     embedding = self._recent.pop(request_id, None)
             self.corrections.observe(
                 model, predicted=predicted, observed=observed, tenant=tenant, embedding=embedding
             )
-        error = predicted - observed
-        return self._submit(
-            lambda: self._observe("outcome_residual", model, error, request_id, None, tenant, tier)
-        )
 
     def _observe(
         self,
