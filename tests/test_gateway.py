@@ -640,6 +640,8 @@ def test_every_request_ends_in_an_answer_or_an_openai_error_body(running: Runnin
         ({"gateway": {"retrys": 1}}, "unknown key(s) ['retrys']"),
         ({"gateway": {"shadow_warmup_rate": 1.5}}, "[gateway].shadow_warmup_rate must be in"),
         ({"gateway": {"shadow_warmup_min_share": 2}}, "[gateway].shadow_warmup_min_share must"),
+        ({"gateway": {"adapt": "yes"}}, "[gateway].adapt = 'yes'; it must be true or false"),
+        ({"gateway": {"corrections_path": ""}}, "[gateway].corrections_path"),
         ({"upstream": [{"name": "u", "base_url": "http://x", "models": {}}]}, ".models must map"),
     ],
 )

@@ -557,10 +557,10 @@ class DriftMonitor:
     def attach(self, router: Router) -> None:
         """Watches ``router``'s traffic: the two share one set of corrections (the
         router's, if it has them), so re-scoring reaches its next decisions; every
-        outcome ``router.record_outcome`` stores is observed (:meth:`observe_outcome`,
+        outcome ``router.record_outcome`` stores is observed (:meth:`submit_outcome`,
         with the answering model's P(success) before corrections, kept from the
-        decision): the residual detectors and, with ``adapt``, the tenant's
-        corrections learn from it, so a service does not call it itself; with an
+        decision): with ``adapt`` the tenant's corrections learn from it at once, the
+        residual detectors on the worker thread, so a service does not call it; with an
         input watch, every routed batch's embeddings feed it; with ``adapt`` and the
         corrections' per-prompt term, the latest decisions' embeddings are kept
         (``RECENT_EMBEDDINGS`` of them) for the outcomes recorded against them."""

@@ -942,9 +942,9 @@ class Gateway:
         finally:
             self._save_lock.release()
 
-    def _save_quietly(self) -> None:
+    def _save_quietly(self, *, force: bool = False) -> None:
         try:
-            self.save_learning_state()
+            self.save_learning_state(force=force)
         except OSError as error:  # what it would save is in memory; the next save retries
             log.warning("learning state not saved: %s", error)
 
@@ -1036,7 +1036,8 @@ class Gateway:
         await self.drain_shadow()
         if self.monitor is not None:
             await anyio.to_thread.run_sync(self.monitor.close)
-        await anyio.to_thread.run_sync(functools.partial(self.save_learning_state, force=True))
+        # Never raises: a full disk must not keep the ledger from closing.
+        await anyio.to_thread.run_sync(functools.partial(self._save_quietly, force=True))
         for upstream in self.upstreams.values():
             await upstream.client.aclose()
         self.ledger.close()

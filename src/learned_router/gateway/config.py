@@ -121,8 +121,8 @@ class GatewayConfig:
     shadow_warmup_checks: int = WARMUP_CHECKS
     shadow_warmup_min_share: float = WARMUP_MIN_SHARE
     adapt: bool = False
-    """Learn each tenant's corrections from its ``/v1/feedback`` outcomes (and shadow
-    labels): :class:`learned_router.drift.Corrections`, per model, bounded."""
+    """Learn each tenant's corrections from its ``/v1/feedback`` outcomes
+    (:class:`learned_router.drift.Corrections`, per model, bounded)."""
     corrections_path: str | None = None
     """Where the corrections persist (loaded at start, saved at most every
     ``corrections_save_s`` seconds after a change and at shutdown); None: in memory."""
