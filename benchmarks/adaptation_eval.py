@@ -129,17 +129,15 @@ def logs_without(data_dir: Path, name: str, path: Path) -> Path:
     """Every development log but ``name``, without any prompt whose normalised text
     occurs in ``name``, written to ``path`` (parquet)."""
     from learned_router import data
-    from learned_router.data.splits import prompt_group
+    from learned_router.data.splits import outside, prompt_group
 
     log = data.load([data_dir], rejects=path.parent / "rejects.jsonl")
-    texts = log.prompts.column("prompt").to_pylist()
     keys = log.prompt_keys()
-    held = {prompt_group(t) for (d, _), t in zip(keys, texts, strict=True) if d == name}
-    if not held:
+    datasets = [d for d, _ in keys]
+    if name not in datasets:
         raise SystemExit(f"adaptation_eval: no dataset {name!r} under {data_dir}")
-    kept = [
-        k for k, t in zip(keys, texts, strict=True) if k[0] != name and prompt_group(t) not in held
-    ]
+    groups = [prompt_group(t) for t in log.prompts.column("prompt").to_pylist()]
+    kept = [k for k, keep in zip(keys, outside(datasets, groups, name), strict=True) if keep]
     print(
         f"{name}: {len(keys) - len(kept)} of {len(keys)} prompts left out, overlaps included",
         flush=True,

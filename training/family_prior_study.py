@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from learned_router.data.splits import outside
 from learned_router.quality import sigmoid
 from learned_router.routing_benchmark.harness import ZERO_ROUTER, score_routings
 from learned_router.routing_benchmark.routers import Oracle, RouterInputs
@@ -85,13 +86,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         + " |"
     )
     for dataset in args.datasets or log.datasets:
-        held = {g for g, d in zip(every.groups, every.datasets, strict=True) if d == dataset}
-        train = np.array(
-            [
-                d != dataset and g not in held
-                for g, d in zip(every.groups, every.datasets, strict=True)
-            ]
-        )
+        train = np.array(outside(every.datasets, every.groups, dataset))
         tr = train & ~group_split(every.groups, 0.1, seed=1)
         fit = irt_fit(
             every.labels[tr], every.dataset_index[tr], l2=0.01, min_labels=20, base_of=base

@@ -42,7 +42,7 @@ from learned_router import data
 from learned_router.catalog import Catalog
 from learned_router.costs import expected_cost_usd, log_costs
 from learned_router.data import OutcomeLog
-from learned_router.data.splits import prompt_group
+from learned_router.data.splits import outside, prompt_group
 from learned_router.quality import LatentQualityModel
 from learned_router.routing_benchmark.baselines import KNNRouter, TfidfLogisticRouter
 from learned_router.routing_benchmark.harness import ZERO_ROUTER, Estimate, score_routings
@@ -439,15 +439,7 @@ def lodo(
     results = []
     for dataset in datasets or log.datasets:
         started = time.perf_counter()
-        held_groups = {
-            g for g, d in zip(everything.groups, everything.datasets, strict=True) if d == dataset
-        }
-        train_rows = np.array(
-            [
-                d != dataset and g not in held_groups
-                for g, d in zip(everything.groups, everything.datasets, strict=True)
-            ]
-        )
+        train_rows = np.array(outside(everything.datasets, everything.groups, dataset))
         val = group_split(everything.groups, 0.1, seed=1)
         train = everything.rows(train_rows & ~val)
         valid = everything.rows(train_rows & val)

@@ -29,6 +29,18 @@ def prompt_group(text: str) -> str:
     return hashlib.blake2b(folded.encode(), digest_size=12).hexdigest()
 
 
+def outside(datasets: Sequence[str], groups: Sequence[str], held_out: str) -> list[bool]:
+    """Which rows a model trained without ``held_out`` may see: rows of other
+    datasets whose prompt group (:func:`prompt_group`) does not occur in it (the
+    same GSM8K or MATH question sits in several public sets).
+
+    >>> outside(["a", "b", "b"], ["g1", "g1", "g2"], "a")
+    [False, False, True]
+    """
+    held = {g for g, d in zip(groups, datasets, strict=True) if d == held_out}
+    return [d != held_out and g not in held for g, d in zip(groups, datasets, strict=True)]
+
+
 def _rank(seed: int, group: str) -> int:
     digest = hashlib.blake2b(f"{seed}:{group}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")

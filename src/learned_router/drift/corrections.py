@@ -316,7 +316,7 @@ class Corrections:
                 return p
             # Models this tenant never recorded get its pooled shift alone (one number);
             # recorded ones their own shift per band of predicted P.
-            unseen = np.full(len(models), np.clip(common, -self.max_shift, self.max_shift))
+            unseen = np.full(len(models), self._bounded(common))
             unseen[observed] = 0.0
             out = np.array(p, dtype=np.float64, copy=True)
             bands = np.minimum(BANDS - 1, np.maximum(0, (out * BANDS).astype(np.int64)))
