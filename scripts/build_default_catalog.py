@@ -10,6 +10,11 @@ the development data uses as an alias (see docs/catalog.md). Inputs:
 - ``scripts/extra_prices.csv`` (committed): list prices of models that the
   development data's ``prices.csv`` lacks, one public source per row, in the
   format of ``prices.csv``.
+- ``scripts/model_pointers.csv`` (committed): API names without a date that a
+  provider (or OpenRouter) documents as pointing at one snapshot (``gpt-4o`` ->
+  ``gpt-4o-2024-08-06``, ``claude-3-5-sonnet-latest``), with the page and the date
+  it was read. They become aliases of that snapshot, said in its ``notes``; such a
+  name moves when the provider moves it, so the table is dated.
 - ``prices.csv`` and the outcome logs of the development data.
 
 ``price`` in the identity table: empty -- a listed price under the entry's id
@@ -47,6 +52,7 @@ from learned_router.errors import CatalogError
 HERE = Path(__file__).parent
 IDENTITY_TABLE = HERE / "model_ids.csv"
 EXTRA_PRICES = HERE / "extra_prices.csv"
+POINTERS = HERE / "model_pointers.csv"
 #: Parameter counts (billions) of open models whose names do not say.
 KNOWN_SIZES_B = {
     "phi-2": 2.7,
@@ -234,6 +240,50 @@ def read_identities(path: Path = IDENTITY_TABLE) -> list[Identity]:
         ]
 
 
+@dataclass(frozen=True)
+class Pointer:
+    """One row of the pointer table: an undated API name and the snapshot it served."""
+
+    name: str
+    id: str
+    source: str
+    as_of: str
+    confidence: str
+
+
+def read_pointers(path: Path = POINTERS) -> list[Pointer]:
+    with open(path, newline="") as handle:
+        return [
+            Pointer(
+                name=row["name"].strip(),
+                id=row["id"].strip(),
+                source=row["source"].strip(),
+                as_of=row["as_of"].strip(),
+                confidence=row["confidence"].strip(),
+            )
+            for row in csv.DictReader(handle)
+        ]
+
+
+def pointers_by_id(pointers: list[Pointer], ids: Iterable[str]) -> dict[str, list[Pointer]]:
+    """The pointer rows grouped by the snapshot they name; fails on an unknown id or a
+    name given twice."""
+    known = set(ids)
+    grouped: dict[str, list[Pointer]] = {}
+    seen: set[str] = set()
+    for pointer in pointers:
+        if pointer.id not in known:
+            raise SystemExit(
+                f"{POINTERS.name}: {pointer.name!r} points at {pointer.id!r}, which is not an id "
+                f"in {IDENTITY_TABLE.name}"
+            )
+        if pointer.name.lower() in seen:
+            raise SystemExit(f"{POINTERS.name}: {pointer.name!r} is listed twice")
+        seen.add(pointer.name.lower())
+        grouped.setdefault(pointer.id, []).append(pointer)
+    return grouped
+
+
 def _price(
     entry: Identity,
     rows: dict[str, PriceRow],
@@ -304,9 +354,11 @@ def build(data: Path) -> Catalog:
             "scripts/extra_prices.csv"
         )
 
+    pointers = pointers_by_id(read_pointers(), (e.id for e in identities))
     specs = []
     for entry in sorted(identities, key=lambda e: e.id):
         row, how, factor = priced[entry.id]
+        named = pointers.get(entry.id, [])
         size = parameters_b(entry.id) or parameters_b(row.canonical)
         params = size[0] if size else None
         latency, tier = latency_for(row.provider, row.usd_out * factor, params)
@@ -318,6 +370,11 @@ def build(data: Path) -> Catalog:
         if row.provider.startswith("ESTIMATE") and not source.startswith("ESTIMATE"):
             source = f"ESTIMATE: {source}"
         notes = [entry.notes] if entry.notes else []
+        notes.extend(
+            f"API name {p.name!r} pointed here as of {p.as_of} ({p.source}; confidence "
+            f"{p.confidence})"
+            for p in named
+        )
         notes.append(
             f"latency: estimate ({tier}); context window: estimate unless documented; "
             f"batch discount: {'provider batch API, 50%' if batch else 'none listed'}"
@@ -332,7 +389,10 @@ def build(data: Path) -> Catalog:
                 batch_discount=batch,
                 context_window_tokens=context_for(entry.id, params),
                 aliases=tuple(
-                    sorted(set(entry.spellings) - {entry.id}, key=lambda n: (n.lower(), n))
+                    sorted(
+                        {*entry.spellings, *(p.name for p in named)} - {entry.id},
+                        key=lambda n: (n.lower(), n),
+                    )
                 ),
                 base=entry.base,
                 price_as_of=(

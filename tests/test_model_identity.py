@@ -7,13 +7,14 @@ import copy
 import importlib.util
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from learned_router.catalog import Catalog, normalise_name
+from learned_router.catalog import Catalog, name_variants, normalise_name
 from learned_router.errors import CatalogError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +88,33 @@ SPELLINGS = {
     "ultralm-13b-v2.0-best-of-16": "ultralm-13b-v2.0+best-of-16",
 }
 
+#: Names services send today (provider API names without a date, OpenRouter / LiteLLM
+#: routing prefixes, Hugging Face repository ids) -> the canonical id. None is a dataset
+#: spelling: they resolve through scripts/model_pointers.csv and name_variants.
+API_NAMES = {
+    "gpt-4o": "gpt-4o-2024-08-06",
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    "gpt-3.5-turbo": "gpt-3.5-turbo-0125",
+    "o1": "o1-2024-12-17",
+    "o3-mini": "o3-mini-2025-01-31",
+    "claude-3-5-sonnet-latest": "claude-3-5-sonnet-20241022",
+    "claude-3-7-sonnet-latest": "claude-3-7-sonnet-20250219",
+    "openai/gpt-4o-2024-08-06": "gpt-4o-2024-08-06",
+    "openrouter/openai/gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    "anthropic/claude-3.5-sonnet": "claude-3-5-sonnet-20241022",
+    "anthropic/claude-3-opus": "claude-3-opus-20240229",
+    "x-ai/grok-2-1212": "grok-2-1212",
+    "google/gemini-2.5-pro": "gemini-2.5-pro",
+    "qwen/qwen-2.5-72b-instruct": "qwen2.5-72b-instruct",
+    "deepseek-ai/DeepSeek-V3": "deepseek-v3",
+    "meta-llama/Meta-Llama-3.1-70B-Instruct": "llama-3.1-70b-instruct",
+    "meta-llama/Llama-3.1-8B-Instruct": "llama-3.1-8b-instruct",
+    "meta-llama/Llama-2-70b-chat-hf": "llama-2-70b-chat",
+    "codellama/CodeLlama-34b-Instruct-hf": "codellama-34b-instruct",
+    "google/gemma-2-9b-it": "gemma-2-9b-it",
+    "meta-llama/llama-3.1-405b-instruct@hyperbolic": "llama-3.1-405b-instruct@hyperbolic",
+}
+
 #: Deployment id -> the base whose weights it shares.
 BASES = {
     "llama-3.1-405b-instruct@sambanova": "llama-3.1-405b-instruct",
@@ -141,6 +169,70 @@ def test_real_spellings_resolve_to_their_canonical_id(
     spec = shipped.get(expected)
     assert spec.id == expected
     assert name == expected or name in spec.aliases
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(API_NAMES.items()))
+def test_api_names_and_routing_prefixes_resolve_to_their_canonical_id(
+    shipped: Catalog, name: str, expected: str
+) -> None:
+    assert shipped.resolve(name) == expected
+    assert shipped.resolve(name.upper()) == expected
+
+
+def test_a_routing_prefix_is_dropped_only_when_the_full_name_names_nothing() -> None:
+    catalog = Catalog.from_dict(
+        _catalog(
+            {"id": "m-7b", "aliases": ["acme/m-7b-chat"]},
+            {"id": "m-7b-chat"},
+            {"id": "m-7b-chat@host", "base": "m-7b-chat"},
+            {"id": "n-1"},
+            {"id": "n.1"},
+        )
+    )
+    assert catalog.resolve("acme/m-7b-chat") == "m-7b"  # the full name is an alias
+    assert catalog.resolve("other/m-7b-chat") == "m-7b-chat"  # prefix dropped
+    assert catalog.resolve("openrouter/other/M-7B-Chat") == "m-7b-chat"
+    assert catalog.resolve("other/m-7b-chat@host") == "m-7b-chat@host"  # the host stays
+    with pytest.raises(CatalogError, match=r"matches several catalog models \('n-1', 'n.1'\)"):
+        catalog.resolve("org/n_1")
+    with pytest.raises(CatalogError, match=r"Did you mean 'm-7b-chat'"):
+        catalog.resolve("org/m-7b-chatt")
+
+
+def test_hugging_face_repository_spellings_are_undone() -> None:
+    assert name_variants("meta-llama/Meta-Llama-3.1-8B-Instruct") == [
+        "meta-llama/Meta-Llama-3.1-8B-Instruct",
+        "Meta-Llama-3.1-8B-Instruct",
+        "Llama-3.1-8B-Instruct",
+    ]
+    assert name_variants("meta-llama/Llama-2-7b-chat-hf@together")[-1] == "Llama-2-7b-chat@together"
+    assert name_variants("gpt-4o") == ["gpt-4o"]
+    catalog = Catalog.from_dict(_catalog({"id": "llama-2-7b-chat"}, {"id": "metamath-7b"}))
+    assert catalog.resolve("meta-llama/Llama-2-7b-chat-hf") == "llama-2-7b-chat"
+    assert catalog.resolve("MetaMath-7B") == "metamath-7b"  # only "Meta-" before "Llama"
+
+
+def test_each_api_name_pointer_names_its_snapshot_with_a_source(shipped: Catalog) -> None:
+    pointers = _builder().read_pointers()
+    assert len(pointers) >= 10
+    for pointer in pointers:
+        spec = shipped.get(pointer.id)
+        assert shipped.resolve(pointer.name) == pointer.id
+        assert pointer.name in spec.aliases
+        assert f"API name {pointer.name!r} pointed here as of {pointer.as_of}" in spec.notes
+        assert re.search(r"https://\S+", pointer.source), pointer
+        assert re.fullmatch(r"\d{4}-\d{2}", pointer.as_of), pointer
+        assert pointer.confidence in {"high", "medium", "low"}, pointer
+
+
+def test_the_pointer_table_refuses_unknown_ids_and_repeated_names() -> None:
+    builder = _builder()
+    row = builder.Pointer("gpt-4o", "gpt-4o-2024-08-06", "https://x", "2025-04", "high")
+    assert builder.pointers_by_id([row], ["gpt-4o-2024-08-06"]) == {"gpt-4o-2024-08-06": [row]}
+    with pytest.raises(SystemExit, match=r"'gpt-4o' points at 'gpt-4o-2024-08-06', which is not"):
+        builder.pointers_by_id([row], ["other"])
+    with pytest.raises(SystemExit, match=r"'GPT-4o' is listed twice"):
+        builder.pointers_by_id([row, replace(row, name="GPT-4o")], ["gpt-4o-2024-08-06"])
 
 
 @pytest.mark.parametrize(("a", "b"), APART)
@@ -332,12 +424,15 @@ def test_the_builder_fails_loudly_on_unresolvable_or_merged_names(shipped: Catal
 
 def test_the_identity_table_is_the_shipped_catalog(shipped: Catalog) -> None:
     """scripts/model_ids.csv and the committed catalog agree (run `make catalog` after editing)."""
-    rows = _builder().read_identities()
+    builder = _builder()
+    rows = builder.read_identities()
+    pointers = builder.pointers_by_id(builder.read_pointers(), (row.id for row in rows))
     assert sorted(row.id for row in rows) == sorted(shipped.ids)
     for row in rows:
         spec = shipped.get(row.id)
         assert spec.base == row.base
-        assert set(row.spellings) - {row.id} == set(spec.aliases)
+        named = {p.name for p in pointers.get(row.id, [])}
+        assert set(row.spellings) - {row.id} | named == set(spec.aliases)
 
 
 def test_a_bundle_with_old_raw_names_routes_under_canonical_ids(
@@ -371,3 +466,54 @@ def test_a_bundle_with_old_raw_names_routes_under_canonical_ids(
         shipped.resolve("gpt4_1106_preview"),
         shipped.resolve("mistralai/mixtral-8x7b-chat"),
     }
+
+
+def test_the_shipped_router_takes_todays_api_names_as_candidates() -> None:
+    """On the shipped bundle (its own catalog.toml): candidates named the way services name
+    them today route under their canonical ids, and a base without a head of its own says
+    which of its deployments to name instead."""
+    from learned_router.bundle import DEFAULT_BUNDLE
+    from learned_router.errors import InvalidInputError
+    from learned_router.router import Router
+
+    router = Router.load(DEFAULT_BUNDLE, capacity=False, threads=1)
+    names = ["gpt-4o", "openrouter/openai/gpt-4o-mini", "anthropic/claude-3.5-sonnet"]
+    decision = router.route("What is 17 * 23?", candidates=names)
+    assert {c.model for c in decision.candidates} == {
+        "gpt-4o-2024-08-06",
+        "gpt-4o-mini-2024-07-18",
+        "claude-3-5-sonnet-20241022",
+    }
+    with pytest.raises(InvalidInputError, match=r"'o1' \('o1-2024-12-17'\) .* no quality head"):
+        router.route("What is 17 * 23?", candidates=["o1", "gpt-4o"])
+    with pytest.raises(InvalidInputError, match=r"'o1-2024-12-17\(medium\)'"):
+        router.route("What is 17 * 23?", candidates=["o1", "gpt-4o"])
+    with pytest.raises(InvalidInputError, match=r"unknown model 'gpt-9' .* Did you mean"):
+        router.route("What is 17 * 23?", candidates=["gpt-9", "gpt-4o"])
+
+
+def test_names_merged_into_one_model_within_a_dataset_are_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A routing prefix is dropped to resolve a name, so two organisations' models of one
+    name become one model: the load says so, naming the dataset and the names."""
+    import json
+    import logging
+
+    from learned_router.data import load
+
+    catalog = Catalog.from_dict(_catalog({"id": "m-7b-chat"}, {"id": "other"}))
+    path = tmp_path / "chat.jsonl"
+    rows = [
+        {"prompt_id": str(i), "prompt": f"q{i}", "model": name, "quality": q}
+        for i in range(5)
+        for name, q in (("org-a/m-7b-chat", 1.0), ("org-b/M-7B-Chat", 0.0), ("other", 0.5))
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    with caplog.at_level(logging.WARNING, logger="learned_router.data.log"):
+        log = load(path).with_catalog_names(catalog)
+    assert sorted(log.models) == ["m-7b-chat", "other"]
+    assert log.outcomes.column("quality").to_pylist().count(0.5) == 10  # merged: mean 0.5
+    [record] = [r for r in caplog.records if "merged" in r.getMessage()]
+    assert "dataset 'chat'" in record.getMessage()
+    assert "'org-a/m-7b-chat', 'org-b/M-7B-Chat'" in record.getMessage()

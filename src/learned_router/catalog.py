@@ -449,21 +449,31 @@ class Catalog:
                 )
 
     def _lookup(self, name: str) -> int | None:
-        index = self._index.get(name.strip().lower())
-        if index is None:
-            matches = self._loose.get(normalise_name(name), ())
+        return self._match(name)[0]
+
+    def _match(self, name: str) -> tuple[int | None, tuple[int, ...]]:
+        """(index, ()) for the first spelling variant of ``name`` (:func:`name_variants`)
+        that names one model exactly, case-insensitively or loosely; else (None, the
+        models the first ambiguous loose variant matched)."""
+        ambiguous: tuple[int, ...] = ()
+        for variant in name_variants(name):
+            index = self._index.get(variant.strip().lower())
+            if index is not None:
+                return index, ()
+            matches = self._loose.get(normalise_name(variant), ())
             if len(matches) == 1:
-                index = matches[0]
-        return index
+                return matches[0], ()
+            if len(matches) > 1 and not ambiguous:
+                ambiguous = matches
+        return None, ambiguous
 
     def get(self, name: str) -> ModelSpec:
         """The model called ``name`` (id or alias; see :meth:`resolve`)."""
         if not isinstance(name, str):
             raise CatalogError(f"a model name must be a string, got {name!r}")
-        index = self._lookup(name)
+        index, ambiguous = self._match(name)
         if index is None:
-            ambiguous = self._loose.get(normalise_name(name), ())
-            if len(ambiguous) > 1:
+            if ambiguous:
                 ids = ", ".join(repr(self.models[i].id) for i in ambiguous)
                 raise CatalogError(
                     f"model {name!r} matches several catalog models ({ids}) once case and "
@@ -477,7 +487,8 @@ class Catalog:
         return self.models[index]
 
     def _closest_hint(self, name: str) -> str:
-        close = difflib.get_close_matches(name.strip().lower(), list(self._index), n=6)
+        bare = name_variants(name)[-1]
+        close = difflib.get_close_matches(bare.strip().lower(), list(self._index), n=6)
         ids = list(dict.fromkeys(self.models[self._index[c]].id for c in close))[:3]
         return f" Did you mean {', '.join(map(repr, ids))} (the closest ids)?" if ids else ""
 
@@ -485,7 +496,11 @@ class Catalog:
         """The canonical id of ``name``: an id or an alias, matched case-insensitively,
         then (if that finds nothing) ignoring punctuation, spaces and case
         (``Meta-Llama-3_1-8B-Instruct`` = ``meta-llama-3.1-8b-instruct``) when that
-        points at one model only. Raises :class:`CatalogError` naming the closest ids.
+        points at one model only; then the same for the name without a routing prefix
+        (``openrouter/openai/gpt-4o-mini-2024-07-18``, ``Qwen/Qwen2.5-7B-Instruct``) and
+        with Hugging Face's repository spelling undone (``Meta-Llama-3.1-8B-Instruct``,
+        ``Llama-2-7b-chat-hf``); see :func:`name_variants`. Raises :class:`CatalogError`
+        naming the closest ids.
 
         >>> Catalog.load().resolve("mistralai/mixtral-8x7b-chat")
         'mixtral-8x7b-instruct-v0.1'
@@ -585,6 +600,28 @@ class Catalog:
 
 
 _PUNCTUATION = re.compile(r"[\s_\-.:/]+")
+_HF_META = re.compile(r"^meta[-_ ]+(?=llama)", re.IGNORECASE)
+_HF_SUFFIX = re.compile(r"[-_]hf(?=(@|$))", re.IGNORECASE)
+
+
+def name_variants(name: str) -> list[str]:
+    """The spellings :meth:`Catalog.resolve` tries for ``name``, in order: the name
+    itself; without a routing prefix (everything up to the last ``/`` before any
+    ``@host``: LiteLLM's ``openrouter/openai/...``, OpenRouter's ``openai/...``, a Hugging
+    Face organisation); and that without Hugging Face's repository conventions (a
+    leading ``Meta-`` before ``Llama``, a trailing ``-hf``).
+
+    >>> name_variants("meta-llama/Meta-Llama-3.1-8B-Instruct")
+    ['meta-llama/Meta-Llama-3.1-8B-Instruct', 'Meta-Llama-3.1-8B-Instruct', 'Llama-3.1-8B-Instruct']
+    """
+    variants = [name]
+    model, at, host = name.strip().partition("@")
+    bare = model.rsplit("/", 1)[-1] + at + host
+    repo = _HF_SUFFIX.sub("", _HF_META.sub("", bare))
+    for variant in (bare, repo):
+        if variant and variant not in variants:
+            variants.append(variant)
+    return variants
 
 
 def normalise_name(name: str) -> str:

@@ -843,14 +843,20 @@ class Router:
                 raise InvalidInputError(
                     f"invalid argument `candidates`: item #{k} is {name!r}, not a model name"
                 )
-            if not current.knows(name):
-                raise InvalidInputError(
-                    f"unknown model {name!r} in candidates; it is not in the catalog"
-                )
-            resolved = current.resolve(name)
+            try:
+                resolved = current.resolve(name)
+            except CatalogError as error:
+                raise InvalidInputError(f"unknown model {name!r} in candidates: {error}") from None
             if resolved not in self._column_of:
+                routable = [d for d in current.deployments_of(resolved) if d in self._column_of]
+                hint = (
+                    f"; its deployments with a head: {', '.join(map(repr, routable))}"
+                    if routable
+                    else "; teach it from labelled outcomes with `learned-router add-model`"
+                )
                 raise InvalidInputError(
-                    f"model {name!r} in candidates has no quality head in this router's bundle"
+                    f"model {name!r} ({resolved!r}) in candidates has no quality head in this "
+                    f"router's bundle{hint}"
                 )
             columns.append(self._column_of[resolved])
         return np.array(sorted(set(columns)), dtype=np.intp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ import pyarrow.compute as pc
 
 from learned_router.data.schema import OUTCOME_LOG_SCHEMA, OUTCOMES_SCHEMA, PROMPTS_SCHEMA
 from learned_router.errors import InvalidInputError
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from learned_router.catalog import Catalog
@@ -162,6 +165,7 @@ class OutcomeLog:
         """
         names = self.outcomes.column("model")
         mapping = {name: catalog.resolve(name) for name in pc.unique(names).to_pylist()}
+        _warn_merged_spellings(self.outcomes, mapping)
         resolved = pa.array([mapping[n] for n in names.to_pylist()], type=pa.string())
         outcomes = self.outcomes.set_column(
             self.outcomes.column_names.index("model"), "model", resolved
@@ -388,3 +392,25 @@ def _in(table: pa.Table, keys: set[PromptKey]) -> list[bool]:
             table.column("dataset").to_pylist(), table.column("prompt_id").to_pylist(), strict=True
         )
     ]
+
+
+def _warn_merged_spellings(outcomes: pa.Table, mapping: dict[str, str]) -> None:
+    """Logs a warning for each dataset in which several model names resolve to one id:
+    their outcomes are merged as one model's (right for two spellings of one model,
+    wrong for two fine-tunes that share a name under different organisations, which
+    the catalog's loose matching cannot tell apart)."""
+    pairs = outcomes.select(["dataset", "model"]).group_by(["dataset", "model"]).aggregate([])
+    by_id: dict[tuple[str, str], list[str]] = {}
+    for dataset, name in zip(
+        pairs.column("dataset").to_pylist(), pairs.column("model").to_pylist(), strict=True
+    ):
+        by_id.setdefault((dataset, mapping[name]), []).append(name)
+    for (dataset, model_id), spellings in sorted(by_id.items()):
+        if len(spellings) > 1:
+            logger.warning(
+                "dataset %r: model names %s all resolve to %r and are merged as one model; "
+                "if they are different models, give them their own catalog entries",
+                dataset,
+                ", ".join(map(repr, sorted(spellings))),
+                model_id,
+            )
