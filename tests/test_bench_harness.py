@@ -214,3 +214,56 @@ def test_score_routings_needs_the_oracle() -> None:
     routing = Routing(index=np.zeros((1, 2), np.int64), labels=("x",))
     with pytest.raises(InvalidInputError, match="oracle"):
         score_routings(np.ones((2, 3)), np.ones((2, 3)), {"a": routing}, best=2, weak=0)
+
+
+class CoveringPredictor(TierPredictor):
+    """The stand-in learned router with heads for MODELS only."""
+
+    def covers(self, model: str) -> bool:
+        return model in MODELS
+
+
+def test_models_without_a_price_or_a_head_are_left_out_for_every_router(  # type: ignore[no-untyped-def]
+    problem, result, tmp_path
+) -> None:
+    """Real logs hold models the catalog does not know and models the bundle has no head
+    for: the run leaves them out of the dataset for every router, saying which and why,
+    instead of failing (it used to stop at the first such name)."""
+    from dataclasses import replace
+
+    from learned_router.catalog import Catalog
+    from learned_router.routing_benchmark.report import write_report
+
+    base = outcome_log(problem)
+    mid = base.outcomes.filter(pa.compute.equal(base.outcomes.column("model"), "mid"))
+    extra_rows = [
+        mid.set_column(
+            mid.column_names.index("model"), "model", pa.array([name] * mid.num_rows)
+        ).cast(mid.schema)
+        for name in ("org/mystery-9b", "headless")
+    ]
+    log = OutcomeLog(base.prompts, pa.concat_tables([base.outcomes, *extra_rows]))
+    priced = catalog()
+    with_headless = Catalog(
+        models=(*priced.models, replace(priced.models[1], id="headless", aliases=())),
+        version="test.2",
+    )
+    run = run_benchmark(
+        log,
+        embed=LookupEmbedder(problem),
+        config=FAST,
+        learned=CoveringPredictor(),
+        routers=fast_routers,
+        catalog=with_headless,
+    )
+    [data] = run.datasets
+    assert data.models == result.datasets[0].models
+    assert set(data.models) == set(MODELS)
+    assert data.left_out_models == (
+        "headless (no head in the learned router's bundle)",
+        "org/mystery-9b (not in the price catalog)",
+    )
+    # The same prompts and models as without the extra columns: the same figures.
+    assert data.router("learned-router").aiq == result.datasets[0].router("learned-router").aiq
+    report = write_report(run, tmp_path).read_text()
+    assert "Left out for every router: headless (no head" in report

@@ -517,3 +517,15 @@ def test_names_merged_into_one_model_within_a_dataset_are_warned_about(
     [record] = [r for r in caplog.records if "merged" in r.getMessage()]
     assert "dataset 'chat'" in record.getMessage()
     assert "'org-a/m-7b-chat', 'org-b/M-7B-Chat'" in record.getMessage()
+
+
+def test_the_benchmarks_bundle_predictor_knows_which_models_it_covers() -> None:
+    from learned_router.bundle import DEFAULT_BUNDLE
+    from learned_router.routing_benchmark.learned import BundlePredictor
+
+    predictor = BundlePredictor(DEFAULT_BUNDLE)
+    assert predictor.covers("gpt-4o")
+    assert predictor.covers("anthropic/claude-3.5-sonnet")
+    assert not predictor.covers("o4-mini")  # a base whose effort settings have the heads
+    assert predictor.covers("O4-Mini (Medium)")
+    assert not predictor.covers("llama-3.3-70b-instruct")  # not in the catalog

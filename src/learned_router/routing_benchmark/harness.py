@@ -158,6 +158,9 @@ class DatasetResult:
     """AIQ of RouterBench's zero router: the hull of the single models' points."""
     routers: tuple[RouterResult, ...]
     reference: str | None
+    left_out_models: tuple[str, ...] = ()
+    """Models every router did without, each with the reason: not in the price
+    catalog, or no head in the learned router's bundle."""
 
     def router(self, name: str) -> RouterResult:
         for result in self.routers:
@@ -225,6 +228,7 @@ class PreparedDataset:
     dropped_prompts: int
     cost_method: str
     quality_scale: str
+    left_out_models: tuple[str, ...] = ()
 
 
 def complete_cases(
@@ -269,12 +273,20 @@ def prepare_dataset(
     embed: Embed,
     config: BenchConfig,
     catalog: Catalog,
+    exclude: Mapping[str, str] | None = None,
 ) -> PreparedDataset:
-    """Filters, splits, prices and embeds one dataset of ``log``."""
+    """Filters, splits, prices and embeds one dataset of ``log``. ``exclude`` maps models
+    every router must do without to the reason (recorded as ``left_out_models``); they
+    are left out before the complete-case filter, so their missing outcomes drop no
+    prompt."""
     from learned_router.costs import log_costs
     from learned_router.tokens import OutputLengthModel, TokenCounter
 
+    exclude = exclude or {}
     part = log.select(datasets=[name])
+    left_out = tuple(f"{m} ({exclude[m]})" for m in part.models if m in exclude)
+    if left_out:
+        part = part.select(models=[m for m in part.models if m not in exclude])
     matrix = part.matrix()
     keep_models, keep_prompts = complete_cases(
         matrix.quality, min_model_coverage=config.min_model_coverage
@@ -345,6 +357,7 @@ def prepare_dataset(
         held_out_cost_usd=realised_held,
         held_out_groups=held_groups,
         dropped_models=dropped_models,
+        left_out_models=left_out,
         dropped_prompts=int((~keep_prompts).sum()),
         cost_method=_cost_method(real_share, realised.method),
         quality_scale="; ".join(s for s in scales if s) or "unspecified",
@@ -663,6 +676,7 @@ def evaluate_dataset(
         dataset=data.name,
         models=models,
         dropped_models=data.dropped_models,
+        left_out_models=data.left_out_models,
         prompts={
             "train": len(data.train.inputs),
             "val": 0 if data.validation is None else len(data.validation.inputs),
@@ -718,6 +732,12 @@ def run_benchmark(
     :class:`LearnedRouterPredictor`) is evaluated as ``learned-router`` and
     becomes the reference of the paired AIQ differences; ``routers`` builds
     fresh baselines for each dataset (default :func:`default_routers`).
+
+    Every router chooses among the same models: a model the price catalog does not
+    know, or (when ``learned`` has a ``covers(model) -> bool`` method) one the learned
+    router has no head for, is left out of its dataset for all of them, named with the
+    reason in ``DatasetResult.left_out_models`` and the report, instead of failing the
+    run. A dataset left with fewer than ``min_models`` models is skipped, saying why.
     """
     from learned_router.catalog import Catalog
 
@@ -738,15 +758,30 @@ def run_benchmark(
         raise InvalidInputError(f"unknown dataset(s) {sorted(unknown)}; the log has {log.datasets}")
     results: list[DatasetResult] = []
     skipped: list[tuple[str, str]] = []
+    covers = getattr(learned, "covers", None)
     for name in wanted:
-        n_models = len(log.select(datasets=[name]).models)
+        names = log.select(datasets=[name]).models
+        n_models = len(names)
         if n_models < config.min_models:
             skipped.append((name, f"{n_models} models (< {config.min_models})"))
             continue
+        exclude = {m: "not in the price catalog" for m in names if not catalog.knows(m)} | {
+            m: "no head in the learned router's bundle"
+            for m in names
+            if catalog.knows(m) and callable(covers) and not covers(m)
+        }
+        if exclude:
+            say(f"{name}: left out {', '.join(f'{m} ({why})' for m, why in exclude.items())}")
         say(f"{name}: preparing (split, costs, embeddings)")
         try:
             data = prepare_dataset(
-                log, name, splits.assignment, embed=embed, config=config, catalog=catalog
+                log,
+                name,
+                splits.assignment,
+                embed=embed,
+                config=config,
+                catalog=catalog,
+                exclude=exclude,
             )
         except DatasetNotUsableError as error:
             skipped.append((name, str(error)))

@@ -131,6 +131,7 @@ class BundlePredictor:
         self.bundle = Bundle.load(folder)
         self._scorer = self.bundle.scorer()
         self._catalog = self.bundle.catalog()
+        self._covered = frozenset(self.bundle.models)
         self.training_prompt_groups = self.bundle.train_prompt_groups()
 
     @property
@@ -145,6 +146,11 @@ class BundlePredictor:
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         return self._scorer.embed(texts)
+
+    def covers(self, model: str) -> bool:
+        """Whether the bundle has a quality head for ``model`` (any catalog spelling)."""
+        model_id = self._catalog.resolve(model) if self._catalog.knows(model) else model
+        return model_id in self._covered
 
     def predict_quality(
         self, prompts: Sequence[str], models: Sequence[str], *, quality_scale: str | None = None

@@ -94,6 +94,11 @@ def _dataset_section(result: DatasetResult, plot_name: str, split: str) -> list[
             f" Left out (too few outcomes): {', '.join(result.dropped_models)}."
             if result.dropped_models
             else ""
+        )
+        + (
+            f" Left out for every router: {', '.join(result.left_out_models)}."
+            if result.left_out_models
+            else ""
         ),
         f"- Quality: {result.quality_scale}.",
         f"- Costs: {result.cost_method}",
