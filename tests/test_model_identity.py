@@ -95,8 +95,9 @@ API_NAMES = {
     "gpt-4o": "gpt-4o-2024-08-06",
     "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
     "gpt-3.5-turbo": "gpt-3.5-turbo-0125",
-    "o1": "o1-2024-12-17",
-    "o3-mini": "o3-mini-2025-01-31",
+    "o1": "o1-2024-12-17(medium)",  # the API's default reasoning effort
+    "o3-mini": "o3-mini-2025-01-31(medium)",
+    "o4-mini": "o4-mini-2025-04-16(medium)",
     "claude-3-5-sonnet-latest": "claude-3-5-sonnet-20241022",
     "claude-3-7-sonnet-latest": "claude-3-7-sonnet-20250219",
     "openai/gpt-4o-2024-08-06": "gpt-4o-2024-08-06",
@@ -484,10 +485,16 @@ def test_the_shipped_router_takes_todays_api_names_as_candidates() -> None:
         "gpt-4o-mini-2024-07-18",
         "claude-3-5-sonnet-20241022",
     }
-    with pytest.raises(InvalidInputError, match=r"'o1' \('o1-2024-12-17'\) .* no quality head"):
-        router.route("What is 17 * 23?", candidates=["o1", "gpt-4o"])
+    assert router.route("What is 17 * 23?", candidates=["o1", "o4-mini"]).model in {
+        "o1-2024-12-17(medium)",
+        "o4-mini-2025-04-16(medium)",
+    }
+    base = "O1-2024-12-17"
+    refused = rf"'{base}' \('o1-2024-12-17'\) .* no quality head"
+    with pytest.raises(InvalidInputError, match=refused):
+        router.route("What is 17 * 23?", candidates=[base, "gpt-4o"])
     with pytest.raises(InvalidInputError, match=r"'o1-2024-12-17\(medium\)'"):
-        router.route("What is 17 * 23?", candidates=["o1", "gpt-4o"])
+        router.route("What is 17 * 23?", candidates=[base, "gpt-4o"])
     with pytest.raises(InvalidInputError, match=r"unknown model 'gpt-9' .* Did you mean"):
         router.route("What is 17 * 23?", candidates=["gpt-9", "gpt-4o"])
 
@@ -526,6 +533,7 @@ def test_the_benchmarks_bundle_predictor_knows_which_models_it_covers() -> None:
     predictor = BundlePredictor(DEFAULT_BUNDLE)
     assert predictor.covers("gpt-4o")
     assert predictor.covers("anthropic/claude-3.5-sonnet")
-    assert not predictor.covers("o4-mini")  # a base whose effort settings have the heads
+    assert not predictor.covers("o4-mini-2025-04-16")  # a base: its effort settings have heads
     assert predictor.covers("O4-Mini (Medium)")
+    assert predictor.covers("o4-mini")  # the API name: the default effort, medium
     assert not predictor.covers("llama-3.3-70b-instruct")  # not in the catalog
