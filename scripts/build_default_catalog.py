@@ -226,18 +226,23 @@ class Identity:
     notes: str
 
 
-def read_identities(path: Path = IDENTITY_TABLE) -> list[Identity]:
+def _stripped_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV table, every value stripped of surrounding spaces."""
     with open(path, newline="") as handle:
-        return [
-            Identity(
-                id=row["id"].strip(),
-                base=row["base"].strip(),
-                spellings=tuple(n.strip() for n in row["spellings"].split(";") if n.strip()),
-                price=row["price"].strip(),
-                notes=row["notes"].strip(),
-            )
-            for row in csv.DictReader(handle)
-        ]
+        return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def read_identities(path: Path = IDENTITY_TABLE) -> list[Identity]:
+    return [
+        Identity(
+            id=row["id"],
+            base=row["base"],
+            spellings=tuple(n.strip() for n in row["spellings"].split(";") if n.strip()),
+            price=row["price"],
+            notes=row["notes"],
+        )
+        for row in _stripped_rows(path)
+    ]
 
 
 @dataclass(frozen=True)
@@ -252,17 +257,7 @@ class Pointer:
 
 
 def read_pointers(path: Path = POINTERS) -> list[Pointer]:
-    with open(path, newline="") as handle:
-        return [
-            Pointer(
-                name=row["name"].strip(),
-                id=row["id"].strip(),
-                source=row["source"].strip(),
-                as_of=row["as_of"].strip(),
-                confidence=row["confidence"].strip(),
-            )
-            for row in csv.DictReader(handle)
-        ]
+    return [Pointer(**row) for row in _stripped_rows(path)]
 
 
 def pointers_by_id(pointers: list[Pointer], ids: Iterable[str]) -> dict[str, list[Pointer]]:
