@@ -28,7 +28,7 @@ export TRANSFORMERS_OFFLINE := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: help setup setup-local-model setup-runtime build build-runtime test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog train-default cache-encoder drift-demo bench-gateway bench-lodo
+.PHONY: help setup setup-local-model setup-runtime build build-runtime test test-rust test-python lint fmt stubtest bench bench-routing demo wheel check-wheel clean catalog ph-thresholds train-default cache-encoder drift-demo bench-gateway bench-lodo
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -139,6 +139,7 @@ check-wheel: wheel ## Install the wheel into an empty venv: no torch, imports, C
 	cd build && wheel-venv/bin/python -c "import time; t = time.perf_counter(); import learned_router; print(f'import learned_router: {1e3 * (time.perf_counter() - t):.0f} ms')"
 	cd build && wheel-venv/bin/learned-router --help >/dev/null
 	cd build && wheel-venv/bin/python -c "from learned_router.catalog import Catalog; from learned_router.tokens import TokenCounter; Catalog.load(); TokenCounter()"
+	cd build && wheel-venv/bin/python -c "from learned_router.drift.detectors import _shipped_table; assert len(_shipped_table()) == 216, 'ph_thresholds.json missing from the wheel'"
 	# The query differs from the stored prompt (no exact hit) but embeds the same (the cache
 	# encoder is uncased, spaces collapse). The paraphrase checked before ("... please") sits at
 	# the 0.98 threshold: 0.978 on a 2026-12-03 VM (AVX2, no VNNI), above it on earlier ones.
@@ -152,3 +153,6 @@ clean: ## Remove build outputs (keeps .venv)
 
 catalog: setup ## Rebuild the shipped catalog from the development data (DEV_DATA=../shared/data)
 	$(PY) scripts/build_default_catalog.py $(DEV_DATA)
+
+ph-thresholds: setup ## Rebuild the shipped drift-detector thresholds (~10 min on 2 cores)
+	$(PY) scripts/build_ph_thresholds.py --jobs 2

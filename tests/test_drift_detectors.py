@@ -94,3 +94,50 @@ def test_prepare_computes_each_due_calibration_before_the_update_needs_it() -> N
         simulated_in_update += detectors._threshold.cache_info().misses - before
     assert detector.threshold is not None  # it did calibrate (at 20, 40, 80, 160)
     assert simulated_in_update == 0
+
+
+def test_the_shipped_thresholds_are_the_simulation_for_a_default_monitors_settings() -> None:
+    """scripts/build_ph_thresholds.py ran the same simulation once; the short horizons
+    are recomputed here (the long ones take minutes) and must agree exactly."""
+    from learned_router.drift import detectors
+    from learned_router.drift.monitor import DriftMonitor
+
+    table = detectors._shipped_table()
+    default, per_tier = detectors.shipped_settings()
+    # The settings a default monitor's streams use, per model and per model x tier.
+    monitor = DriftMonitor()
+    assert (monitor.settings, monitor._tier_settings) == (default, per_tier), (
+        "a default monitor's settings changed: run make ph-thresholds"
+    )
+    assert set(table) == {
+        (settings, rate, horizon)
+        for settings in (default, per_tier)
+        for rate in detectors.RATE_GRID
+        for horizon in detectors.SHIPPED_HORIZONS
+    }
+    for settings in (default, per_tier):
+        for rate in (0.01, 0.5):
+            for horizon in (64, 256):
+                simulated = detectors._threshold.__wrapped__(rate, horizon, settings)
+                assert table[(settings, rate, horizon)] == simulated
+        # Longer watches and noisier baselines need higher thresholds.
+        for rate in detectors.RATE_GRID:
+            assert table[(settings, rate, 64)] < table[(settings, rate, 131_072)]
+        assert table[(settings, 0.01, 131_072)] < table[(settings, 0.5, 131_072)]
+    # A rarer false alarm per stream (the tier split) needs a higher threshold.
+    assert table[(default, 0.2, 131_072)] < table[(per_tier, 0.2, 131_072)]
+
+
+def test_default_calibrations_come_from_the_table_and_other_settings_simulate() -> None:
+    from learned_router.drift import detectors
+
+    table = detectors._shipped_table()
+    before = detectors._threshold.cache_info().misses
+    # The default outcome horizon (100,000 -> 131,072) at a new rate: no simulation.
+    default, per_tier = detectors.shipped_settings()
+    assert calibrate_threshold(0.17, 100_000) == table[(default, 0.2, 131_072)]
+    assert calibrate_threshold(0.17, 100_000, settings=per_tier) == table[(per_tier, 0.2, 131_072)]
+    assert detectors._threshold.cache_info().misses == before
+    other = DetectorSettings(simulations=300, false_alarm_rate=0.01, min_instances=20)
+    calibrate_threshold(0.17, 100, settings=other)
+    assert detectors._threshold.cache_info().misses == before + 1

@@ -352,3 +352,31 @@ def test_a_long_quiet_stream_keeps_bounded_memory_and_still_alarms(
     alert = next(a for a in alerts if a is not None)
     assert alert.magnitude < -0.5
     assert all(e.startswith("late-") for e in alert.evidence_ids)
+
+
+def test_river_is_imported_and_thresholds_found_outside_the_monitors_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first Page-Hinkley test of a process imports river (seconds): done under the
+    monitor's lock it held record_outcome (and should_shadow, which takes the same lock)
+    for 7 s on the 2-core VM (benchmarks/bench_outcome_path.py). It must happen in
+    prepare(), before the lock is taken."""
+    from learned_router.drift import detectors
+
+    monitor = DriftMonitor(sinks=[])
+    held: list[bool] = []
+    real = detectors.river_drift
+
+    def spy() -> Any:
+        held.append(monitor._lock.locked())
+        return real()
+
+    monkeypatch.setattr(detectors, "river_drift", spy)
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        monitor.observe_outcome(
+            f"r{i}", "m", predicted=0.8, observed=float(rng.random() < 0.8), tier="low"
+        )
+    # Two streams (the model's and its tier's) started: each time, prepare() reached
+    # river first, outside the lock; update() then finds it imported.
+    assert held == [False, True, False, True]

@@ -24,9 +24,12 @@ CUSUM for a mean shift of about ``2 x delta``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -84,7 +87,10 @@ def simulate_max_statistic(
     total = np.zeros(streams)
     low = np.full(streams, np.inf)
     peak = np.zeros(streams)
-    chunk = 4096
+    # Uniforms are drawn in blocks of about 4M (32 MB): the same sequence as one
+    # draw of any shape, so the thresholds do not depend on it, and the memory stays
+    # bounded (a block of 4,096 rows x 30,000 streams was 1 GB, twice over).
+    chunk = max(1, min(4096, (1 << 22) // max(1, streams)))
     t = 0
     while t < horizon:
         block = (rng.random((min(chunk, horizon - t), streams)) < rate).astype(np.float64)
@@ -107,11 +113,50 @@ def _threshold(rate: float, horizon: int, settings: DetectorSettings) -> float:
     return float(np.quantile(peaks, 1.0 - settings.false_alarm_rate, method="higher"))
 
 
+SHIPPED_THRESHOLDS = Path(__file__).resolve().parents[1] / "assets" / "ph_thresholds.json"
+"""Thresholds precomputed by ``scripts/build_ph_thresholds.py`` for :func:`shipped_settings`
+(the same simulation, seed 0, so the same numbers)."""
+SHIPPED_HORIZONS = tuple(1 << k for k in range(6, 18))
+"""The horizons the shipped table covers: 64 .. 131,072 (the default outcome horizon,
+100,000, rounds up to the last)."""
+
+
+def shipped_settings() -> tuple[DetectorSettings, ...]:
+    """The settings the shipped table covers: a default monitor's, per model and per
+    model x tier (whose false-alarm rate is split over the three tiers, as
+    ``DriftMonitor`` does)."""
+    default = DetectorSettings()
+    per_tier = dataclasses.replace(default, false_alarm_rate=default.false_alarm_rate / 3)
+    return default, per_tier
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_table() -> dict[tuple[DetectorSettings, float, int], float]:
+    """{(settings, rate, horizon): threshold} from :data:`SHIPPED_THRESHOLDS`; empty when
+    the file is missing or unreadable (then every threshold simulates)."""
+    try:
+        raw = json.loads(SHIPPED_THRESHOLDS.read_text(encoding="utf-8"))
+        return {
+            (DetectorSettings(**block["settings"]), float(rate), int(horizon)): float(value)
+            for block in raw["tables"]
+            for rate, by_horizon in block["thresholds"].items()
+            for horizon, value in by_horizon.items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
 def calibrate_threshold(
     rate: float, horizon: int, *, settings: DetectorSettings = DetectorSettings()
 ) -> float:
     """The Page-Hinkley threshold for a stream whose baseline error rate is at most
     ``rate``, watched for ``horizon`` samples, at ``settings.false_alarm_rate``.
+
+    The rate rounds up to :data:`RATE_GRID` and the horizon to a power of two. For a
+    default monitor's settings (:func:`shipped_settings`) and horizons up to 131,072
+    the threshold comes from the shipped table (:data:`SHIPPED_THRESHOLDS`, the same
+    simulation run once); otherwise it is simulated here and cached (20 s to minutes
+    of a core for a 100,000-sample horizon).
 
     >>> low = calibrate_threshold(0.05, 200, settings=DetectorSettings(simulations=500))
     >>> high = calibrate_threshold(0.4, 200, settings=DetectorSettings(simulations=500))
@@ -124,7 +169,9 @@ def calibrate_threshold(
         raise InvalidInputError(f"calibrate_threshold: rate must be in [0, 1], got {rate}")
     grid = next((g for g in RATE_GRID if g >= rate), 0.5)
     # Horizons are rounded up to a power of two so calibrations are shared.
-    return _threshold(grid, 1 << max(0, int(horizon - 1).bit_length()), settings)
+    rounded = 1 << max(0, int(horizon - 1).bit_length())
+    shipped = _shipped_table().get((settings, grid, rounded))
+    return shipped if shipped is not None else _threshold(grid, rounded, settings)
 
 
 def wilson_upper(successes: float, n: float, z: float = 1.96) -> float:
@@ -162,16 +209,20 @@ class ErrorStreamDetector:
         return calibrate_threshold(rate, self.horizon, settings=self.settings)
 
     def prepare(self, error: float) -> None:
-        """Computes (and caches) the threshold the next ``update(error)`` would
-        calibrate, if it would: a caller that updates under a lock calls this first,
-        outside it, so the simulation (seconds to a minute for long horizons) does
-        not hold the lock. Changes nothing in the detector."""
+        """Does, outside any lock, the slow work the next ``update(error)`` would do:
+        computes (and caches) the threshold it would calibrate, if it would (a
+        simulation: seconds to minutes for long horizons unless the shipped table has
+        it), and imports river before the first Page-Hinkley test starts (seconds, the
+        first time in a process). A caller that updates under a lock calls this first,
+        outside it. Changes nothing in the detector."""
         samples = self.samples + 1
         due = (
             samples >= self.settings.min_instances
             if self._ph is None
             else samples >= self._next_calibration
         )
+        if due and self._ph is None:
+            river_drift()
         if due:
             failures = self.failures + int(error > 0)
             rate = min(0.5, wilson_upper(failures, samples))
