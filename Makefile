@@ -154,5 +154,5 @@ clean: ## Remove build outputs (keeps .venv)
 catalog: setup ## Rebuild the shipped catalog from the development data (DEV_DATA=../shared/data)
 	$(PY) scripts/build_default_catalog.py $(DEV_DATA)
 
-ph-thresholds: setup ## Rebuild the shipped drift-detector thresholds (~10 min on 2 cores)
+ph-thresholds: setup ## Rebuild the shipped drift-detector thresholds (~25 min on 2 cores)
 	$(PY) scripts/build_ph_thresholds.py --jobs 2

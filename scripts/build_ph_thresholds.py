@@ -10,7 +10,7 @@ tiers: ``shipped_settings``) at every rate of ``RATE_GRID`` and every power-of-t
 horizon from 64 to 131,072 (what ``calibrate_threshold`` rounds to), and the package
 looks thresholds up there first. Other settings, or longer horizons, still simulate.
 
-Run: ``python scripts/build_ph_thresholds.py [--jobs 2]`` (about 10 minutes on 2
+Run: ``python scripts/build_ph_thresholds.py [--jobs 2]`` (about 25 minutes on 2
 cores; ``make ph-thresholds``). ``tests/test_drift_detectors.py`` recomputes the short
 horizons and checks the settings the table was built for.
 """

@@ -455,6 +455,9 @@ class Catalog:
         """(index, ()) for the first spelling variant of ``name`` (:func:`name_variants`)
         that names one model exactly, case-insensitively or loosely; else (None, the
         models the first ambiguous loose variant matched)."""
+        exact = self._index.get(name.strip().lower())
+        if exact is not None:  # the common case, without building the variants
+            return exact, ()
         ambiguous: tuple[int, ...] = ()
         for variant in name_variants(name):
             index = self._index.get(variant.strip().lower())
