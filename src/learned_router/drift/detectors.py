@@ -121,13 +121,19 @@ SHIPPED_HORIZONS = tuple(1 << k for k in range(6, 18))
 100,000, rounds up to the last)."""
 
 
+def split_over(settings: DetectorSettings, streams: int) -> DetectorSettings:
+    """``settings`` with the false-alarm target split over ``streams`` streams that
+    watch the same samples (Bonferroni): what a monitor's per-tier streams use."""
+    return dataclasses.replace(settings, false_alarm_rate=settings.false_alarm_rate / streams)
+
+
 def shipped_settings() -> tuple[DetectorSettings, ...]:
     """The settings the shipped table covers: a default monitor's, per model and per
-    model x tier (whose false-alarm rate is split over the three tiers, as
-    ``DriftMonitor`` does)."""
+    model x tier."""
+    from learned_router.drift.monitor import TIERS  # the monitor imports this module
+
     default = DetectorSettings()
-    per_tier = dataclasses.replace(default, false_alarm_rate=default.false_alarm_rate / 3)
-    return default, per_tier
+    return default, split_over(default, len(TIERS))
 
 
 @functools.lru_cache(maxsize=1)

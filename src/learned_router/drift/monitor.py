@@ -60,7 +60,7 @@ import numpy.typing as npt
 
 from learned_router.drift.alerts import AlertSink, DriftAlert, log_sink
 from learned_router.drift.corrections import Corrections
-from learned_router.drift.detectors import DetectorSettings, ErrorStreamDetector
+from learned_router.drift.detectors import DetectorSettings, ErrorStreamDetector, split_over
 from learned_router.drift.inputs import InputDriftWatch
 from learned_router.drift.sampling import ShadowSampler
 from learned_router.drift.signals import AgreementPolicy, Embedder, Judge, agreement
@@ -167,9 +167,7 @@ class DriftMonitor:
         """Where shadow labels go (the routed model's agreement with the golden
         answer, dataset ``shadow``): training data for the next retrain."""
         self.inputs = inputs
-        self._tier_settings = dataclasses.replace(
-            settings, false_alarm_rate=settings.false_alarm_rate / len(TIERS)
-        )
+        self._tier_settings = split_over(settings, len(TIERS))
         self.alerts: list[DriftAlert] = []
         # Streams are updated from the background shadow thread and from the
         # threads recording outcomes: one lock.
@@ -354,9 +352,9 @@ class DriftMonitor:
     ) -> Future[DriftAlert | None]:
         """:meth:`observe_outcome` for a caller that must not wait: with ``adapt`` the
         tenant's corrections learn from it at once (cheap), and the residual detectors
-        are fed on the monitor's worker thread (calibrating a detector's threshold
-        simulates its stream: up to a minute the first time a stream reaches a new
-        baseline rate). What ``Router.record_outcome`` calls on an attached monitor."""
+        are fed on the monitor's worker thread (a detector may calibrate a threshold
+        there: a lookup for the default settings, a simulation of seconds to minutes
+        for others). What ``Router.record_outcome`` calls on an attached monitor."""
         if tier is not None and tier not in TIERS:
             raise InvalidInputError(f"tier must be one of {TIERS} or None, got {tier!r}")
         self._learn(request_id, model, predicted, observed, tenant, None)
