@@ -114,6 +114,19 @@ API_NAMES = {
     "codellama/CodeLlama-34b-Instruct-hf": "codellama-34b-instruct",
     "google/gemma-2-9b-it": "gemma-2-9b-it",
     "meta-llama/llama-3.1-405b-instruct@hyperbolic": "llama-3.1-405b-instruct@hyperbolic",
+    # LiteLLM's host prefixes: the model's deployment on that host, at its price ...
+    "together_ai/google/gemma-2-27b-it": "gemma-2-27b-it@together",
+    "hyperbolic/meta-llama/Meta-Llama-3.1-70B-Instruct": "llama-3.1-70b-instruct@hyperbolic",
+    "sambanova/Meta-Llama-3.1-405B-Instruct": "llama-3.1-405b-instruct@sambanova",
+    # ... or the model itself where its catalog price is that host's list price.
+    "together_ai/meta-llama/Meta-Llama-3.1-70B-Instruct": "llama-3.1-70b-instruct",
+    # Claude resold on Amazon Bedrock and Google Vertex at Anthropic's list price.
+    "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0": "claude-3-5-sonnet-20240620",
+    "us.anthropic.claude-3-5-sonnet-20241022-v2:0": "claude-3-5-sonnet-20241022",
+    "vertex_ai/claude-3-5-sonnet-v2@20241022": "claude-3-5-sonnet-20241022",
+    "vertex_ai/claude-3-opus@20240229": "claude-3-opus-20240229",
+    "azure/gpt-4o": "gpt-4o-2024-08-06",
+    "vertex_ai/gemini-1.5-pro-002": "gemini-1.5-pro-002",
 }
 
 #: Deployment id -> the base whose weights it shares.
@@ -198,6 +211,42 @@ def test_a_routing_prefix_is_dropped_only_when_the_full_name_names_nothing() -> 
         catalog.resolve("org/n_1")
     with pytest.raises(CatalogError, match=r"Did you mean 'm-7b-chat'"):
         catalog.resolve("org/m-7b-chatt")
+
+
+def test_a_host_prefix_names_that_hosts_deployment_or_is_refused() -> None:
+    """LiteLLM's ``hyperbolic/...`` is the model served by Hyperbolic at Hyperbolic's
+    price. Dropping the prefix (the old rule) priced its tokens at whichever host the
+    model's own entry lists: Llama 3.1 70B at Together's 0.88 USD per 1M instead of
+    Hyperbolic's 0.40."""
+    catalog = Catalog.from_dict(
+        _catalog(
+            {"id": "m-70b", "provider": "Together AI"},
+            {"id": "m-70b@hyperbolic", "base": "m-70b", "provider": "Hyperbolic"},
+            {"id": "n-8b", "provider": "Meta", "aliases": ["deepinfra/n-8b-literal"]},
+        )
+    )
+    assert catalog.resolve("hyperbolic/org/M-70B") == "m-70b@hyperbolic"
+    assert catalog.resolve("together_ai/org/m-70b") == "m-70b"  # its price is Together's
+    assert catalog.resolve("openrouter/org/m-70b") == "m-70b"  # a router, not a host
+    assert catalog.resolve("deepinfra/n-8b-literal") == "n-8b"  # an alias wins
+    with pytest.raises(CatalogError) as refused:
+        catalog.resolve("deepinfra/org/m-70b")
+    message = str(refused.value)
+    assert "no 'm-70b@deepinfra' deployment" in message
+    assert "Together AI's list price" in message
+    assert "'m-70b@hyperbolic'" in message  # the hosts it has
+    assert not catalog.knows("groq/n-8b")
+    with pytest.raises(CatalogError, match=r"no 'n-8b@bedrock' deployment"):
+        catalog.resolve("bedrock/meta.n-8b-v1:0")
+    with pytest.raises(CatalogError, match=r"'groq/nothing-1b' is not in the catalog"):
+        catalog.resolve("groq/nothing-1b")
+
+
+def test_the_shipped_catalog_refuses_a_host_it_has_no_price_for(shipped: Catalog) -> None:
+    with pytest.raises(CatalogError, match=r"no 'llama-3.1-70b-instruct@deepinfra' deployment"):
+        shipped.resolve("deepinfra/meta-llama/Meta-Llama-3.1-70B-Instruct")
+    with pytest.raises(CatalogError, match=r"no 'llama-3.1-70b-instruct@bedrock' deployment"):
+        shipped.resolve("bedrock/meta.llama3-1-70b-instruct-v1:0")
 
 
 def test_hugging_face_repository_spellings_are_undone() -> None:

@@ -451,15 +451,23 @@ class Catalog:
     def _lookup(self, name: str) -> int | None:
         return self._match(name)[0]
 
-    def _match(self, name: str) -> tuple[int | None, tuple[int, ...]]:
-        """(index, ()) for the first spelling variant of ``name`` (:func:`name_variants`)
-        that names one model exactly, case-insensitively or loosely; else (None, the
-        models the first ambiguous loose variant matched)."""
+    def _match(self, name: str) -> tuple[int | None, tuple[int, ...], int | None]:
+        """(index, (), None) for the first spelling variant of ``name``
+        (:func:`name_variants`) that names one model exactly, case-insensitively or
+        loosely; else (None, the models the first ambiguous loose variant matched, the
+        model a host prefix names when the catalog has no deployment of it on that
+        host and prices it at another's list price)."""
         exact = self._index.get(name.strip().lower())
         if exact is not None:  # the common case, without building the variants
-            return exact, ()
+            return exact, (), None
+        hosted = host_prefix(name)
+        if hosted is not None:
+            return self._match_hosted(name, *hosted)
+        return (*self._match_variants(name_variants(name)), None)
+
+    def _match_variants(self, variants: Sequence[str]) -> tuple[int | None, tuple[int, ...]]:
         ambiguous: tuple[int, ...] = ()
-        for variant in name_variants(name):
+        for variant in variants:
             index = self._index.get(variant.strip().lower())
             if index is not None:
                 return index, ()
@@ -470,12 +478,45 @@ class Catalog:
                 ambiguous = matches
         return None, ambiguous
 
+    def _match_hosted(
+        self, name: str, host: str, rest: str
+    ) -> tuple[int | None, tuple[int, ...], int | None]:
+        """A name a host prefix routes (``together_ai/google/gemma-2-27b-it``): the full
+        name if it is an alias, else the model's deployment on that host
+        (``gemma-2-27b-it@together``), else the model itself where the catalog prices it
+        at that host's list price; else (None, (), the model) so the error can say so."""
+        index, ambiguous = self._match_variants([name])
+        if index is None:
+            index, ambiguous = self._match_variants(name_variants(f"{rest}@{host}"))
+        if index is not None:
+            return index, (), None
+        model, ambiguous_model, _ = self._match(rest)
+        if model is None:
+            return None, ambiguous or ambiguous_model, None
+        spec = self.models[model]
+        if normalise_name(spec.provider).startswith(normalise_name(host)):
+            return model, (), None
+        return None, (), model
+
     def get(self, name: str) -> ModelSpec:
         """The model called ``name`` (id or alias; see :meth:`resolve`)."""
         if not isinstance(name, str):
             raise CatalogError(f"a model name must be a string, got {name!r}")
-        index, ambiguous = self._match(name)
+        index, ambiguous, unserved = self._match(name)
         if index is None:
+            if unserved is not None:
+                host = (host_prefix(name) or ("", ""))[0]
+                spec = self.models[unserved]
+                hosts = [s.id for s in self.models if s.base == spec.id and "@" in s.id]
+                listed = ", ".join(map(repr, hosts))
+                known = f" Its deployments on hosts: {listed}." if hosts else ""
+                raise CatalogError(
+                    f"model {name!r} names {spec.id!r} served by {host!r}, but the catalog "
+                    f"{self.source or ''} has no {spec.id + '@' + host!r} deployment and "
+                    f"prices {spec.id!r} at {spec.provider}'s list price, not {host!r}'s."
+                    f"{known} Add the deployment with that host's price (docs/catalog.md, "
+                    f"'Deployments'), or name {spec.id!r} to accept {spec.provider}'s."
+                )
             if ambiguous:
                 ids = ", ".join(repr(self.models[i].id) for i in ambiguous)
                 raise CatalogError(
@@ -611,20 +652,98 @@ def name_variants(name: str) -> list[str]:
     """The spellings :meth:`Catalog.resolve` tries for ``name``, in order: the name
     itself; without a routing prefix (everything up to the last ``/`` before any
     ``@host``: LiteLLM's ``openrouter/openai/...``, OpenRouter's ``openai/...``, a Hugging
-    Face organisation); and that without Hugging Face's repository conventions (a
-    leading ``Meta-`` before ``Llama``, a trailing ``-hf``).
+    Face organisation), in Anthropic's own spelling where that is a Bedrock or Vertex id
+    of Claude (``anthropic.claude-3-5-sonnet-20240620-v1:0``,
+    ``claude-3-5-sonnet-v2@20241022``: the same weights at the same list price); and
+    that without Hugging Face's repository conventions (a leading ``Meta-`` before
+    ``Llama``, a trailing ``-hf``). A prefix that names a host serving open weights is
+    handled before these: see :func:`host_prefix`.
 
     >>> name_variants("meta-llama/Meta-Llama-3.1-8B-Instruct")
     ['meta-llama/Meta-Llama-3.1-8B-Instruct', 'Meta-Llama-3.1-8B-Instruct', 'Llama-3.1-8B-Instruct']
+    >>> name_variants("bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0")[-1]
+    'claude-3-5-haiku-20241022'
     """
     variants = [name]
     model, at, host = name.strip().partition("@")
     bare = model.rsplit("/", 1)[-1] + at + host
+    claude = _CLAUDE_RESOLD.match(bare)
+    if claude is not None:
+        date = claude["date"] or claude["vdate"]
+        bare = claude["model"] + (f"-{date}" if date else "")
     repo = _HF_SUFFIX.sub("", _HF_META.sub("", bare))
     for variant in (bare, repo):
         if variant and variant not in variants:
             variants.append(variant)
     return variants
+
+
+HOST_PREFIXES = {
+    "together_ai": "together",
+    "fireworks_ai": "fireworks",
+    "deepinfra": "deepinfra",
+    "groq": "groq",
+    "cerebras": "cerebras",
+    "sambanova": "sambanova",
+    "hyperbolic": "hyperbolic",
+    "nebius": "nebius",
+    "novita": "novita",
+    "replicate": "replicate",
+    "anyscale": "anyscale",
+    "perplexity": "perplexity",
+    "baseten": "baseten",
+    "lambda_ai": "lambda",
+    "nscale": "nscale",
+    "featherless_ai": "featherless",
+    "friendliai": "friendliai",
+    "cloudflare": "cloudflare",
+    "ollama": "ollama",
+    "ollama_chat": "ollama",
+    "vllm": "vllm",
+    "hosted_vllm": "vllm",
+    "lm_studio": "lm_studio",
+}
+"""LiteLLM provider prefixes of hosts that serve open weights at their own prices (or
+on your own server), and the ``@host`` each names in this catalog's deployment ids."""
+
+
+def host_prefix(name: str) -> tuple[str, str] | None:
+    """``(host, the name after the prefix)`` when ``name`` names no ``@host`` itself and
+    starts with a LiteLLM prefix of a host serving open weights (:data:`HOST_PREFIXES`)
+    or is an open-weight model's Amazon Bedrock id (``meta.llama3-1-70b-instruct-v1:0``);
+    else None. Such a name resolves to the model's deployment on that host
+    (``together_ai/google/gemma-2-27b-it`` -> ``gemma-2-27b-it@together``), or to the
+    model where the catalog prices it at that host's list price; otherwise
+    :meth:`Catalog.get` refuses it rather than price one host's tokens at another's.
+
+    >>> host_prefix("together_ai/google/gemma-2-27b-it")
+    ('together', 'google/gemma-2-27b-it')
+    >>> host_prefix("openrouter/openai/gpt-4o") is None
+    True
+    """
+    if "@" in name:
+        return None
+    first, slash, rest = name.strip().partition("/")
+    if slash and first.lower() in HOST_PREFIXES:
+        return HOST_PREFIXES[first.lower()], rest
+    bedrock = _BEDROCK_OPEN.match(name.strip().rsplit("/", 1)[-1])
+    if bedrock is not None:
+        return "bedrock", bedrock["model"]
+    return None
+
+
+_CLAUDE_RESOLD = re.compile(
+    r"^(?:(?:us|eu|apac|global)\.)?(?:anthropic\.)?(?P<model>claude-[\w.-]+?)"
+    r"(?:-v\d+:\d+|-v\d+@(?P<date>\d{8})|@(?P<vdate>\d{8}))$",
+    re.IGNORECASE,
+)
+"""Claude on Amazon Bedrock (``[region.]anthropic.<id>-v1:0``) and Google Vertex
+(``<name>[-v2]@<date>``): Anthropic's weights at Anthropic's list prices."""
+_BEDROCK_OPEN = re.compile(
+    r"^(?:(?:us|eu|apac|global)\.)?(?:meta|mistral|cohere|ai21|amazon|deepseek|qwen)\."
+    r"(?P<model>[\w.-]+?)(?:-v\d+(?::\d+)?)?$",
+    re.IGNORECASE,
+)
 
 
 def normalise_name(name: str) -> str:
