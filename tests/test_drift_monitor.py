@@ -380,3 +380,52 @@ def test_river_is_imported_and_thresholds_found_outside_the_monitors_lock(
     # Two streams (the model's and its tier's) started: each time, prepare() reached
     # river first, outside the lock; update() then finds it imported.
     assert held == [False, True, False, True]
+
+
+def test_a_restart_calibrates_outside_the_lock_and_keeps_what_arrives_meanwhile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After an alarm the stream restarts at the change point and a fresh detector is
+    fed the samples after it. Its threshold is calibrated for the new level: with
+    settings the shipped table lacks, a simulation (seconds to minutes). Fed under the
+    monitor's lock, that held should_shadow and record_outcome for as long. The re-feed
+    now runs outside the lock; a sample that arrives meanwhile waits and is fed after."""
+    from learned_router.drift import detectors
+
+    settings = DetectorSettings(simulations=300, false_alarm_rate=0.01, min_instances=20)
+    detectors._threshold.cache_clear()
+    monitor = DriftMonitor(settings=settings, shadow_horizon=400, sinks=[])
+    held: list[bool] = []
+    arrived: list[str] = []
+    real = detectors._threshold
+
+    def spy(rate: float, horizon: int, s: DetectorSettings) -> float:
+        misses = real.cache_info().misses
+        if monitor.alerts and not arrived and not monitor._lock.locked():
+            # The restart's calibration at the new level. A request records its
+            # outcome meanwhile (the old code held the lock here, and listed the
+            # alert only after the re-feed).
+            arrived.append("meanwhile")
+            monitor.observe_agreement("meanwhile", "m", 0.0)
+        value = real(rate, horizon, s)
+        if real.cache_info().misses > misses:  # a simulation ran
+            held.append(monitor._lock.locked())
+        return value
+
+    monkeypatch.setattr(detectors, "_threshold", spy)
+    rng = np.random.default_rng(5)
+    stream_in = np.concatenate([rng.random(200) < 0.95, rng.random(200) < 0.7])
+    alerts = _feed(monitor, "m", stream_in)
+    assert alerts
+    # The restart re-fed enough samples to calibrate the new level (min_instances).
+    assert alerts[0].samples_after >= settings.min_instances
+    assert held
+    assert not any(held)  # every simulation ran with the lock free
+    assert arrived == ["meanwhile"]
+    stream = monitor._streams[("m", "shadow_agreement", "")]
+    assert not stream.feeding
+    assert stream.backlog == []
+    # The detector saw every sample the stream keeps since its restart, the one that
+    # arrived during the re-feed included.
+    assert stream.detector.samples == stream.since_restart
+    assert "meanwhile" in stream.ids

@@ -97,6 +97,10 @@ class _Stream:
     since_restart: int = 0
     total: int = 0
     alarms: int = 0
+    feeding: bool = False
+    """True while a restart feeds the fresh detector the samples after the change point,
+    outside the monitor's lock; samples that arrive meanwhile wait in ``backlog``."""
+    backlog: list[float] = field(default_factory=list)
 
     def add(self, error: float, request_id: str) -> None:
         self.errors.append(error)
@@ -463,7 +467,7 @@ class DriftMonitor:
         # A due threshold calibration is simulated outside the lock (the lock guards
         # should_shadow on the request path); under it the update then finds it cached.
         known = self._streams.get(key)
-        if known is not None:
+        if known is not None and not known.feeding:
             known.detector.prepare(error)
         with self._lock:
             stream = self._streams.get(key)
@@ -472,6 +476,9 @@ class DriftMonitor:
                 self._streams[key] = stream
             stream.total += 1
             stream.add(error, request_id)
+            if stream.feeding:  # a restart is feeding the detector: it takes this one after
+                stream.backlog.append(error)
+                return None
             if not stream.detector.update(error):
                 return None
             alert = self._alert(signal, model, stream, at_request, tenant)
@@ -481,18 +488,40 @@ class DriftMonitor:
                 alert = dataclasses.replace(alert, reference_suspect=True)
             stream.alarms += 1
             # Restart the stream after the change point: the new level is the baseline.
+            # The fresh detector is fed those samples outside the lock (a threshold it
+            # calibrates on them may be a simulation: seconds or more with settings the
+            # shipped table lacks); the stream keeps what arrives meanwhile for it.
             start = len(stream.errors) - alert.samples_after
             fresh = self._new_stream(signal, tier, total=stream.total, alarms=stream.alarms)
-            self._streams[key] = fresh
+            fresh.feeding = True
             for e, rid in zip(stream.errors[start:], stream.ids[start:], strict=True):
                 fresh.add(e, rid)
-                fresh.detector.update(e)
+            tail = list(fresh.errors)
+            self._streams[key] = fresh
             self.alerts.append(alert)
+        self._feed_restart(fresh, tail)
         if self.rescore and alert.magnitude < 0 and not tier and not alert.reference_suspect:
             self.corrections.set_drift(model, self.corrections.drift_shift(model) + alert.magnitude)
         for sink in self.sinks:
             sink(alert)
         return alert
+
+    def _feed_restart(self, fresh: _Stream, tail: list[float]) -> None:
+        """Feeds a restarted stream's detector the samples after the change point,
+        outside the lock (``_update`` keeps new samples in its backlog meanwhile), then,
+        under it, the backlog. Alarms during the re-feed are not raised: those samples
+        set the new baseline."""
+        try:
+            for error in tail:
+                fresh.detector.update(error)
+        finally:
+            with self._lock:
+                try:
+                    for error in fresh.backlog:
+                        fresh.detector.update(error)
+                finally:
+                    fresh.backlog.clear()
+                    fresh.feeding = False
 
     def _alert(
         self,
