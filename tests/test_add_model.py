@@ -176,3 +176,28 @@ def test_a_new_model_joins_a_latent_bundle_comparably(tmp_path: Path) -> None:
     old = Router.load(base).predict(["summarise meeting note 999"], models=["small", "mid"])
     new = router.predict(["summarise meeting note 999"], models=["small", "mid"])
     np.testing.assert_allclose(old, new)
+
+
+def test_a_priced_model_without_a_head_joins_the_shipped_bundle(tmp_path: Path) -> None:
+    """The shipped catalog prices a few of today's models that no development set has
+    (docs/catalog.md, "The shipped catalog"): the shipped router refuses them as
+    candidates until a service adds one from its own labels, by any name it uses."""
+    from learned_router.errors import LearnedRouterError
+
+    shipped = Path(__file__).resolve().parents[1] / "models" / "default"
+    router = Router.load(shipped)
+    with pytest.raises(LearnedRouterError, match="gpt-4o-2024-11-20"):
+        router.route("summarise meeting note 1", candidates=["gpt-4o-2024-11-20", "gpt-4o"])
+    log = _log(tmp_path / "new.jsonl")
+    log.write_text(log.read_text().replace('"ours-8b"', '"openai/gpt-4o-2024-11-20"'))
+    result = add_model(shipped, [str(log)], "gpt-4o-2024-11-20", tmp_path / "out")
+    assert result.labels == 300
+    added = Router.load(result.bundle)
+    decision = added.route(
+        "summarise meeting note 999", candidates=["gpt-4o-2024-11-20", "gpt-4o-mini"]
+    )
+    assert decision.model in {"gpt-4o-2024-11-20", "gpt-4o-mini-2024-07-18"}
+    p = added.predict(
+        ["summarise meeting note 999", "review contract clause 999"], models=["gpt-4o-2024-11-20"]
+    )
+    assert p[0, 0] > p[1, 0]

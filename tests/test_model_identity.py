@@ -127,6 +127,14 @@ API_NAMES = {
     "vertex_ai/claude-3-opus@20240229": "claude-3-opus-20240229",
     "azure/gpt-4o": "gpt-4o-2024-08-06",
     "vertex_ai/gemini-1.5-pro-002": "gemini-1.5-pro-002",
+    # Priced though in no development set, so add-model can take them.
+    "gpt-4o-2024-11-20": "gpt-4o-2024-11-20",
+    "gemini-2.0-flash": "gemini-2.0-flash-001",
+    "deepseek-reasoner": "deepseek-r1",
+    "deepseek-ai/DeepSeek-R1": "deepseek-r1",
+    "mistral-large-latest": "mistral-large-2411",
+    "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo": "llama-3.3-70b-instruct",
+    "Qwen/Qwen2.5-Coder-32B-Instruct": "qwen2.5-coder-32b-instruct",
 }
 
 #: Deployment id -> the base whose weights it shares.
