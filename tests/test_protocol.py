@@ -56,3 +56,53 @@ def test_the_block_keeps_known_well_covered_models_and_complete_prompts(tmp_path
     # Too few models or prompts to score: None.
     assert held_out_block(log, "held", catalog, known, counts, min_models=3) is None
     assert held_out_block(log, "held", catalog, known, counts, min_prompts=10**6) is None
+
+
+def _fixed_vs_zero(quality: np.ndarray, cost: np.ndarray) -> float:
+    """Best fixed choice, cross-fitted, minus the zero router: AIQ on one held-out block."""
+    from training.protocol import BEST_FIXED, CrossFitted
+
+    from learned_router.routing_benchmark.baselines import BestFixedRouter
+    from learned_router.routing_benchmark.harness import score_routings
+    from learned_router.routing_benchmark.routers import Oracle, RouterInputs
+
+    n, m = quality.shape
+    inputs = RouterInputs(
+        prompts=tuple(f"p{i}" for i in range(n)),
+        embeddings=np.zeros((n, 2), np.float32),
+        models=tuple(f"m{j}" for j in range(m)),
+        expected_cost_usd=cost,
+    )
+    oracle = Oracle()
+    oracle.reveal(quality, cost)
+    routings = {
+        BEST_FIXED: CrossFitted(BestFixedRouter, BEST_FIXED, quality, 5, 0).route(inputs),
+        "oracle": oracle.route(inputs),
+    }
+    estimates, _ = score_routings(
+        quality, cost, routings, best=m - 1, weak=0, bootstrap_resamples=0
+    )
+    return estimates[BEST_FIXED]["aiq_over_zero"].value
+
+
+def test_the_zero_router_s_hindsight_is_worth_something_only_among_near_ties() -> None:
+    """The protocol's reading of "do no harm": the zero router takes the hull of the
+    held-out prompts' own single-model points. Among many models of one true quality
+    that hull rides on the luckiest one, and the same choice made without hindsight
+    (each model's mean on the other folds) falls short of it; with one model clearly
+    best at each cost, it does not."""
+    n, m = 600, 12
+    tied_costs = np.tile(np.linspace(1.0, 3.0, m), (n, 1))
+    clear_costs = np.tile(np.array([1.0, 2.0, 4.0, 8.0]), (n, 1))
+    tied, clear = [], []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        # Twelve models of one true quality, dearer and dearer.
+        tied.append(_fixed_vs_zero((rng.random((n, m)) < 0.9).astype(float), tied_costs))
+        # Four models, each clearly better than the cheaper ones.
+        rates = np.array([0.3, 0.7, 0.85, 0.9])
+        clear.append(_fixed_vs_zero((rng.random((n, 4)) < rates).astype(float), clear_costs))
+    # Single-model choices never beat the hull of the single models' own points.
+    assert max(tied + clear) <= 1e-12
+    assert float(np.mean(tied)) < -0.004
+    assert min(clear) > -0.001

@@ -53,6 +53,37 @@ def _require_fitted(router: QualityScorer, ready: bool) -> None:
         raise InvalidInputError(f"{router.name}: call fit() before predict_quality()")
 
 
+class BestFixedRouter(QualityScorer):
+    """Each model's mean quality on the training prompts, the same for every prompt.
+
+    Swept over cost weights it sends all traffic to the best model at each cost level
+    as the training prompts rank them: the zero router's choice made without
+    hindsight. (The zero router takes the hull of the evaluated prompts' own
+    single-model points, so with many near-tied models its maximum is biased up.)
+
+    >>> inputs = RouterInputs(("a", "b"), np.zeros((2, 1), np.float32), ("x", "y"),
+    ...                       np.ones((2, 2)))
+    >>> router = BestFixedRouter()
+    >>> router.fit(TrainingSet(inputs, np.array([[1.0, 0.0], [0.0, 0.0]])))
+    >>> router.predict_quality(inputs).tolist()
+    [[0.5, 0.0], [0.5, 0.0]]
+    """
+
+    name = "best-fixed"
+    kind = "fixed"
+
+    def __init__(self) -> None:
+        self._means: FloatArray | None = None
+
+    def fit(self, train: TrainingSet, *, validation: TrainingSet | None = None) -> None:
+        self._means = np.asarray(train.quality, dtype=np.float64).mean(axis=0)
+
+    def predict_quality(self, inputs: RouterInputs) -> FloatArray:
+        _require_fitted(self, self._means is not None)
+        assert self._means is not None
+        return np.tile(self._means, (len(inputs), 1))
+
+
 class KNNRouter(QualityScorer):
     """Mean quality of the k nearest training prompts (cosine similarity)."""
 
