@@ -106,3 +106,44 @@ def test_the_zero_router_s_hindsight_is_worth_something_only_among_near_ties() -
     assert max(tied + clear) <= 1e-12
     assert float(np.mean(tied)) < -0.004
     assert min(clear) > -0.001
+
+
+def test_the_report_reads_the_router_against_the_best_fixed_choice() -> None:
+    from training.protocol import BEST_FIXED, HeldOutResult, render
+    from training.quality_model import QualityConfig
+
+    from learned_router.routing_benchmark.harness import Estimate
+
+    def row(aiq: float, over_zero: float, delta: float) -> dict[str, Estimate]:
+        return {
+            "aiq": Estimate(aiq, aiq - 0.01, aiq + 0.01),
+            "aiq_over_zero": Estimate(over_zero, over_zero - 0.002, over_zero + 0.001),
+            "aiq_delta": Estimate(delta, delta - 0.003, delta + 0.001),
+        }
+
+    result = HeldOutResult(
+        dataset="held",
+        prompts=100,
+        models=("a", "b", "c"),
+        unknown_models=(),
+        zero_router_aiq=Estimate(0.9, 0.89, 0.91),
+        routers={
+            "learned-router": row(0.893, -0.007, 0.0),
+            "knn (cross-fitted on D)": row(0.85, -0.05, -0.043),
+            "tfidf-lr (cross-fitted on D)": row(0.88, -0.02, -0.013),
+            BEST_FIXED: row(0.895, -0.005, 0.002),
+        },
+        cost_error={},
+    )
+    report = render([result], command="cmd", config=QualityConfig())
+    # best fixed - router = +0.002 [-0.001, +0.003]: router - best fixed is its negation.
+    assert "| held | 0.895 [0.885, 0.905] | -0.0050 [-0.0070, -0.0040] | " in report
+    assert "| -0.0020 [-0.0030, 0.0010] |" in report
+    assert HeldOutResult.from_dict(result.to_dict()) == result
+    old = HeldOutResult.from_dict(
+        {
+            **result.to_dict(),
+            "routers": {k: v for k, v in result.to_dict()["routers"].items() if k != BEST_FIXED},
+        }
+    )
+    assert "best fixed (cross-fit) AIQ" not in render([old], command="c", config=QualityConfig())
