@@ -11,9 +11,10 @@ For each dataset D of the log:
 3. the same prompts are routed by TF-IDF + logistic regression and kNN routers
    *cross-fitted on D itself* (k folds: each fold predicted by a router trained on
    the other folds of D): an in-distribution reference the router does not get;
-   and so is the best fixed choice at each cost level (each model's mean quality
-   on the other folds): the zero router's choice made without hindsight, the
-   most a "fall back to the best fixed model" router could reach with D's labels;
+   and so is the best fixed choice (each model's mean quality on the other folds,
+   the same for every prompt, traded against each prompt's expected cost): the
+   zero router's choice made without hindsight and on expected costs, the most a
+   "fall back to each model's overall record" router could reach with D's labels;
 4. everything is scored on D's real (or best-estimate) costs and logged quality,
    with paired bootstrap intervals over D's prompts, against the zero router
    (random mixtures of single models, whose curve is the hull of the single
@@ -511,12 +512,16 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
     ]
     fixed_lines = [
         "",
-        "The zero router picks its models in hindsight, on the very prompts it is scored on; "
-        "where many models are near-tied that maximum is biased up. The best fixed choice at "
-        "each cost level, cross-fitted (each model's mean quality on the other 4 folds of the "
-        "held-out set, the same for every prompt), is that choice made without hindsight, "
-        "from the held-out set's own labels: what falling back to the best fixed model could "
-        "reach at most. Not the issue's target (that is router - zero, above); a reading of it.",
+        "Best fixed choice (cross-fitted): each model's mean quality on the other 4 folds of "
+        "the held-out set, the same for every prompt, traded against each prompt's expected "
+        "cost (the router's own estimate) like the router's predictions are. It is the zero "
+        "router's choice made without hindsight and routed on expected rather than real "
+        "costs, with the held-out set's own labels: the best a router that falls back to each "
+        "model's overall record could do. So *best fixed - zero* is what choosing out of "
+        "sample and on expected costs costs, and *router - best fixed* what the router's "
+        "per-prompt predictions, made without the set's labels, give or lose against the "
+        "set's own per-model means. Not the issue's target (router - zero, above): a reading "
+        "of it.",
         "",
         "| held-out dataset | best fixed (cross-fit) AIQ | best fixed - zero "
         "| router - best fixed |",

@@ -56,10 +56,11 @@ def _require_fitted(router: QualityScorer, ready: bool) -> None:
 class BestFixedRouter(QualityScorer):
     """Each model's mean quality on the training prompts, the same for every prompt.
 
-    Swept over cost weights it sends all traffic to the best model at each cost level
-    as the training prompts rank them: the zero router's choice made without
-    hindsight. (The zero router takes the hull of the evaluated prompts' own
-    single-model points, so with many near-tied models its maximum is biased up.)
+    Swept over cost weights it sends each prompt to the model that is best at that
+    cost level as the training prompts rank them, given that prompt's expected
+    costs: the zero router's choice made without hindsight. (The zero router takes
+    the hull of the evaluated prompts' own single-model points, in hindsight and on
+    real costs.)
 
     >>> inputs = RouterInputs(("a", "b"), np.zeros((2, 1), np.float32), ("x", "y"),
     ...                       np.ones((2, 2)))
