@@ -39,6 +39,7 @@ from learned_router.data.splits import split_prompts as _split_prompts
 from learned_router.errors import BenchmarkError, DatasetNotUsableError, InvalidInputError
 from learned_router.routing_benchmark import metrics
 from learned_router.routing_benchmark.baselines import (
+    BestFixedRouter,
     KNNRouter,
     MatrixFactorizationRouter,
     MLPRouter,
@@ -194,13 +195,14 @@ def default_routers(*, seed: int = 0) -> list[BenchRouter]:
     """Fresh instances of every baseline (the oracle and learned router are added by the harness).
 
     >>> [r.name for r in default_routers()]  # doctest: +NORMALIZE_WHITESPACE
-    ['always-cheapest', 'always-best', 'random-mixture', 'heuristic-triage', 'knn', 'mlp',
-     'matrix-factorisation', 'tfidf-logreg']
+    ['always-cheapest', 'always-best', 'random-mixture', 'best-fixed', 'heuristic-triage',
+     'knn', 'mlp', 'matrix-factorisation', 'tfidf-logreg']
     """
     return [
         AlwaysCheapest(),
         AlwaysBest(),
         RandomMixture(seed=seed),
+        BestFixedRouter(),
         HeuristicTriage(),
         KNNRouter(),
         MLPRouter(),
