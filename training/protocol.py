@@ -510,7 +510,7 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
         "| kNN (cross-fit) | TF-IDF (cross-fit) | cost estimate / real | do no harm |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    fixed_lines = [
+    fixed_head = [
         "",
         "Best fixed choice (cross-fitted): each model's mean quality on the other 4 folds of "
         "the held-out set, the same for every prompt, traded against each prompt's expected "
@@ -527,7 +527,7 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
         "| router - best fixed |",
         "|---|---|---|---|",
     ]
-    fixed_header = len(fixed_lines)
+    fixed_rows: list[str] = []
     met = 0
     for r in results:
         router = r.routers["learned-router"]
@@ -546,7 +546,7 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
         if fixed is not None:
             over = fixed["aiq_delta"]  # best fixed - router, paired
             gap = Estimate(value=-over.value, low=-over.high, high=-over.low)
-            fixed_lines.append(
+            fixed_rows.append(
                 f"| {r.dataset} | {ci(fixed['aiq'])} | {ci(fixed['aiq_over_zero'], 4)} | "
                 f"{ci(gap, 4)} |"
             )
@@ -554,7 +554,7 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
         "",
         f"Do no harm (the lower bound of router - zero >= {NO_HARM}): met on {met} of "
         f"{len(results)} held-out datasets.",
-        *(fixed_lines if len(fixed_lines) > fixed_header else []),
+        *(fixed_head + fixed_rows if fixed_rows else []),
         "",
         "Cost estimate / real: the router's expected cost (catalog price x counted input "
         "tokens x its predicted answer length) summed over the held-out cells, divided by the "

@@ -507,7 +507,7 @@ class Catalog:
             if unserved is not None:
                 host = (host_prefix(name) or ("", ""))[0]
                 spec = self.models[unserved]
-                hosts = [s.id for s in self.models if s.base == spec.id and "@" in s.id]
+                hosts = [d for d in self.deployments_of(spec.id) if "@" in d]
                 listed = ", ".join(map(repr, hosts))
                 known = f" Its deployments on hosts: {listed}." if hosts else ""
                 raise CatalogError(

@@ -210,8 +210,8 @@ class ErrorStreamDetector:
         self._next_calibration = settings.min_instances
         self._warmup: list[float] = []
 
-    def _calibrate(self) -> float:
-        rate = min(0.5, wilson_upper(self.failures, self.samples))
+    def _calibrate(self, failures: int, samples: int) -> float:
+        rate = min(0.5, wilson_upper(failures, samples))
         return calibrate_threshold(rate, self.horizon, settings=self.settings)
 
     def prepare(self, error: float) -> None:
@@ -230,9 +230,7 @@ class ErrorStreamDetector:
         if due and self._ph is None:
             river_drift()
         if due:
-            failures = self.failures + int(error > 0)
-            rate = min(0.5, wilson_upper(failures, samples))
-            calibrate_threshold(rate, self.horizon, settings=self.settings)
+            self._calibrate(self.failures + int(error > 0), samples)
 
     def update(self, error: float) -> bool:
         """Feeds one sample (an error in [-1, 1]); True when it raises an alarm."""
@@ -244,7 +242,7 @@ class ErrorStreamDetector:
             self._warmup.append(float(error))
             if self.samples < self.settings.min_instances:
                 return False
-            self.threshold = self._calibrate()
+            self.threshold = self._calibrate(self.failures, self.samples)
             self._next_calibration = 2 * self.samples
             self._ph = river_drift().PageHinkley(
                 min_instances=self.settings.min_instances,
@@ -260,7 +258,7 @@ class ErrorStreamDetector:
             self._warmup = []
             return alarmed
         if self.samples >= self._next_calibration:
-            self.threshold = self._calibrate()
+            self.threshold = self._calibrate(self.failures, self.samples)
             self._ph.threshold = self.threshold
             self._next_calibration = 2 * self.samples
         self._ph.update(float(error))
