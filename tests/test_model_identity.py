@@ -125,6 +125,9 @@ API_NAMES = {
     "us.anthropic.claude-3-5-sonnet-20241022-v2:0": "claude-3-5-sonnet-20241022",
     "vertex_ai/claude-3-5-sonnet-v2@20241022": "claude-3-5-sonnet-20241022",
     "vertex_ai/claude-3-opus@20240229": "claude-3-opus-20240229",
+    "bedrock/anthropic.claude-v2": "claude-2.0",
+    "anthropic.claude-v2:1": "claude-2.1",
+    "us.anthropic.claude-instant-v1": "claude-instant-1.2",
     "azure/gpt-4o": "gpt-4o-2024-08-06",
     "vertex_ai/gemini-1.5-pro-002": "gemini-1.5-pro-002",
     # Priced though in no development set, so add-model can take them.

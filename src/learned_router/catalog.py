@@ -663,6 +663,8 @@ def name_variants(name: str) -> list[str]:
     ['meta-llama/Meta-Llama-3.1-8B-Instruct', 'Meta-Llama-3.1-8B-Instruct', 'Llama-3.1-8B-Instruct']
     >>> name_variants("bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0")[-1]
     'claude-3-5-haiku-20241022'
+    >>> name_variants("bedrock/anthropic.claude-v2:1")[-1]
+    'claude-v2:1'
     """
     variants = [name]
     model, at, host = name.strip().partition("@")
@@ -671,6 +673,8 @@ def name_variants(name: str) -> list[str]:
     if claude is not None:
         date = claude["date"] or claude["vdate"]
         bare = claude["model"] + (f"-{date}" if date else "")
+    elif (legacy := _BEDROCK_CLAUDE_LEGACY.match(bare)) is not None:
+        bare = legacy["model"]
     repo = _HF_SUFFIX.sub("", _HF_META.sub("", bare))
     for variant in (bare, repo):
         if variant and variant not in variants:
@@ -739,6 +743,12 @@ _CLAUDE_RESOLD = re.compile(
 )
 """Claude on Amazon Bedrock (``[region.]anthropic.<id>-v1:0``) and Google Vertex
 (``<name>[-v2]@<date>``): Anthropic's weights at Anthropic's list prices."""
+_BEDROCK_CLAUDE_LEGACY = re.compile(
+    r"^(?:(?:us|eu|apac|global)\.)?anthropic\.(?P<model>claude-(?:instant-)?v\d+(?::\d+)?)$",
+    re.IGNORECASE,
+)
+"""Bedrock's undated Claude ids (``anthropic.claude-v2``, ``anthropic.claude-v2:1``,
+``anthropic.claude-instant-v1``): the catalog knows them without ``anthropic.``."""
 _BEDROCK_OPEN = re.compile(
     r"^(?:(?:us|eu|apac|global)\.)?(?:meta|mistral|cohere|ai21|amazon|deepseek|qwen)\."
     r"(?P<model>[\w.-]+?)(?:-v\d+(?::\d+)?)?$",
