@@ -58,6 +58,55 @@ def test_the_block_keeps_known_well_covered_models_and_complete_prompts(tmp_path
     assert held_out_block(log, "held", catalog, known, counts, min_prompts=10**6) is None
 
 
+def test_the_block_says_whether_answer_lengths_were_logged(tmp_path: Path) -> None:
+    """A set that logs answer lengths is scored on each model's own; one that logs
+    neither costs nor lengths charges every model one assumed length, and the report
+    marks it (LLMRouter NQ logs lengths, its 9-model set does not)."""
+    from training.protocol import HeldOutResult, render
+    from training.quality_model import QualityConfig
+
+    from learned_router.routing_benchmark.harness import Estimate
+
+    catalog = Catalog.load(synthetic.write_catalog(tmp_path / "catalog.toml"))
+    known, counts = ["cheap", "mid"], np.array([500.0, 500.0])
+    logged = held_out_block(_log(tmp_path), "held", catalog, known, counts)
+    assert logged is not None
+    assert logged.logged_share == 1.0
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    path = synthetic.write_log(bare / "held.jsonl", prompts_per_task=20, dataset="held")
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for r in rows:
+        r.pop("output_tokens", None)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    log = data.load([path], rejects=bare / "rejects.jsonl")
+    assumed = held_out_block(log, "held", catalog, known, counts)
+    assert assumed is not None
+    assert assumed.logged_share == 0.0
+
+    def result(share: float) -> HeldOutResult:
+        e = Estimate(0.5, 0.4, 0.6)
+        row = {"aiq": e, "aiq_over_zero": Estimate(0.0, -0.001, 0.001)}
+        return HeldOutResult(
+            dataset=f"share-{share}",
+            prompts=10,
+            models=("a", "b", "c"),
+            unknown_models=(),
+            zero_router_aiq=e,
+            routers={
+                "learned-router": row,
+                "knn (cross-fitted on D)": row,
+                "tfidf-lr (cross-fitted on D)": row,
+            },
+            cost_error={"total_expected_over_real": 1.5, "logged_share": share},
+        )
+
+    report = render([result(0.0), result(1.0)], command="c", config=QualityConfig())
+    assert "| 1.50 (one assumed length) | yes |" in report
+    assert "| 1.50 | yes |" in report
+
+
 def _fixed_vs_zero(quality: np.ndarray, cost: np.ndarray) -> float:
     """Best fixed choice, cross-fitted, minus the zero router: AIQ on one held-out block."""
     from training.protocol import BEST_FIXED, CrossFitted

@@ -303,6 +303,9 @@ class HeldOutBlock:
     texts: list[str]
     quality: FloatArray
     realised_cost: FloatArray
+    logged_share: float = 1.0
+    """The share of the scored cells whose cost is logged or whose answer length is
+    (tokens, text or characters); 0 means every model is charged one assumed length."""
 
 
 def held_out_block(
@@ -341,13 +344,17 @@ def held_out_block(
         return None
     counter = TokenCounter()
     realised = log_costs(matrix, catalog, OutputLengthModel.fit(part, counter), counter=counter)
+    cells = np.ix_(rows, cols)
+    lengths = observed_output_tokens(part, matrix.keys, matrix.models)
+    logged = realised.is_real[cells] | np.isfinite(lengths[cells])
     return HeldOutBlock(
         part=part,
         models=tuple(matrix.models[j] for j in cols),
         unknown_models=unknown,
         texts=[matrix.prompts[i] for i in rows],
-        quality=matrix.quality[np.ix_(rows, cols)],
-        realised_cost=realised.cost_usd[np.ix_(rows, cols)],
+        quality=matrix.quality[cells],
+        realised_cost=realised.cost_usd[cells],
+        logged_share=float(logged.mean()),
     )
 
 
@@ -425,7 +432,7 @@ def evaluate_held_out(
         unknown_models=block.unknown_models,
         zero_router_aiq=zero,
         routers=estimates,
-        cost_error=cost_error(expected, realised_cost),
+        cost_error={**cost_error(expected, realised_cost), "logged_share": block.logged_share},
     )
 
 
@@ -534,12 +541,14 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
         knn = r.routers["knn (cross-fitted on D)"]["aiq"]
         tfidf = r.routers["tfidf-lr (cross-fitted on D)"]["aiq"]
         ratio = r.cost_error.get("total_expected_over_real")
+        assumed = r.cost_error.get("logged_share") == 0.0
         ok = router["aiq_over_zero"].low >= NO_HARM
         met += ok
         lines.append(
             f"| {r.dataset} | {r.prompts} | {len(r.models)} | {ci(router['aiq'])} | "
             f"{ci(r.zero_router_aiq)} | {ci(router['aiq_over_zero'], 4)} | {ci(knn)} | "
-            f"{ci(tfidf)} | {'n/a' if ratio is None else f'{ratio:.2f}'} | "
+            f"{ci(tfidf)} | {'n/a' if ratio is None else f'{ratio:.2f}'}"
+            f"{' (one assumed length)' if assumed else ''} | "
             f"{'yes' if ok else '**no**'} |"
         )
         fixed = r.routers.get(BEST_FIXED)
@@ -558,10 +567,12 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
         "",
         "Cost estimate / real: the router's expected cost (catalog price x counted input "
         "tokens x its predicted answer length) summed over the held-out cells, divided by the "
-        "logged cost (RouterBench) or the cost of the logged answer's length elsewhere. Where a "
-        "dataset logs no answers (the LLMRouter sets), every model is charged the same answer "
-        "length, so there the ratio compares the length model's per-model verbosity with that "
-        "assumption, not with a measurement.",
+        "logged cost (RouterBench) or the cost of each model's mean logged answer length "
+        "(per task) on the set elsewhere (from the answers' text, token counts or character "
+        "counts). Where a "
+        "dataset logs neither costs nor answer lengths (marked *one assumed length*), every "
+        "model is charged the same answer length, so there the ratio compares the length "
+        "model's per-model verbosity with that assumption, not with a measurement.",
         "",
         f"Quality-model settings: `{config}`.",
         "",
