@@ -103,8 +103,27 @@ def test_the_block_says_whether_answer_lengths_were_logged(tmp_path: Path) -> No
         )
 
     report = render([result(0.0), result(1.0)], command="c", config=QualityConfig())
-    assert "| 1.50 (one assumed length) | yes |" in report
-    assert "| 1.50 | yes |" in report
+    assert "| 1.50 (one assumed length) | n/a | yes |" in report
+    assert "| 1.50 | n/a | yes |" in report
+
+
+def test_the_cost_error_between_models_ignores_a_set_wide_factor() -> None:
+    from training.protocol import cost_error
+
+    rng = np.random.default_rng(0)
+    realised = rng.uniform(1e-4, 1e-3, size=(50, 4))
+    uniform = cost_error(realised * 2.0, realised)
+    assert uniform["total_expected_over_real"] == pytest.approx(2.0)
+    assert uniform["between_models"] == pytest.approx(1.0)
+    # One of four models priced 4x too high against the rest: log-std 0.6 -> x1.82.
+    skewed = realised * 2.0
+    skewed[:, 0] *= 4.0
+    error = cost_error(skewed, realised)
+    assert error["between_models"] == pytest.approx(np.exp(np.std(np.log([8, 2, 2, 2]))))
+    assert error["between_models"] > 1.8
+    # Cells without a cost on either side are left out, not counted as zero.
+    skewed[0, 1] = np.nan
+    assert cost_error(skewed, realised)["cells"] == 199
 
 
 def _fixed_vs_zero(quality: np.ndarray, cost: np.ndarray) -> float:

@@ -278,16 +278,30 @@ class HeldOutResult:
 
 
 def cost_error(expected: FloatArray, realised: FloatArray) -> dict[str, float]:
-    """Median |log(expected / realised)| and mean expected / realised over cells."""
+    """Median |log(expected / realised)| and mean expected / realised over the
+    ``[prompts, models]`` cells, and ``between_models``: the geometric standard
+    deviation over models of each model's total expected / total realised cost.
+
+    ``between_models`` is the part of the error routing feels: a set-wide factor
+    (every model's cost too high alike) moves no AIQ, which sweeps the cost
+    weight; 1.0 means the estimate orders and spaces the models' costs as they
+    were, 2.0 that a typical model's cost is off by a factor 2 against the others.
+    """
     ok = np.isfinite(expected) & np.isfinite(realised) & (expected > 0) & (realised > 0)
     if not ok.any():
         return {"cells": 0}
     ratio = expected[ok] / realised[ok]
+    per_model = [
+        np.log(expected[ok[:, j], j].sum() / realised[ok[:, j], j].sum())
+        for j in range(expected.shape[1])
+        if ok[:, j].any()
+    ]
     return {
         "cells": int(ok.sum()),
         "median_abs_log_ratio": float(np.median(np.abs(np.log(ratio)))),
         "mean_expected_over_real": float(ratio.mean()),
         "total_expected_over_real": float(expected[ok].sum() / realised[ok].sum()),
+        "between_models": float(np.exp(np.std(per_model))),
     }
 
 
@@ -514,8 +528,9 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
         "held-out prompts.",
         "",
         "| held-out dataset | prompts | models | router AIQ | zero router AIQ | router - zero "
-        "| kNN (cross-fit) | TF-IDF (cross-fit) | cost estimate / real | do no harm |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| kNN (cross-fit) | TF-IDF (cross-fit) | cost estimate / real | between models "
+        "| do no harm |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     fixed_head = [
         "",
@@ -541,6 +556,7 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
         knn = r.routers["knn (cross-fitted on D)"]["aiq"]
         tfidf = r.routers["tfidf-lr (cross-fitted on D)"]["aiq"]
         ratio = r.cost_error.get("total_expected_over_real")
+        between = r.cost_error.get("between_models")
         assumed = r.cost_error.get("logged_share") == 0.0
         ok = router["aiq_over_zero"].low >= NO_HARM
         met += ok
@@ -549,6 +565,7 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
             f"{ci(r.zero_router_aiq)} | {ci(router['aiq_over_zero'], 4)} | {ci(knn)} | "
             f"{ci(tfidf)} | {'n/a' if ratio is None else f'{ratio:.2f}'}"
             f"{' (one assumed length)' if assumed else ''} | "
+            f"{'n/a' if between is None else f'x{between:.2f}'} | "
             f"{'yes' if ok else '**no**'} |"
         )
         fixed = r.routers.get(BEST_FIXED)
@@ -572,7 +589,10 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
         "counts). Where a "
         "dataset logs neither costs nor answer lengths (marked *one assumed length*), every "
         "model is charged the same answer length, so there the ratio compares the length "
-        "model's per-model verbosity with that assumption, not with a measurement.",
+        "model's per-model verbosity with that assumption, not with a measurement. Between "
+        "models: the geometric standard deviation over the held-out models of each one's "
+        "expected / real cost, the part of the error that moves routing (x1.00: the estimate "
+        "spaces the models' costs as they were; a set-wide factor moves no AIQ).",
         "",
         f"Quality-model settings: `{config}`.",
         "",
