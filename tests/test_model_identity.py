@@ -98,6 +98,11 @@ API_NAMES = {
     "o1": "o1-2024-12-17(medium)",  # the API's default reasoning effort
     "o3-mini": "o3-mini-2025-01-31(medium)",
     "o4-mini": "o4-mini-2025-04-16(medium)",
+    # A reasoning effort named after the pointer: that effort's deployment.
+    "o3-mini (high)": "o3-mini-2025-01-31(high)",
+    "openai/o3-mini-high": "o3-mini-2025-01-31(high)",  # OpenRouter's id
+    "openrouter/openai/o4-mini-high": "o4-mini-2025-04-16(high)",
+    "o4-mini:low": "o4-mini-2025-04-16(low)",
     "claude-3-5-sonnet-latest": "claude-3-5-sonnet-20241022",
     "claude-3-7-sonnet-latest": "claude-3-7-sonnet-20250219",
     "openai/gpt-4o-2024-08-06": "gpt-4o-2024-08-06",
@@ -339,6 +344,25 @@ def test_unknown_names_are_refused_naming_the_closest_ids(shipped: Catalog) -> N
     assert "'clade-3-opus'" in str(many.value)
     assert "'no-such-model-xyz'" in str(many.value)
     assert "claude-3-opus" in str(many.value)
+
+
+def test_an_effort_suffix_needs_an_effort_deployment_of_what_it_follows() -> None:
+    catalog = Catalog.from_dict(
+        _catalog(
+            {"id": "r-2025", "aliases": ["r"]},
+            {"id": "r-2025(high)", "base": "r-2025"},
+            {"id": "r-2025(medium)", "base": "r-2025"},
+            {"id": "chat-high"},
+            {"id": "plain"},
+        )
+    )
+    assert catalog.resolve("r (High)") == "r-2025(high)"
+    assert catalog.resolve("r-2025-high") == "r-2025(high)"
+    assert catalog.resolve("vendor/r (med)") == "r-2025(medium)"
+    assert catalog.resolve("chat-high") == "chat-high"  # a real name wins
+    for refused in ("r (low)", "plain-high", "plain (high)"):
+        with pytest.raises(CatalogError, match="is not in the catalog"):
+            catalog.resolve(refused)
 
 
 def test_mapping_and_resolve_all_map_whole_lists(shipped: Catalog) -> None:

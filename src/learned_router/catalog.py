@@ -463,7 +463,30 @@ class Catalog:
         hosted = host_prefix(name)
         if hosted is not None:
             return self._match_hosted(name, *hosted)
-        return (*self._match_variants(name_variants(name)), None)
+        variants = name_variants(name)
+        index, ambiguous = self._match_variants(variants)
+        if index is None:
+            index = self._match_effort(variants)
+        return index, (() if index is not None else ambiguous), None
+
+    def _match_effort(self, variants: Sequence[str]) -> int | None:
+        """A reasoning-effort setting named after a pointer or base
+        (``o3-mini (high)``, OpenRouter's ``openai/o3-mini-high``): the effort
+        deployment of the model the rest of the name resolves to
+        (``o3-mini-2025-01-31(high)``), where the catalog has one."""
+        for variant in variants:
+            effort = _EFFORT_SUFFIX.match(variant.strip())
+            if effort is None:
+                continue
+            base, _ = self._match_variants([effort["base"]])
+            if base is None:
+                continue
+            level = _EFFORT_LEVELS[(effort["level"] or effort["level2"]).lower()]
+            stem = _EFFORT_ID.sub("", self.models[base].id)
+            found = self._index.get(f"{stem}({level})")
+            if found is not None:
+                return found
+        return None
 
     def _match_variants(self, variants: Sequence[str]) -> tuple[int | None, tuple[int, ...]]:
         ambiguous: tuple[int, ...] = ()
@@ -743,6 +766,12 @@ _CLAUDE_RESOLD = re.compile(
 )
 """Claude on Amazon Bedrock (``[region.]anthropic.<id>-v1:0``) and Google Vertex
 (``<name>[-v2]@<date>``): Anthropic's weights at Anthropic's list prices."""
+_EFFORT_SUFFIX = re.compile(
+    r"^(?P<base>.+?)(?:\s*\((?P<level>high|medium|med|low)\)|[-:](?P<level2>high|low))$",
+    re.IGNORECASE,
+)
+_EFFORT_LEVELS = {"high": "high", "medium": "medium", "med": "medium", "low": "low"}
+_EFFORT_ID = re.compile(r"\((?:high|medium|low)\)$")
 _BEDROCK_CLAUDE_LEGACY = re.compile(
     r"^(?:(?:us|eu|apac|global)\.)?anthropic\.(?P<model>claude-(?:instant-)?v\d+(?::\d+)?)$",
     re.IGNORECASE,
