@@ -588,7 +588,7 @@ def render(results: Sequence[HeldOutResult], *, command: str, config: QualityCon
         "(per task) on the set elsewhere (from the answers' text, token counts or character "
         "counts). Where a "
         "dataset logs neither costs nor answer lengths (marked *one assumed length*), every "
-        "model is charged the same answer length, so there the ratio compares the length "
+        "model is charged the same answer length, so there both columns compare the length "
         "model's per-model verbosity with that assumption, not with a measurement. Between "
         "models: the geometric standard deviation over the held-out models of each one's "
         "expected / real cost, the part of the error that moves routing (x1.00: the estimate "
