@@ -21,6 +21,7 @@ SHIPPED_CATALOG = Path(__file__).resolve().parents[1] / "models" / "default" / "
 def relative_lengths(data: Path, dataset: str) -> dict[str, dict[str, float]]:
     """``{canonical model: {dataset: mean length / the dataset's median model's}}``."""
     import pandas as pd
+    import pyarrow.parquet as pq
 
     catalog = Catalog.load(SHIPPED_CATALOG)
 
@@ -29,8 +30,7 @@ def relative_lengths(data: Path, dataset: str) -> dict[str, dict[str, float]]:
 
     table: dict[str, dict[str, float]] = {}
     for path in sorted((data / "outcomes").glob("*.parquet")):
-        columns = pd.read_parquet(path).columns
-        if "out_chars" not in columns:
+        if "out_chars" not in pq.read_schema(path).names:  # the schema only, not the rows
             continue
         rows = pd.read_parquet(path, columns=["model", "out_chars"])
         means = rows[rows.out_chars > 0].groupby("model").out_chars.mean()

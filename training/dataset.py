@@ -136,14 +136,20 @@ def _arrays(
 
 
 def observed_output_tokens(
-    log: OutcomeLog, keys: Sequence[tuple[str, str]], models: Sequence[str]
+    log: OutcomeLog,
+    keys: Sequence[tuple[str, str]],
+    models: Sequence[str],
+    *,
+    tokens: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]:
     """``[len(keys), len(models)]`` answer lengths in tokens where the log has them
-    (token counts, or the answer text / its length in characters), NaN elsewhere."""
+    (token counts, or the answer text / its length in characters), NaN elsewhere.
+    ``tokens``: the log's rows already counted (``learned_router.tokens``)."""
     from learned_router.tokens import TokenCounter
     from learned_router.tokens import observed_output_tokens as per_row
 
-    tokens = per_row(log, TokenCounter())
+    if tokens is None:
+        tokens = per_row(log, TokenCounter())
     column = {m: j for j, m in enumerate(models)}
     row = {key: i for i, key in enumerate(keys)}
     out = np.full((len(keys), len(models)), np.nan)

@@ -62,6 +62,7 @@ from learned_router.routing_benchmark.routers import (
     TrainingSet,
 )
 from learned_router.tokens import OutputLengthModel, TokenCounter
+from learned_router.tokens import observed_output_tokens as observed_tokens_per_row
 from training.dataset import observed_output_tokens
 from training.quality_model import (
     QualityConfig,
@@ -357,9 +358,11 @@ def held_out_block(
     if len(rows) < min_prompts:
         return None
     counter = TokenCounter()
-    realised = log_costs(matrix, catalog, OutputLengthModel.fit(part, counter), counter=counter)
+    per_row = observed_tokens_per_row(part, counter)  # counting answers is the slow part
+    lengths_model = OutputLengthModel.fit(part, tokens=per_row)
+    realised = log_costs(matrix, catalog, lengths_model, counter=counter)
     cells = np.ix_(rows, cols)
-    lengths = observed_output_tokens(part, matrix.keys, matrix.models)
+    lengths = observed_output_tokens(part, matrix.keys, matrix.models, tokens=per_row)
     logged = realised.is_real[cells] | np.isfinite(lengths[cells])
     return HeldOutBlock(
         part=part,

@@ -108,10 +108,17 @@ class OutputLengthModel:
     overall: float = 256.0
 
     @classmethod
-    def fit(cls, log: OutcomeLog, counter: TokenCounter | None = None) -> OutputLengthModel:
-        """Means of observed answer lengths in ``log``."""
-        counter = counter or TokenCounter()
-        tokens = observed_output_tokens(log, counter)
+    def fit(
+        cls,
+        log: OutcomeLog,
+        counter: TokenCounter | None = None,
+        *,
+        tokens: npt.NDArray[np.float64] | None = None,
+    ) -> OutputLengthModel:
+        """Means of observed answer lengths in ``log`` (``tokens``: its rows'
+        :func:`observed_output_tokens`, where the caller has counted them already)."""
+        if tokens is None:
+            tokens = observed_output_tokens(log, counter or TokenCounter())
         models = log.outcomes.column("model").to_pylist()
         datasets = log.outcomes.column("dataset").to_pylist()
         ids = log.outcomes.column("prompt_id").to_pylist()
