@@ -114,3 +114,41 @@ def test_centroid_misses_sum_each_prompt_on_its_nearest_centre() -> None:
         (w[0] * 0.2 + w[1] * -0.4) / (w[0] + w[1] + 1.0),
     ]
     np.testing.assert_allclose(both[0], expected, rtol=1e-5)
+
+
+def test_validation_gate_trusts_the_network_only_where_it_beat_the_prior_nearby() -> None:
+    """Near centre 0 the validation labels are what the network predicts (trust 1),
+    near centre 1 its opposite (trust 0); a query near neither gets about 0."""
+    from training.lodo_diagnose import _raw_logits, validation_gate
+    from training.quality_model import QualityData
+
+    from learned_router.quality import LatentQualityModel, sigmoid, tiny_arrays
+
+    arrays = tiny_arrays(dim=3, models=2, k=2)
+    model = LatentQualityModel.from_arrays(
+        arrays, models=("a", "b"), sources=("s",), bandwidth=0.1, prior_strength=1.0
+    )
+    near_a = _unit([1, 0.05, 0], [1, 0, 0.05], [1, 0.02, 0.02])
+    near_b = _unit([0.05, 1, 0], [0, 1, 0.05], [0.02, 1, 0.02])
+    raw_a, raw_b = _raw_logits(model, near_a), _raw_logits(model, near_b)
+    prior = model.prior.astype(np.float64)
+    labels = np.vstack([sigmoid(raw_a), sigmoid(2 * prior - raw_b)]).astype(np.float32)
+    labels[0, 1] = np.nan  # a missing label counts for nothing
+    val = QualityData(
+        embeddings=np.vstack([near_a, near_b]),
+        labels=labels,
+        source=np.zeros(6, np.int64),
+        dataset=np.zeros(6, np.int64),
+    )
+    queries = _unit([1, 0.01, 0], [0.01, 1, 0], [0, 0, 1])
+    gate = validation_gate(model, val, queries, pseudo=1e-6, bandwidth=0.1)
+    assert gate.shape == (3, 2)
+    np.testing.assert_allclose(gate[0], [1.0, 1.0], atol=0.02)
+    np.testing.assert_allclose(gate[1], [0.0, 0.0], atol=0.02)
+    # Far from both centres the evidence is tiny: shrunk towards 0 by 1 pseudo-row.
+    far = validation_gate(model, val, queries, pseudo=1.0, bandwidth=0.1)
+    assert (far[2] < 0.01).all()
+    assert (far[0] > 0.5).all()
+    # Columns select models.
+    one = validation_gate(model, val, queries, pseudo=1e-6, bandwidth=0.1, columns=np.array([1]))
+    np.testing.assert_allclose(one[:, 0], gate[:, 1])

@@ -29,6 +29,14 @@ bootstrap):
   prompts (label minus its prediction on the label's source scale), weighted
   ``s / (s + k)``.
 
+- with ``--validation-gate PSEUDO:BANDWIDTH``: a trust per prompt read from how the
+  unshrunk network fared against the prior on the labelled validation prompts near
+  it, per candidate (``validation_gate``), instead of how densely training prompts
+  sit there; routed alone and as the larger of it and the shipped joint trust;
+- with ``--source-rankings``: each training dataset's own per-model accuracies (its
+  IRT cell residuals on the prior; the models it did not grade at their prior), a
+  constant per model: could any single training set's ranking have done no harm?
+
 - with ``--centroid-misses C:TAU:PSEUDO``: the same misses summed on each training
   prompt's nearest support centre and read from the prompt's C nearest centres.
 
@@ -61,7 +69,7 @@ import torch
 
 from learned_router.costs import expected_cost_usd
 from learned_router.neighbours import NeighbourMisses
-from learned_router.quality import LatentQualityModel, sigmoid
+from learned_router.quality import LatentQualityModel, gelu_tanh, sigmoid
 from learned_router.routing_benchmark.harness import ZERO_ROUTER, score_routings
 from learned_router.routing_benchmark.routers import (
     Oracle,
@@ -86,6 +94,7 @@ from training.quality_model import (
     config_with,
     export,
     fitted_on_own_scale,
+    irt_fit,
     irt_prior,
     train_latent,
 )
@@ -124,6 +133,66 @@ def neighbour_residuals(
         sums = np.einsum("qk,qkm->qm", weight, filled[near])
         count = np.einsum("qk,qkm->qm", weight, have[near].astype(np.float64))
         out[start : start + chunk] = count if total else sums / (count + pseudo)
+    return out
+
+
+def _raw_logits(model: LatentQualityModel, x: npt.NDArray[np.float32]) -> FloatArray:
+    """``[n, m]`` the network's canonical latent for every model, unshrunk."""
+    h = gelu_tanh(x @ model.trunk_weight + model.trunk_bias)
+    out: FloatArray = (
+        h @ model.model_vectors.T + model.ability - (h @ model.difficulty)[:, None]
+    ).astype(np.float64)
+    return out
+
+
+def validation_gate(
+    model: LatentQualityModel,
+    val: QualityData,
+    queries: npt.NDArray[np.float32],
+    *,
+    pseudo: float,
+    bandwidth: float,
+    columns: npt.NDArray[np.intp] | None = None,
+    steps: int = 11,
+) -> FloatArray:
+    """``[q, m]`` a trust per query and model read from how the unshrunk network fared against
+    the prior on the labelled validation prompts near it, not from how densely
+    training prompts sit there.
+
+    Each validation row's log loss on its own source's scale is computed at every
+    trust ``t`` on a grid (``prior + t * (network - prior)``); the gains over
+    ``t = 0`` are summed on the support centroids with weights ``exp((cos - 1) /
+    bandwidth)``, read back at each query the same way, and the best ``t`` is
+    shrunk by the evidence ``n / (n + pseudo)`` (``n``: the kernel-weighted
+    number of validation rows near the query)."""
+    raw = _raw_logits(model, val.embeddings)
+    prior = model.prior.astype(np.float64)[None, :]
+    a = model.link_scale.astype(np.float64)[val.source][:, None]
+    b = model.link_shift.astype(np.float64)[val.source][:, None]
+    have = ~np.isnan(val.labels)
+    y = np.where(have, val.labels, 0.0).astype(np.float64)
+    grid = np.linspace(0.0, 1.0, steps)
+    centres = model.centroids.astype(np.float64)
+
+    def weights(x: npt.NDArray[np.float32]) -> FloatArray:
+        out: FloatArray = np.exp((x.astype(np.float64) @ centres.T - 1.0) / bandwidth)
+        return out
+
+    on_centres = weights(val.embeddings)  # [rows, centroids]
+    near = weights(queries)  # [queries, centroids]
+    cols = np.arange(len(model.models)) if columns is None else columns
+    have = have[:, cols]
+    y, raw, prior = y[:, cols], raw[:, cols], prior[:, cols]
+    base = np.logaddexp(0.0, a * prior + b) - y * (a * prior + b)
+    curves = np.zeros((len(queries), len(cols), steps))
+    for j, t in enumerate(grid):
+        z = a * (prior + t * (raw - prior)) + b
+        # Gain over the prior (t = 0) in cross-entropy with soft labels, per model.
+        gain = np.where(have, base - (np.logaddexp(0.0, z) - y * z), 0.0)
+        curves[:, :, j] = near @ (on_centres.T @ gain)
+    evidence = near @ (on_centres.T @ have.astype(np.float64))  # [queries, models]
+    best = grid[np.argmax(curves, axis=2)]
+    out: FloatArray = best * evidence / (evidence + pseudo)
     return out
 
 
@@ -256,6 +325,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         metavar="STRENGTH",
         help="also route with one trust per prompt shared by every candidate (the least "
         "supported candidate's), at these prior strengths",
+    )
+    parser.add_argument(
+        "--validation-gate",
+        nargs="*",
+        default=[],
+        metavar="PSEUDO:BANDWIDTH",
+        help="also route with a trust read from the network's gain over the prior on the "
+        "validation prompts near each prompt (max with the shipped joint trust, and alone)",
+    )
+    parser.add_argument(
+        "--source-rankings",
+        action="store_true",
+        help="also route on each training dataset's own per-model accuracies (its IRT cell "
+        "residuals on the prior; models it did not grade at their prior): could any one "
+        "training source's ranking of the held-out set's models have done no harm?",
     )
     parser.add_argument(
         "--difficulty",
@@ -469,6 +553,44 @@ def main(argv: Sequence[str] | None = None) -> None:
             routings[f"joint trust, prior strength {strength:g}"] = _route(
                 jointly.predict(e, models=names).p_success, expected
             )
+        if args.validation_gate:
+            raw_z = _raw_logits(model, e)[:, mcols]
+            prior_z = model.prior[mcols].astype(np.float64)[None, :]
+            shift_near: FloatArray = (
+                model.neighbours.shift(e, mcols)
+                if model.neighbours is not None
+                else np.zeros_like(raw_z)
+            )
+            for spec in args.validation_gate:
+                pseudo, gate_bw = (float(x) for x in spec.split(":"))
+                gate = validation_gate(
+                    model, va, e, pseudo=pseudo, bandwidth=gate_bw, columns=mcols
+                ).min(axis=1, keepdims=True)
+                print(
+                    f"   validation gate {spec}: median trust {np.median(gate):.3f}, "
+                    f"shipped joint {np.median(joint):.3f}"
+                )
+                for label, trust in (("max with joint", np.maximum(gate, joint)), ("alone", gate)):
+                    z = prior_z + trust * (raw_z - prior_z)
+                    p = np.clip(sigmoid(z) + trust * shift_near, 1e-4, 1 - 1e-4)
+                    routings[f"validation gate {spec}, {label}"] = _route(p, expected)
+        if args.source_rankings:
+            fit = irt_fit(
+                tr.labels,
+                tr.dataset,
+                l2=config.irt_l2,
+                min_labels=config.irt_min_labels,
+                base_of=base,
+                shrink=0.0,
+            )
+            for row, index in enumerate(fit.datasets):
+                residual = fit.residual[row, mcols]
+                graded = int((residual != 0).sum())
+                if graded >= 2:
+                    z = fit.prior[mcols] + residual
+                    routings[
+                        f"ranking of {log.datasets[int(index)]} ({graded}/{len(mcols)} graded)"
+                    ] = _route(np.broadcast_to(sigmoid(z), shape).copy(), expected)
         if args.difficulty:
             for name, p in difficulty_routings(model, tr, e, mcols, irt, quality).items():
                 routings[name] = _route(p, expected)
