@@ -152,3 +152,22 @@ def test_validation_gate_trusts_the_network_only_where_it_beat_the_prior_nearby(
     # Columns select models.
     one = validation_gate(model, val, queries, pseudo=1e-6, bandwidth=0.1, columns=np.array([1]))
     np.testing.assert_allclose(one[:, 0], gate[:, 1])
+
+
+def test_residual_spread_counts_cells_beyond_the_first_and_pools_the_rest() -> None:
+    """A model graded by one set gets the pooled spread (its ability absorbs that cell);
+    a model whose accuracy strays across sets gets more than one that does not."""
+    from training.family_prior_study import residual_spread
+
+    residual = np.array(
+        [
+            [0.5, 0.05, 0.3],  # dataset 0
+            [-0.5, -0.05, 0.0],  # dataset 1 (model 2 not graded)
+        ]
+    )
+    spread = residual_spread(residual, pseudo=2.0)
+    pooled = np.mean([0.25, 0.0025, 0.09, 0.25, 0.0025])
+    assert spread[0] == pytest.approx(np.sqrt((0.5 + 2 * pooled) / 3))
+    assert spread[1] == pytest.approx(np.sqrt((0.005 + 2 * pooled) / 3))
+    assert spread[2] == pytest.approx(np.sqrt((0.09 + 2 * pooled) / 2))
+    assert spread[0] > spread[1]

@@ -18,6 +18,10 @@ leave-one-family-out (each training dataset's own residuals regressed on the
 ones the other datasets' families predict for its prompts; clipped to [0, 1]).
 If residuals transferred by prompt similarity, beta would be well above 0.
 
+With ``--pessimism KAPPA`` it also routes on ``ability - KAPPA * spread``
+(``residual_spread``: how far each model strays from its ability across the
+training sets that graded it).
+
 Costs are the realised ones (the prior's ranking alone is compared; no
 bootstrap). Run: ``python -m training.family_prior_study --data ../shared/data``
 (about 2 minutes on 2 cores with the embedding cache warm).
@@ -56,6 +60,18 @@ def _padded(embeddings: npt.NDArray[np.float32], k: int = 32) -> npt.NDArray[np.
     return centres[np.arange(k) % len(centres)]
 
 
+def residual_spread(residual: FloatArray, *, pseudo: float = 2.0) -> FloatArray:
+    """``[m]`` each model's spread of its (dataset, model) IRT residuals (0: no cell),
+    with ``pseudo`` pseudo-cells at the pooled spread: one cell says nothing of it
+    (the ability absorbs it), so a model graded by one set gets the pooled value."""
+    graded = residual != 0
+    pooled = float((residual[graded] ** 2).mean()) if graded.any() else 0.0
+    cells = graded.sum(0)
+    squares = (residual**2).sum(0)
+    out: FloatArray = np.sqrt((squares + pseudo * pooled) / (np.maximum(cells - 1, 0) + pseudo))
+    return out
+
+
 def weights(e: FloatArray, centres: FloatArray, temperature: float) -> FloatArray:
     f, k, d = centres.shape
     s = (e @ centres.reshape(f * k, d).T).reshape(-1, f, k).max(2) / temperature
@@ -69,6 +85,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--bundle", default="models/default")
     parser.add_argument("--temperatures", nargs="*", type=float, default=[0.01, 0.03, 0.1])
+    parser.add_argument(
+        "--pessimism",
+        nargs="*",
+        type=float,
+        default=[],
+        metavar="KAPPA",
+        help="also route on ability - KAPPA * spread, the spread being how far the model's "
+        "accuracy strays from its ability across the training sets that graded it",
+    )
     parser.add_argument("datasets", nargs="*")
     args = parser.parse_args(argv)
 
@@ -80,11 +105,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     index = {m: j for j, m in enumerate(models)}
     base = base_columns(models, catalog)
     rng = np.random.default_rng(0)
-    print(
-        "| held-out dataset | IRT prior | "
-        + " | ".join(f"family T={t:g} | beta(T={t:g}) | beta x family" for t in args.temperatures)
-        + " |"
-    )
+    header = ["held-out dataset", "IRT prior", *(f"pessimism {k:g}" for k in args.pessimism)]
+    for t in args.temperatures:
+        header += [f"family T={t:g}", f"beta(T={t:g})", "beta x family"]
+    print("| " + " | ".join(header) + " |")
     for dataset in args.datasets or log.datasets:
         train = np.array(outside(every.datasets, every.groups, dataset))
         tr = train & ~group_split(every.groups, 0.1, seed=1)
@@ -108,6 +132,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         routings = {
             "IRT prior": _route(np.broadcast_to(sigmoid(ability[mc]), shape).copy(), realised)
         }
+        spread = residual_spread(residual)
+        for kappa in args.pessimism:
+            routings[f"pessimism {kappa}"] = _route(
+                np.broadcast_to(sigmoid(ability[mc] - kappa * spread[mc]), shape).copy(), realised
+            )
         betas = {}
         for t in args.temperatures:
             offset = weights(e, centres, t) @ residual[:, mc]
@@ -145,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         zero = est[ZERO_ROUTER]["aiq"].value
         delta = {name: f"{est[name]['aiq'].value - zero:+.4f}" for name in routings}
-        cells = [delta["IRT prior"]]
+        cells = [delta["IRT prior"]] + [delta[f"pessimism {k}"] for k in args.pessimism]
         for t in args.temperatures:
             cells += [delta[f"family {t}"], f"{betas[t]:.2f}", delta[f"beta {t}"]]
         print(f"| {dataset} | " + " | ".join(cells) + " |", flush=True)
