@@ -95,7 +95,6 @@ from training.quality_model import (
     export,
     fitted_on_own_scale,
     irt_fit,
-    irt_prior,
     train_latent,
 )
 
@@ -429,13 +428,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         mcols = model.columns(names)
         shape = quality.shape
-        irt = irt_prior(
+        # Unshrunk cell residuals for --source-rankings; the prior does not depend on it.
+        fit = irt_fit(
             tr.labels,
             tr.dataset,
             l2=config.irt_l2,
             min_labels=config.irt_min_labels,
             base_of=base,
-        )[mcols]
+            shrink=0.0,
+        )
+        irt = fit.prior[mcols]
         old = mean_latent[mcols]
         truth = quality.mean(0)
         routings = {
@@ -575,14 +577,6 @@ def main(argv: Sequence[str] | None = None) -> None:
                     p = np.clip(sigmoid(z) + trust * shift_near, 1e-4, 1 - 1e-4)
                     routings[f"validation gate {spec}, {label}"] = _route(p, expected)
         if args.source_rankings:
-            fit = irt_fit(
-                tr.labels,
-                tr.dataset,
-                l2=config.irt_l2,
-                min_labels=config.irt_min_labels,
-                base_of=base,
-                shrink=0.0,
-            )
             for row, index in enumerate(fit.datasets):
                 residual = fit.residual[row, mcols]
                 graded = int((residual != 0).sum())
