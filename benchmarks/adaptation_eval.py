@@ -14,6 +14,10 @@ resamples of the test prompts):
 
 - ``router``: the router, no adaptation;
 - ``router+adapt@N``: the same predictions with the tenant's corrections;
+- ``zero``: the zero router, the hull of the single models' points on the test
+  prompts (random mixtures of single models chosen in hindsight), the reference of
+  issue 10's "do no harm"; each adapted router's difference from it says how many
+  recorded outcomes an unfamiliar tenant takes to get there;
 - ``knn`` and ``tfidf``: the benchmark's kNN (on the bundle's embeddings)
   and TF-IDF + logistic regression, trained on the whole pool with every
   model's outcome (full information, which the tenant's traffic never has).
@@ -90,6 +94,19 @@ def _aiq(p: np.ndarray, cost: np.ndarray, quality: np.ndarray, weights: np.ndarr
     for b, (w, front) in enumerate(zip(weights, _fronts(p, cost, quality, weights), strict=True)):
         single = w @ cost
         out[b] = aiq(front, cost_range=(float(single.min()), float(single.max())))
+    return out
+
+
+def _zero_aiq(cost: np.ndarray, quality: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The zero router's AIQ (the hull of the single models' points: random mixtures
+    of single models, chosen in hindsight) under each row of ``weights``."""
+    out = np.empty(len(weights))
+    for b, w in enumerate(weights):
+        single_cost, single_quality = w @ cost, w @ quality
+        out[b] = aiq(
+            frontier(single_cost.tolist(), single_quality.tolist()),
+            cost_range=(float(single_cost.min()), float(single_cost.max())),
+        )
     return out
 
 
@@ -196,6 +213,9 @@ def evaluate(
     fronts: dict[str, list[Frontier]] = {}
     fronts["router"] = _fronts(p[test], cost[test], data.quality[test], weights)
     samples["router"] = _aiq(p[test], cost[test], data.quality[test], weights)
+    # Issue 10's "do no harm" reference: how many outcomes until the adapted router is
+    # no longer below random mixtures of single models on this traffic.
+    samples["zero"] = _zero_aiq(cost[test], data.quality[test], weights)
     test_prompts = [data.prompts[i] for i in test]
     column = {m: j for j, m in enumerate(data.models)}
 
@@ -324,8 +344,9 @@ def evaluate(
         f"{name} - {other}": _summary(samples[name] - samples[other])
         for name in samples
         if name.startswith(("router+adapt", "retrained"))
-        for other in ("router", "knn", "tfidf")
+        for other in ("router", "knn", "tfidf", "zero")
     }
+    out["router_minus_zero"] = _summary(samples["router"] - samples["zero"])
     scratch.cleanup()
     out["at_tenant_cost"] = at_cost
     out["stream"] = stream
