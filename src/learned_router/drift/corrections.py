@@ -27,11 +27,6 @@ of. Re-measured with the current bundles on seven datasets each replayed as a
 tenant through a bundle trained without it (docs/drift.md, "Pooled or per
 model"), pooling cost RouterBench 0.055 AIQ (per model: 0.002) and was ahead
 on one set only (MATH level 5, +0.016), so the default moved to ``pooled=0``.
-``pooled_models`` (0..1) does the same with the mean over the tenant's *observed
-models*, each counted once whatever its number of outcomes and shrunk with
-``MODEL_PSEUDO`` pseudo-models at 0, so that one heavily routed model's residual
-is not handed to every other model (what pooling by outcomes did on RouterBench);
-off by default, measured in docs/drift.md.
 A single model failing where the others would not is the drift monitor's to
 find: it compares a model with its own history and re-scores it for every
 tenant.
@@ -64,11 +59,6 @@ from learned_router.errors import InvalidInputError, LearnedRouterError
 FORMAT_VERSION = 1
 BANDS = 5
 """Predicted-P bands of a tenant correction: [0, .2), [.2, .4), ..., [.8, 1]."""
-
-
-MODEL_PSEUDO = 2.0
-"""Pseudo-models at residual 0 that ``pooled_models``' mean over observed models is
-shrunk with (one observed model gives a third of its mean residual to the rest)."""
 
 
 class CorrectionsFileError(LearnedRouterError):
@@ -114,7 +104,6 @@ class Corrections:
         max_drift_shift: float = 0.6,
         path: str | os.PathLike[str] | None = None,
         pooled: float = 0.0,
-        pooled_models: float = 0.0,
         local_k: int = 0,
         local_tau: float = 0.1,
         local_pseudo: float = 5.0,
@@ -126,12 +115,11 @@ class Corrections:
             and 0 < max_shift <= 1
             and 0 < max_drift_shift <= 1
             and 0 <= pooled <= 1
-            and 0 <= pooled_models <= 1
         ):
             raise InvalidInputError(
                 "Corrections: prior_strength must be > 0, max_shift and max_drift_shift in "
-                "(0, 1], pooled and pooled_models in [0, 1]; "
-                f"got {prior_strength}, {max_shift}, {max_drift_shift}, {pooled}, {pooled_models}"
+                "(0, 1], pooled in [0, 1]; "
+                f"got {prior_strength}, {max_shift}, {max_drift_shift}, {pooled}"
             )
         if not (
             local_k >= 0
@@ -156,7 +144,6 @@ class Corrections:
         self.max_drift_shift = float(max_drift_shift)
         self.path = None if path is None else Path(path)
         self.pooled = float(pooled)
-        self.pooled_models = float(pooled_models)
         # Written by record paths and alarms, read by route(): one lock.
         self._lock = threading.Lock()
         self._drift: dict[str, float] = {}
@@ -257,17 +244,11 @@ class Corrections:
             self.version += 1
 
     def _common_shift(self, key: str) -> float:
-        """The tenant's mean residual over every outcome (``pooled``) and over every
-        observed model, each counted once (``pooled_models``), shrunk towards 0."""
-        out = 0.0
+        """The tenant's mean residual over every model, shrunk towards 0 (``pooled``)."""
         pool = self._pool.get(key)
-        if self.pooled and pool is not None and pool.n:
-            out += self.pooled * pool.total / (pool.n + self.prior_strength)
-        if self.pooled_models:
-            k = self.prior_strength
-            means = [r.total / (r.n + k) for (t, _m), r in self._tenant.items() if t == key]
-            out += self.pooled_models * sum(means) / (len(means) + MODEL_PSEUDO)
-        return out
+        if not self.pooled or pool is None or not pool.n:
+            return 0.0
+        return self.pooled * pool.total / (pool.n + self.prior_strength)
 
     def _bounded(self, shift: float) -> float:
         # Plain min/max: np.clip on a scalar costs ~20 us, and apply() calls this
@@ -380,7 +361,6 @@ class Corrections:
                 "max_shift": self.max_shift,
                 "max_drift_shift": self.max_drift_shift,
                 "pooled": self.pooled,
-                "pooled_models": self.pooled_models,
                 "local_k": self.local_k,
                 "local_tau": self.local_tau,
                 "local_pseudo": self.local_pseudo,
@@ -436,7 +416,6 @@ class Corrections:
                 max_drift_shift=state["max_drift_shift"],
                 path=path,
                 pooled=float(state.get("pooled", 1.0)),
-                pooled_models=float(state.get("pooled_models", 0.0)),
                 local_k=int(state.get("local_k", 0)),
                 local_tau=float(state.get("local_tau", 0.1)),
                 local_pseudo=float(state.get("local_pseudo", 5.0)),
