@@ -18,6 +18,8 @@ resamples of the test prompts):
   prompts (random mixtures of single models chosen in hindsight), the reference of
   issue 10's "do no harm"; each adapted router's difference from it says how many
   recorded outcomes an unfamiliar tenant takes to get there;
+- ``per_model`` (JSON): each model's corrected P(success), its mean quality on
+  the test prompts and the tenant outcomes it got, at every step;
 - ``knn`` and ``tfidf``: the benchmark's kNN (on the bundle's embeddings)
   and TF-IDF + logistic regression, trained on the whole pool with every
   model's outcome (full information, which the tenant's traffic never has).
@@ -323,6 +325,19 @@ def evaluate(
             support=None if support is None else support[test],
         )
         samples[label] = _aiq(corrected, cost[test], data.quality[test], weights)
+        # Per model: what the corrections made of it, against its mean on the test
+        # prompts, and how many of the tenant's outcomes it got.
+        recorded = {
+            m: n for t, m, n, _total in adapted.corrections.state()["tenant"] if t == "tenant"
+        }
+        out.setdefault("per_model", {})[label] = {
+            m: {
+                "corrected": float(corrected[:, j].mean()),
+                "test_mean": float(data.quality[test][:, j].mean()),
+                "outcomes": int(recorded.get(m, 0)),
+            }
+            for j, m in enumerate(data.models)
+        }
         # Quality at equal cost: the adapted router's own decisions under the tenant's
         # policy, against each other router's frontier at that mean cost.
         op_cost, op_quality = operating_point(adapted, "tenant")
