@@ -19,7 +19,8 @@ resamples of the test prompts):
   issue 10's "do no harm"; each adapted router's difference from it says how many
   recorded outcomes an unfamiliar tenant takes to get there;
 - ``per_model`` (JSON): each model's corrected P(success), its mean quality on
-  the test prompts and the tenant outcomes it got, at every step;
+  the test prompts and on the pool (the tenant's traffic) and the tenant outcomes
+  it got, at every step;
 - ``knn`` and ``tfidf``: the benchmark's kNN (on the bundle's embeddings)
   and TF-IDF + logistic regression, trained on the whole pool with every
   model's outcome (full information, which the tenant's traffic never has).
@@ -326,7 +327,7 @@ def evaluate(
         )
         samples[label] = _aiq(corrected, cost[test], data.quality[test], weights)
         # Per model: what the corrections made of it, against its mean on the test
-        # prompts, and how many of the tenant's outcomes it got.
+        # prompts and on the traffic they learned from, and how many outcomes it got.
         recorded = {
             m: n for t, m, n, _total in adapted.corrections.state()["tenant"] if t == "tenant"
         }
@@ -334,6 +335,7 @@ def evaluate(
             m: {
                 "corrected": float(corrected[:, j].mean()),
                 "test_mean": float(data.quality[test][:, j].mean()),
+                "pool_mean": float(data.quality[pool][:, j].mean()),
                 "outcomes": int(recorded.get(m, 0)),
             }
             for j, m in enumerate(data.models)
