@@ -11,6 +11,9 @@ embedding and prediction), so each replay costs only its decisions.
 Run: ``python -m benchmarks.drift_eval --data ../shared/data`` (one JSON line per run);
 ``--drift-model @top-shadowed`` drifts the most routed model the shadow checks
 can see, ``--outcome-rate 0.01`` adds recorded outcomes (the residual signal).
+``--recover-at B`` fixes the drifted model at request ``B`` (its logged outcomes
+again): the JSON then says when the probes (``--probe-rate``) found the fix
+(``recovered_at``), and the model's share and the quality after it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 import time
 from pathlib import Path
 
+from learned_router.drift.monitor import PROBE_RATE
 from learned_router.drift.replay import DriftSpec, load_dataset, replay
 from learned_router.drift.sampling import WARMUP_CHECKS, WARMUP_MIN_SHARE, WARMUP_RATE
 from learned_router.router import Router
@@ -56,6 +60,15 @@ def main() -> None:
     parser.add_argument(
         "--outcome-rate", type=float, default=0.0, help="share of outcomes the caller records"
     )
+    parser.add_argument(
+        "--recover-at", type=int, default=None, help="request at which the drifted model is fixed"
+    )
+    parser.add_argument(
+        "--probe-rate",
+        type=float,
+        default=PROBE_RATE,
+        help="share of requests that try a re-scored model again (0: never)",
+    )
     args = parser.parse_args()
     router = Router.load(capacity=False)
     data = load_dataset(args.data, args.dataset, router)
@@ -84,6 +97,8 @@ def main() -> None:
             drift=drift,
             rescore=rescore,
             outcome_rate=args.outcome_rate,
+            recover_at=args.recover_at if drift is not None and rescore else None,
+            probe_rate=args.probe_rate,
         )
         out = result.as_dict()
         out.pop("windows")

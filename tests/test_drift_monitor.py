@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,10 @@ from typer.testing import CliRunner
 from learned_router.cli import app
 from learned_router.drift import DetectorSettings, DriftAlert, DriftMonitor, webhook_sink
 from learned_router.drift.monitor import change_point
+from learned_router.errors import InvalidInputError
 from learned_router.outcomes import OutcomeStore
+from learned_router.router import CandidateEstimate, RouteDecision
+from learned_router.selection import Outcome
 
 FAST = DetectorSettings(simulations=1000, false_alarm_rate=0.01, min_instances=20)
 
@@ -429,3 +433,186 @@ def test_a_restart_calibrates_outside_the_lock_and_keeps_what_arrives_meanwhile(
     # arrived during the re-feed included.
     assert stream.detector.samples == stream.since_restart
     assert "meanwhile" in stream.ids
+
+
+# --- recovery: a re-scored model is probed and, when it is fixed, gets its traffic back ---
+
+
+def _drift_large(monitor: DriftMonitor, seed: int) -> None:
+    """Routed traffic of ``large``: 300 checks at 0.9 agreement, then 300 at 0.5 (a drift)."""
+    rng = np.random.default_rng(seed)
+    stream = np.concatenate([rng.random(300) < 0.9, rng.random(300) < 0.5]).astype(float)
+    assert _feed(monitor, "large", stream)
+    assert monitor.corrections.drift_shift("large") < -0.25
+
+
+def _probe_large(
+    monitor: DriftMonitor, levels: list[tuple[int, float]], seed: int
+) -> list[DriftAlert]:
+    """Probes of ``large`` (each request id named by should_probe), ``n`` at each level."""
+    rng = np.random.default_rng(seed)
+    alerts, j = [], 0
+    for n, level in levels:
+        for _ in range(n):
+            rid = f"probe-{j}"
+            if monitor.should_probe(_decision(j, "small"), request_id=rid) != "large":
+                return alerts  # no longer re-scored: no more probes
+            alert = monitor.observe_agreement(
+                rid, "large", float(rng.random() < level), at_request=j
+            )
+            if alert is not None:
+                alerts.append(alert)
+            j += 1
+    return alerts
+
+
+def _routed_samples(monitor: DriftMonitor, model: str) -> int:
+    row = next(
+        r
+        for r in monitor.status()
+        if r["model"] == model and r["signal"] == "shadow_agreement" and not r["tier"]
+    )
+    return int(row["samples"])
+
+
+def test_a_re_scored_model_that_is_fixed_is_found_by_its_probes_and_gets_its_shift_back() -> None:
+    seen: list[DriftAlert] = []
+    monitor = DriftMonitor(settings=FAST, shadow_horizon=1500, sinks=[seen.append], probe_rate=1.0)
+    _drift_large(monitor, seed=11)
+    alerts = _probe_large(monitor, [(200, 0.5), (600, 0.9)], seed=12)
+    (recovery,) = alerts
+    assert recovery.recovery
+    assert recovery.model == "large"
+    assert recovery.signal == "shadow_agreement"
+    assert 200 <= recovery.at_request < 400  # type: ignore[operator]
+    assert recovery.magnitude > 0.2
+    assert recovery.interval[0] < recovery.magnitude < recovery.interval[1]
+    assert recovery in seen  # the sinks hear of it like any alert
+    # The shift is given back (at most to 0), so probing stops and traffic returns.
+    assert -0.1 < monitor.corrections.drift_shift("large") <= 0.0
+    # Probes fed the recovery watch only, never the model's drift stream.
+    assert _routed_samples(monitor, "large") == 600
+
+
+def test_a_model_that_stays_broken_keeps_its_shift() -> None:
+    monitor = DriftMonitor(settings=FAST, shadow_horizon=2000, sinks=[], probe_rate=1.0)
+    _drift_large(monitor, seed=11)
+    shift = monitor.corrections.drift_shift("large")
+    assert _probe_large(monitor, [(1400, 0.5)], seed=13) == []
+    assert monitor.corrections.drift_shift("large") == shift
+
+
+def test_recorded_outcomes_of_probes_show_a_recovery_too() -> None:
+    rng = np.random.default_rng(14)
+    monitor = DriftMonitor(settings=FAST, outcome_horizon=1500, sinks=[], probe_rate=1.0)
+    first = None
+    for i in range(900):
+        level = 0.85 if i < 400 else 0.4
+        alert = monitor.observe_outcome(
+            f"o{i}", "large", predicted=0.85, observed=float(rng.random() < level)
+        )
+        first = first or alert
+    assert first is not None
+    assert first.magnitude < -0.25
+    recoveries = []
+    for j in range(800):
+        rid = f"probe-{j}"
+        if monitor.should_probe(_decision(j, "small"), request_id=rid) is None:
+            break
+        observed = float(rng.random() < (0.4 if j < 200 else 0.85))
+        alert = monitor.observe_outcome(
+            rid, "large", predicted=0.85, observed=observed, at_request=j
+        )
+        if alert is not None:
+            recoveries.append(alert)
+    (recovery,) = recoveries
+    assert recovery.recovery
+    assert recovery.signal == "outcome_residual"
+    assert recovery.at_request >= 200  # type: ignore[operator]
+    assert monitor.corrections.drift_shift("large") > -0.1
+
+
+def test_probe_outcomes_do_not_teach_tenant_corrections() -> None:
+    monitor = DriftMonitor(sinks=[], adapt=True, probe_rate=1.0)
+    monitor.corrections.set_drift("large", -0.4)
+    for j in range(200):
+        rid = f"probe-{j}"
+        assert monitor.should_probe(_decision(j, "small"), request_id=rid) == "large"
+        monitor.observe_outcome(rid, "large", predicted=0.8, observed=0.0, tenant="acme")
+    # The tenant's shift is the drift shift alone: the probes taught it nothing.
+    assert monitor.corrections.shift("large", 0.8, tenant="acme") == pytest.approx(-0.4)
+    for j in range(200):  # the same outcomes, not probes: learned
+        monitor.observe_outcome(f"o{j}", "large", predicted=0.8, observed=0.0, tenant="acme")
+    assert monitor.corrections.shift("large", 0.8, tenant="acme") < -0.6
+
+
+def test_without_re_scoring_nothing_is_probed_or_watched() -> None:
+    monitor = DriftMonitor(settings=FAST, shadow_horizon=1500, sinks=[], rescore=False)
+    rng = np.random.default_rng(11)
+    stream = np.concatenate([rng.random(300) < 0.9, rng.random(300) < 0.5]).astype(float)
+    assert _feed(monitor, "large", stream)
+    assert all(monitor.should_probe(_decision(j, "small")) is None for j in range(1000))
+    assert all(row["recovery_samples"] is None for row in monitor.status())
+
+
+def test_the_recovery_watch_shows_in_the_status() -> None:
+    monitor = DriftMonitor(settings=FAST, shadow_horizon=2000, sinks=[], probe_rate=1.0)
+    _drift_large(monitor, seed=11)
+
+    def row() -> dict[str, Any]:
+        return next(r for r in monitor.status() if r["model"] == "large" and not r["tier"])
+
+    seeded = row()["recovery_samples"]  # the drift alarm's samples after its change point
+    assert isinstance(seeded, int)
+    assert seeded > 0
+    _probe_large(monitor, [(40, 0.5)], seed=15)
+    assert row()["drift_shift"] < 0
+    assert row()["recovery_samples"] == seeded + 40
+
+
+def _decision(i: int, chosen: str, excluded: dict[str, str] | None = None) -> RouteDecision:
+    costs = {"small": 0.001, "mid": 0.004, "large": 0.02}
+    return RouteDecision(
+        decision_id=f"d{i}",
+        timestamp=datetime.now(timezone.utc),
+        model=chosen,
+        p_success=0.7,
+        expected_cost_usd=costs[chosen],
+        expected_latency_ms=100.0,
+        policy="relative_quality",
+        policy_value=0.9,
+        outcome=Outcome.MET,
+        decided_by="policy",
+        tier="medium",
+        candidates=tuple(
+            CandidateEstimate(m, 0.7, c, 100.0, 50.0, (excluded or {}).get(m))
+            for m, c in costs.items()
+        ),
+        price_version="p",
+        router_version="r",
+        input_tokens=10,
+        priority="interactive",
+    )
+
+
+def test_probes_go_to_re_scored_models_only_at_the_probe_rate() -> None:
+    monitor = DriftMonitor(sinks=[], probe_rate=0.05)
+    assert [monitor.should_probe(_decision(i, "small")) for i in range(2000)] == [None] * 2000
+    monitor.corrections.set_drift("large", -0.4)
+    monitor.corrections.set_drift("mid", -0.2)
+    picks = [monitor.should_probe(_decision(i, "small")) for i in range(20_000)]
+    assert picks == [monitor.should_probe(_decision(i, "small")) for i in range(20_000)]
+    probed = [p for p in picks if p is not None]
+    assert abs(len(probed) - 1000) <= 5 * (20_000 * 0.05 * 0.95) ** 0.5
+    assert {"large", "mid"} == set(probed)
+    assert abs(probed.count("large") - probed.count("mid")) < 0.2 * len(probed)
+    # Never the routed model, never an excluded one; keyed by the request id.
+    assert all(monitor.should_probe(_decision(i, "large")) in (None, "mid") for i in range(3000))
+    down = [monitor.should_probe(_decision(i, "small", {"mid": "down"})) for i in range(3000)]
+    assert set(down) == {None, "large"}
+    assert monitor.should_probe(_decision(1, "small"), request_id="r9") == monitor.should_probe(
+        _decision(2, "small"), request_id="r9"
+    )
+    assert DriftMonitor(sinks=[], probe_rate=0.0).should_probe(_decision(0, "small")) is None
+    with pytest.raises(InvalidInputError, match="probe_rate"):
+        DriftMonitor(sinks=[], probe_rate=1.5)

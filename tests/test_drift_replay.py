@@ -93,6 +93,45 @@ def test_a_planted_drop_is_detected_and_traffic_moves(tiny_bundle: Path, tmp_pat
     assert any(r["model"] == "small" and r["alarms"] >= 1 for r in status["status"])
 
 
+def test_a_fixed_model_is_found_by_the_probes_and_gets_its_traffic_back(
+    tiny_bundle: Path, tmp_path: Path
+) -> None:
+    data = _dataset(tmp_path / "data")
+    common = ("--requests", "6000", "--shadow-rate", "0.2", "--seed", "1")
+    drift = ("--drift", "@top:1500:@drop60")
+    out = _replay(
+        tiny_bundle, data, *common, *drift, "--recover-at", "3000", "--probe-rate", "0.05"
+    )
+    assert out["drift_model"] == "small"
+    assert isinstance(out["detected_at"], int)
+    assert 1500 <= out["detected_at"] < 3000
+    assert out["drift_model_share_after_reaction"] < 0.1
+    assert out["probes"] > 0
+    assert out["false_recoveries"] == 0
+    assert isinstance(out["recovered_at"], int)
+    assert out["recovered_at"] >= 3000
+    assert out["recovery_delay_requests"] == out["recovered_at"] - 3000
+    # The fixed model is routed again, as before its drift.
+    assert out["drift_model_share_after_recovery"] > 0.8
+    # Without probes nothing shows the fix: the re-scored model stays shut out.
+    shut = _replay(tiny_bundle, data, *common, *drift, "--recover-at", "3000", "--probe-rate", "0")
+    assert shut["probes"] == 0
+    assert shut["recovered_at"] is None
+    # Routed to it again, the traffic costs what it did before the drift, at that quality.
+    assert out["mean_cost_usd"] < 0.7 * shut["mean_cost_usd"]  # type: ignore[operator]
+    before = out["windows"][0]  # type: ignore[index]
+    assert abs(out["mean_quality_after_recovery"] - before["mean_quality"]) < 0.05  # type: ignore[operator]
+
+
+def test_recover_at_needs_a_drift_before_it(tiny_bundle: Path, tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "data")
+    args = ["replay", "--data", str(data), "--dataset", "tiny", "--bundle", str(tiny_bundle)]
+    for extra in (["--recover-at", "50"], ["--drift", "@top:500:@drop60", "--recover-at", "400"]):
+        result = CliRunner().invoke(app, [*args, "--requests", "1000", *extra])
+        assert result.exit_code != 0
+        assert "--recover-at" in str(result.exception)
+
+
 def test_an_unchanged_stream_raises_no_alarm(tiny_bundle: Path, tmp_path: Path) -> None:
     data = _dataset(tmp_path / "data")
     out = _replay(tiny_bundle, data, *("--requests", "3000", "--shadow-rate", "0.2", "--seed", "2"))
@@ -170,3 +209,6 @@ def test_the_cli_warm_up_defaults_are_the_samplers() -> None:
     assert params["warmup_rate"].default == WARMUP_RATE
     assert params["warmup_checks"].default == WARMUP_CHECKS
     assert params["warmup_min_share"].default == WARMUP_MIN_SHARE
+    from learned_router.drift.monitor import PROBE_RATE
+
+    assert params["probe_rate"].default == PROBE_RATE

@@ -613,6 +613,61 @@ def test_the_learning_loop_checks_shadow_answers_without_a_custom_hook(
     assert all(0.0 <= r.quality <= 1.0 for r in shadow_rows)
 
 
+def test_a_re_scored_model_is_probed_off_the_request_path_within_the_budget(
+    stub: tuple[StubUpstream, ServerThread], tiny_bundle: Path, tmp_path: Path
+) -> None:
+    # A drift re-score shuts a model out; the gateway keeps asking it on its probe share
+    # (here every request) and checks it against the shadow model, so a fix shows.
+    raw = config_dict(
+        stub[1].url,
+        tmp_path,
+        gateway={"shadow_rate": 1.0, "shadow_model": "frontier-chat", "shadow_probe_rate": 1.0},
+    )
+    raw["router"]["bundle"] = str(tiny_bundle)
+    app, gateway = build(GatewayConfig.from_dict(raw), launch_local=False)
+    monitor = gateway.monitor
+    assert monitor is not None
+    assert monitor.sampler is not None
+    # A drift alarm on small's shadow checks re-scores it and starts its recovery watch.
+    for i in range(600):
+        monitor.observe_agreement(f"before-{i}", "small", 1.0 if i < 300 else 0.0)
+    assert monitor.corrections.drift_shift("small") < -0.5
+
+    def watched() -> int:
+        assert monitor is not None
+        monitor.flush()
+        (row,) = [
+            r
+            for r in monitor.status()
+            if r["model"] == "small" and r["signal"] == "shadow_agreement" and not r["tier"]
+        ]
+        return int(row["recovery_samples"])
+
+    seeded = watched()
+
+    def checks_of_small() -> int:
+        return watched() - seeded
+
+    with ServerThread(app) as server:
+        running = Running(stub[0], gateway, server)
+        for i in range(3):  # routed among every model: the re-scored one is not chosen
+            answer = ask(running.client(), f"Summarise clause {i} of this contract").parse()
+            assert not answer.choices[0].message.content.startswith("small-chat")
+        deadline = time.monotonic() + 30
+        while checks_of_small() < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert checks_of_small() == 3
+    assert monitor.sampler.sampled >= 3
+    assert monitor.sampler.spent_usd > 0
+    # The budget caps probes like shadow checks.
+    monitor.sampler.budget_usd = monitor.sampler.spent_usd
+    with ServerThread(app) as server:
+        ask(Running(stub[0], gateway, server).client(), "Summarise clause 9 of this contract")
+        time.sleep(0.2)
+    assert checks_of_small() == 3
+    assert monitor.sampler.refused_by_budget >= 1
+
+
 def test_every_request_ends_in_an_answer_or_an_openai_error_body(running: Running) -> None:
     url = f"{running.url}/v1/chat/completions"
     auth = {"authorization": f"Bearer {KEY}"}
@@ -640,6 +695,7 @@ def test_every_request_ends_in_an_answer_or_an_openai_error_body(running: Runnin
         ({"gateway": {"retrys": 1}}, "unknown key(s) ['retrys']"),
         ({"gateway": {"shadow_warmup_rate": 1.5}}, "[gateway].shadow_warmup_rate must be in"),
         ({"gateway": {"shadow_warmup_min_share": 2}}, "[gateway].shadow_warmup_min_share must"),
+        ({"gateway": {"shadow_probe_rate": 1.5}}, "[gateway].shadow_probe_rate must be in"),
         ({"gateway": {"adapt": "yes"}}, "[gateway].adapt = 'yes'; it must be true or false"),
         ({"gateway": {"corrections_path": ""}}, "[gateway].corrections_path"),
         ({"upstream": [{"name": "u", "base_url": "http://x", "models": {}}]}, ".models must map"),

@@ -528,10 +528,19 @@ def replay(
         float,
         typer.Option(help="Share answered by another candidate, never pricier (with --adapt)."),
     ] = 0.0,
+    recover_at: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Request from which the drifted model answers as before (its fix)."),
+    ] = None,
+    probe_rate: Annotated[
+        float,
+        typer.Option(help="Share of requests that try a re-scored model again (0: never)."),
+    ] = 0.005,  # learned_router.drift.monitor.PROBE_RATE (not imported: --help stays fast)
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
 ) -> None:
-    """Stream a logged dataset through the router, with shadow checks, a planted drift,
-    alarms, re-scoring and adaptation; report delay, false alarms, quality and cost."""
+    """Stream a logged dataset through the router, with shadow checks, a planted drift
+    (and its fix), alarms, re-scoring and adaptation; report delay, false alarms,
+    quality and cost."""
     import json
 
     from learned_router.drift.explore import Explorer
@@ -559,6 +568,8 @@ def replay(
         corrections_path=corrections,
         state_path=state,
         explore=Explorer(rate=explore) if explore else None,
+        recover_at=recover_at,
+        probe_rate=probe_rate,
     )
     out = result.as_dict()
     typer.echo(
@@ -570,6 +581,7 @@ def replay(
             f"  ALERT {alert['model']} ({alert['signal']}) at request {alert['at_request']}: "
             f"{100 * alert['magnitude']:+.1f} points "
             f"[{100 * alert['interval'][0]:+.1f}, {100 * alert['interval'][1]:+.1f}]"
+            f"{' (recovery)' if alert['recovery'] else ''}"
         )
     if result.drift_at is not None:
         typer.echo(
@@ -577,6 +589,12 @@ def replay(
             f"{result.detected_at} (delay {result.detection_delay_requests} requests, "
             f"{result.detection_delay_shadow_samples} shadow samples of it); "
             f"false alarms {result.false_alarms}"
+        )
+    if result.recover_at is not None:
+        typer.echo(
+            f"fixed at {result.recover_at}: recovery found at {result.recovered_at} "
+            f"(delay {result.recovery_delay_requests} requests, {result.probes} probes in all); "
+            f"false recoveries {result.false_recoveries}"
         )
     typer.echo(f"mean quality {result.mean_quality:.4f}, mean cost ${result.mean_cost_usd:.6f}")
     if as_json:
@@ -644,7 +662,12 @@ def drift_status(
             str(row["alarms"]),
             "-" if mean is None else f"{mean:.3f}",
             "-" if threshold is None else f"{threshold:.2f}",
-            f"{100 * row.get('drift_shift', 0.0):+.1f} pts",
+            f"{100 * row.get('drift_shift', 0.0):+.1f} pts"
+            + (
+                ""
+                if row.get("recovery_samples") is None
+                else f" (recovery watch: {row['recovery_samples']})"
+            ),
         )
     Console().print(table)
     for alert in payload.get("alerts", []):
@@ -652,6 +675,7 @@ def drift_status(
             f"alert {alert['alert_id'][:8]} {alert['model']} {alert['signal']}"
             f"{' (tier ' + alert['tier'] + ')' if alert.get('tier') else ''}: "
             f"{100 * alert['magnitude']:+.1f} points at request {alert['at_request']}"
+            f"{' (recovery)' if alert.get('recovery') else ''}"
         )
 
 

@@ -30,7 +30,8 @@ class DriftAlert:
     signal: str
     """``shadow_agreement`` or ``outcome_residual``."""
     magnitude: float
-    """Change in quality, in points of P(success) (negative: worse)."""
+    """Change in quality, in points of P(success) (negative: worse; positive: a
+    recovery)."""
     interval: tuple[float, float]
     """95% interval of ``magnitude`` (normal approximation)."""
     baseline: float
@@ -50,6 +51,9 @@ class DriftAlert:
     reference_suspect: bool = False
     """A shadow-agreement alarm raised after the golden model itself was found to
     drift: the drop may be the reference's, so it did not re-score the model."""
+    recovery: bool = False
+    """Raised by a re-scored model's recovery watch: ``magnitude`` (positive) is the
+    improvement, and the model's drift shift was raised by it (at most to 0)."""
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

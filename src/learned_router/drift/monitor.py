@@ -35,6 +35,23 @@ to every sink, and (``rescore=True``) shifts the model's P(success) in the
 shared :class:`~learned_router.drift.corrections.Corrections` by the change,
 so the router's next decisions move traffic away from it.
 
+A re-scored model is not written off for good: a provider fixes what broke.
+While a model's drift shift stands, :meth:`DriftMonitor.should_probe` picks a
+small share of requests (``probe_rate``, default 0.5%, deterministic per request
+id) on which to also try it. The probes' samples (shadow checks or recorded
+outcomes with that request id and model) feed a *recovery* detector only: the
+same calibrated Page-Hinkley test on the quality instead of the error, its
+baseline the alarming stream's samples after the change point plus the first
+probes (the drifted level; see ``_watch_recovery`` for why and its bias). Probes
+do not feed the drift streams: the model's routed traffic is the prompts the
+router picked it for, the probes an unselected mix on which it does worse, so
+they would read as a further drop (measured: a second, spurious re-score on
+RouterBench when they did). On its alarm the
+shift is raised by the measured improvement (never above 0: a recovery gives
+back at most what drift took), an alert with ``recovery`` set and a positive
+magnitude goes to every sink, and traffic returns in the next decisions.
+Probes neither feed the model's drift streams nor teach tenant corrections.
+
 Shadow comparisons run off the request path, on one background thread
 (:meth:`DriftMonitor.submit_shadow` returns at once); :meth:`flush` waits.
 """
@@ -62,7 +79,7 @@ from learned_router.drift.alerts import AlertSink, DriftAlert, log_sink
 from learned_router.drift.corrections import Corrections
 from learned_router.drift.detectors import DetectorSettings, ErrorStreamDetector, split_over
 from learned_router.drift.inputs import InputDriftWatch
-from learned_router.drift.sampling import ShadowSampler
+from learned_router.drift.sampling import ShadowSampler, _unit
 from learned_router.drift.signals import AgreementPolicy, Embedder, Judge, agreement
 from learned_router.errors import InvalidInputError
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
@@ -82,6 +99,13 @@ SLIP_MIN_SAMPLES = 20
 RECENT_EMBEDDINGS = 20_000
 """Decisions whose prompt embedding ``attach`` keeps for outcomes recorded later
 (30 MB at 384 dimensions); an outcome older than that teaches only the global term."""
+PROBE_RATE = 0.005
+"""Default share of requests on which a re-scored model is tried again
+(:meth:`DriftMonitor.should_probe`). Measured on RouterBench replays (docs/drift.md,
+"Recovery"): a 40-point drop fixed 30,000 requests after it was found 26,000-34,000
+requests (about 130-170 probes) after the fix."""
+PROBES_KEPT = 100_000
+"""Probe request ids the monitor remembers (to tell a probe's samples from others)."""
 STREAM_WINDOW = 20_000
 """Samples a stream keeps (between 1x and 2x this) for measuring an alarm: a service
 that runs for months without an alarm must not grow its monitor without bound."""
@@ -156,7 +180,11 @@ class DriftMonitor:
         adapt: bool = False,
         shadow_store: OutcomeStore | None = None,
         inputs: InputDriftWatch | None = None,
+        probe_rate: float = PROBE_RATE,
     ) -> None:
+        if not 0.0 <= probe_rate <= 1.0:
+            raise InvalidInputError(f"probe_rate must be in [0, 1], got {probe_rate}")
+        self.probe_rate = float(probe_rate)
         self.sampler = sampler
         self.corrections = corrections if corrections is not None else Corrections()
         self.settings = settings
@@ -177,6 +205,11 @@ class DriftMonitor:
         # threads recording outcomes: one lock.
         self._lock = threading.Lock()
         self._streams: dict[tuple[str, str, str], _Stream] = {}  # (model, signal, tier or "")
+        # (model, signal) -> the recovery stream of a re-scored model: its errors, a
+        # detector fed the quality (``_recovery_value``), started at the re-score.
+        self._recovery: dict[tuple[str, str], _Stream] = {}
+        # Request id -> the model should_probe named for it (the latest PROBES_KEPT).
+        self._probes: OrderedDict[str, str] = OrderedDict()
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[Future[DriftAlert | None]] = []
         # Decisions seen per model (should_shadow counts them): the warm-up's share.
@@ -239,6 +272,40 @@ class DriftMonitor:
     def _baseline_checks(self, model: str) -> int:
         stream = self._streams.get((model, "shadow_agreement", ""))
         return 0 if stream is None else stream.since_restart
+
+    def should_probe(self, decision: RouteDecision, *, request_id: str | None = None) -> str | None:
+        """A re-scored model to try on this request, or None: on ``probe_rate`` of the
+        requests (keyed by ``request_id``, default the decision id), one of the
+        decision's available candidates whose drift shift stands, other than the routed
+        model (a second keyed draw picks which). Its outcome is how a recovery shows:
+        answer the request with it and record the outcome with ``model=`` (as for an
+        :class:`~learned_router.drift.Explorer` choice), or call it off the request path
+        and compare its answer with the golden model's through :meth:`submit_shadow`
+        (not for the golden model itself)."""
+        if self.probe_rate <= 0.0 or decision.model == "cache":
+            return None
+        key = request_id if request_id is not None else decision.decision_id
+        if _unit(key, "learned-router-probe") >= self.probe_rate:
+            return None
+        drifted = sorted(
+            c.model
+            for c in decision.candidates
+            if c.model != decision.model
+            and c.excluded_by is None
+            and self.corrections.drift_shift(c.model) < 0
+        )
+        if not drifted:
+            return None
+        probe = drifted[int(_unit(key, "learned-router-probe/which") * len(drifted))]
+        with self._lock:
+            self._probes[key] = probe
+            while len(self._probes) > PROBES_KEPT:
+                self._probes.popitem(last=False)
+        return probe
+
+    def _is_probe(self, request_id: str, model: str) -> bool:
+        with self._lock:
+            return self._probes.get(request_id) == model
 
     def submit_shadow(
         self,
@@ -382,7 +449,7 @@ class DriftMonitor:
                 f"outcome {request_id!r}: predicted and observed must be in [0, 1]; "
                 f"got {predicted}, {observed}"
             )
-        if self.adapt:
+        if self.adapt and not self._is_probe(request_id, model):
             if embedding is None and self.corrections.local_k:
                 with self._lock:
                     embedding = self._recent.pop(request_id, None)
@@ -400,9 +467,12 @@ class DriftMonitor:
         tenant: str | None,
         tier: str | None,
     ) -> DriftAlert | None:
-        """Feeds the model's stream and, with ``tier``, that tier's; the model's alert wins."""
+        """Feeds the model's stream and, with ``tier``, that tier's; the model's alert wins.
+        A probe's sample feeds the model's recovery stream instead."""
         if tier is not None and tier not in TIERS:
             raise InvalidInputError(f"tier must be one of {TIERS} or None, got {tier!r}")
+        if self._is_probe(request_id, model):
+            return self._update_recovery(signal, model, error, request_id, at_request, tenant)
         alert = self._update(signal, model, error, request_id, at_request, tenant, "")
         if tier is None:
             return alert
@@ -502,6 +572,90 @@ class DriftMonitor:
         self._feed_restart(fresh, tail)
         if self.rescore and alert.magnitude < 0 and not tier and not alert.reference_suspect:
             self.corrections.set_drift(model, self.corrections.drift_shift(model) + alert.magnitude)
+            self._watch_recovery(model, signal, tail, list(fresh.ids[: len(tail)]))
+        for sink in self.sinks:
+            sink(alert)
+        return alert
+
+    def _watch_recovery(self, model: str, signal: str, errors: list[float], ids: list[str]) -> None:
+        """Starts a re-scored model's recovery streams, the alarming signal's seeded with
+        the samples after the change point (the drifted level). Page-Hinkley measures a
+        rise against the mean of all it has seen, so a baseline of a few probes alone
+        finds a fix late (on the tiny replay of the tests, not within 3,000 requests).
+        The seed is the routed traffic the router picked the model for, where it did
+        better than on the probes' unselected mix: a bias against finding a recovery,
+        never towards a false one. Seeded outside the lock (a threshold it calibrates
+        may be simulated)."""
+        streams = {name: self._new_stream(name, "") for name in SIGNALS}
+        seeded = streams[signal]
+        for error, request_id in zip(errors, ids, strict=True):
+            seeded.total += 1
+            seeded.add(error, request_id)
+            seeded.detector.update(self._recovery_value(signal, error))  # the baseline
+        with self._lock:
+            for name, stream in streams.items():
+                self._recovery[(model, name)] = stream
+
+    @staticmethod
+    def _recovery_value(signal: str, error: float) -> float:
+        """What a recovery detector watches rise: the quality, not the error (agreement
+        for shadow checks, ``observed - predicted`` for outcomes). Its failures
+        (value > 0) are then a Bernoulli of at least the value's variance, as the
+        threshold's calibration assumes."""
+        return 1.0 - error if signal == "shadow_agreement" else -error
+
+    def _update_recovery(
+        self,
+        signal: str,
+        model: str,
+        error: float,
+        request_id: str,
+        at_request: int | None,
+        tenant: str | None,
+    ) -> DriftAlert | None:
+        """Feeds a probe's sample to the model's recovery stream; on its alarm, raises the
+        model's drift shift by the measured improvement (at most to 0) and alerts. A
+        probe of a model no longer re-scored (recovered or cleared meanwhile) is dropped."""
+        key = (model, signal)
+        value = self._recovery_value(signal, error)
+        known = self._recovery.get(key)
+        if known is None:
+            return None
+        known.detector.prepare(value)
+        with self._lock:
+            stream = self._recovery.get(key)
+            if stream is None:
+                return None
+            stream.total += 1
+            stream.add(error, request_id)
+            if not stream.detector.update(value):
+                return None
+            alert = dataclasses.replace(
+                self._alert(signal, model, stream, at_request, tenant), recovery=True
+            )
+            if alert.magnitude <= 0:  # the test saw noise rise, not the mean: keep watching
+                return None
+            stream.alarms += 1
+            self.alerts.append(alert)
+            shift = min(0.0, self.corrections.drift_shift(model) + alert.magnitude)
+            # Both of the model's streams on this signal start again, their next samples
+            # the new baseline: the drift stream's was the drifted level.
+            main = self._streams.get((model, signal, ""))
+            if main is not None and not main.feeding:
+                self._streams[(model, signal, "")] = self._new_stream(
+                    signal, "", total=main.total, alarms=main.alarms
+                )
+            if shift < 0:  # part of the drop remains: watch on from the new level
+                self._recovery[key] = self._new_stream(
+                    signal, "", total=stream.total, alarms=stream.alarms
+                )
+            else:
+                for name in SIGNALS:
+                    self._recovery.pop((model, name), None)
+        if shift < 0:
+            self.corrections.set_drift(model, shift)
+        else:
+            self.corrections.clear_drift(model)
         for sink in self.sinks:
             sink(alert)
         return alert
@@ -627,7 +781,8 @@ class DriftMonitor:
     # --- state ------------------------------------------------------------------------------
 
     def status(self) -> list[dict[str, Any]]:
-        """Per (model, signal): samples, alarms, baseline error, threshold, drift shift.
+        """Per (model, signal): samples, alarms, baseline error, threshold, drift shift,
+        and, for a re-scored model, the samples its recovery watch has.
         ``mean_error_since_restart`` is over the samples the stream keeps (the latest
         ``STREAM_WINDOW`` to ``2 x STREAM_WINDOW`` of them)."""
         with self._lock:
@@ -648,8 +803,13 @@ class DriftMonitor:
                         "alarms": stream.alarms,
                     }
                 )
+                recovery = None if tier else self._recovery.get((model, signal))
+                # Samples the recovery watch has of a re-scored model (None: not watched).
+                rows[-1]["recovery_samples"] = None if recovery is None else recovery.total
         for row in rows:
             row["drift_shift"] = self.corrections.drift_shift(row["model"])
+            if row["drift_shift"] >= 0:  # cleared by hand: nothing is probed any more
+                row["recovery_samples"] = None
         if self.inputs is not None:
             rows.append(self.inputs.status())
         return rows

@@ -1,7 +1,7 @@
 """Replay: stream a logged dataset through a router to measure the learning loop.
 
 ``learned-router replay --data DIR --dataset NAME --requests N --shadow-rate R
---seed S [--drift MODEL:AT:REPLACEMENT] [--adapt] [--json]``
+--seed S [--drift MODEL:AT:REPLACEMENT [--recover-at B]] [--adapt] [--json]``
 
 Requests are prompts of the dataset drawn with replacement (seeded). Each is
 routed by the real :class:`~learned_router.router.Router` (its corrections
@@ -25,6 +25,14 @@ set). ``--outcome-rate`` is the share of requests whose outcome the caller
 records (feeding the residual detector and, with ``--adapt``, the tenant's
 corrections).
 
+``--recover-at B``: from request ``B`` on, the drifted model answers with its
+own logged outcomes again (the provider's fix). A re-scored model gets no
+traffic, so the monitor probes it (``--probe-rate``, :meth:`DriftMonitor.should_probe`):
+a probed request is answered by it (its quality counts in the stream's mean),
+checked against the golden model when it is not the golden one (the golden
+call counts in the shadow cost), and its outcome recorded when the caller
+records any (``--outcome-rate`` > 0).
+
 Speed: a prompt drawn twice is tokenised, embedded and scored by the heads
 once (memos in front of the router's encoder and predictor; predictions are
 deterministic per prompt, so this changes no decision); everything else,
@@ -46,7 +54,7 @@ import numpy.typing as npt
 from learned_router.drift.corrections import Corrections
 from learned_router.drift.detectors import DetectorSettings
 from learned_router.drift.explore import Explorer
-from learned_router.drift.monitor import DriftMonitor
+from learned_router.drift.monitor import PROBE_RATE, DriftMonitor
 from learned_router.drift.sampling import (
     WARMUP_CHECKS,
     WARMUP_MIN_SHARE,
@@ -114,6 +122,18 @@ class ReplayResult:
     outcomes_recorded: int
     explored: int = 0
     """Requests answered by another candidate than the router's choice (``explore``)."""
+    probes: int = 0
+    """Requests answered by a re-scored model to see whether it recovered."""
+    recover_at: int | None = None
+    recovered_at: int | None = None
+    """Request of the first recovery alert on the drifted model at or after ``recover_at``."""
+    recovery_delay_requests: int | None = None
+    false_recoveries: int = 0
+    """Recovery alerts on the drifted model before it recovered."""
+    drift_model_share_after_recovery: float | None = None
+    """Its share of requests from ``recovered_at`` on (``drift_model_share_before_reaction``
+    is the share it had between the drift and the alarm)."""
+    mean_quality_after_recovery: float | None = None
     alerts: list[dict[str, Any]] = field(default_factory=list)
     windows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -320,6 +340,8 @@ def replay(
     state_path: str | Path | None = None,
     record_to: OutcomeStore | None = None,
     explore: Explorer | None = None,
+    recover_at: int | None = None,
+    probe_rate: float = PROBE_RATE,
 ) -> ReplayResult:
     """Streams ``requests`` requests of ``dataset`` through ``router``; see the module docstring.
 
@@ -340,6 +362,11 @@ def replay(
         raise InvalidInputError(f"replay: golden model {golden!r} is not among {models}")
     if drift is not None and drift.at >= requests:
         raise InvalidInputError(f"replay: drift at {drift.at} is past the last request")
+    if recover_at is not None and (drift is None or not drift.at < recover_at < requests):
+        raise InvalidInputError(
+            f"replay: --recover-at {recover_at} needs --drift and must fall after the drift "
+            f"({None if drift is None else drift.at}) and before the last request ({requests})"
+        )
     corrections = (
         Corrections.load(corrections_path) if corrections_path is not None else Corrections()
     )
@@ -369,6 +396,7 @@ def replay(
         sinks=[],
         rescore=rescore,
         adapt=adapt,
+        probe_rate=probe_rate,
     )
     policy = dict(policy or {"quality_fraction": 0.9})
 
@@ -406,6 +434,9 @@ def replay(
     drift_shadow_samples = 0
     outcomes = 0
     explored = 0
+    probes = 0
+    recovered_at: int | None = None
+    false_recoveries = 0
     records: list[OutcomeRecord] = []
     detected_at: int | None = None
     detection_signal: str | None = None
@@ -415,7 +446,8 @@ def replay(
     def answered(model: str, row: int, t: int) -> float:
         """The logged quality of ``model`` on prompt ``row``, drifted from ``drift.at`` on."""
         q = float(dataset.quality[row, col[model]])
-        if drift is not None and t >= drift.at and model == drift_model:
+        fixed = recover_at is not None and t >= recover_at
+        if drift is not None and t >= drift.at and not fixed and model == drift_model:
             if replacement is not None and replacement in col:
                 return float(dataset.quality[row, col[replacement]])
             return q * float(drift_rng.random() < keep_prob)
@@ -451,7 +483,13 @@ def replay(
                 None if explore is None else explore.choose(decision, request_id=request_id)
             )
             explored += alternative is not None
-            model = alternative or decision.model
+            probe = (
+                monitor.should_probe(decision, request_id=request_id)
+                if alternative is None
+                else None
+            )
+            probes += probe is not None
+            model = alternative or probe or decision.model
             j = col[model]
             routed_counts[model] += 1
             q = answered(model, int(i), t)
@@ -459,8 +497,9 @@ def replay(
             costs.append(float(cost[i, j]))
             chosen.append(model)
             alerts = []
-            if (
+            if (probe is not None and probe != golden) or (
                 alternative is None
+                and probe is None
                 and monitor.should_shadow(decision, request_id=request_id) is not None
             ):
                 shadow_samples += 1
@@ -473,7 +512,7 @@ def replay(
                         request_id, model, 1.0 - abs(q - g), at_request=t, tier=decision.tier
                     )
                 )
-            if outcome_draw[t] < outcome_rate:
+            if outcome_draw[t] < outcome_rate or (probe is not None and outcome_rate > 0):
                 outcomes += 1
                 if record_to is not None:
                     records.append(
@@ -503,6 +542,12 @@ def replay(
                 )
             for alert in alerts:
                 if alert is None:
+                    continue
+                if alert.recovery:  # a re-scored model recovered (or a wrong re-score undone)
+                    if alert.model == drift_model and recover_at is not None and t >= recover_at:
+                        recovered_at = t if recovered_at is None else recovered_at
+                    elif alert.model == drift_model:
+                        false_recoveries += 1
                     continue
                 true_alarm = drift is not None and t >= drift.at and alert.model == drift_model
                 if true_alarm and detected_at is None:
@@ -543,6 +588,13 @@ def replay(
         drift_model_share_after_reaction=None,
         outcomes_recorded=outcomes,
         explored=explored,
+        probes=probes,
+        recover_at=recover_at,
+        recovered_at=recovered_at,
+        recovery_delay_requests=None
+        if recovered_at is None or recover_at is None
+        else recovered_at - recover_at,
+        false_recoveries=false_recoveries,
         alerts=[a.as_dict() for a in monitor.alerts],
     )
     if drift is not None and drift_model is not None:
@@ -552,7 +604,8 @@ def replay(
         elif replacement in col:
             result.drift_points = 100.0 * float(mean_q[col[drift_model]] - mean_q[col[replacement]])
         end = detected_at if detected_at is not None else requests
-        before, after = slice(drift.at, end), slice(end, requests)
+        stop = recover_at if recover_at is not None else requests
+        before, after = slice(drift.at, end), slice(end, max(end, stop))
         result.mean_quality_before_reaction = _mean(qualities[before])
         result.mean_cost_usd_before_reaction = _mean(costs[before])
         result.mean_quality_after_reaction = _mean(qualities[after])
@@ -563,6 +616,12 @@ def replay(
         result.drift_model_share_after_reaction = _mean(
             [float(m == drift_model) for m in chosen[after]]
         )
+        if recovered_at is not None:
+            back = slice(recovered_at, requests)
+            result.mean_quality_after_recovery = _mean(qualities[back])
+            result.drift_model_share_after_recovery = _mean(
+                [float(m == drift_model) for m in chosen[back]]
+            )
     elif adapt:
         first = slice(0, min(window, requests))
         result.mean_quality_before_reaction = _mean(qualities[first])

@@ -138,6 +138,12 @@ class ShadowSampler:
         """Whether to shadow this request; charges its expected cost to the budget if so."""
         if not self.selected(request_id, tenant=tenant, task=task, warmup=warmup):
             return False
+        return self.charge(expected_cost_usd)
+
+    def charge(self, expected_cost_usd: float) -> bool:
+        """Charges one check's expected cost to the budget; False (nothing charged) when
+        it would exceed it. :meth:`choose` calls it; so does a caller that spends the
+        budget on other checks (the gateway's recovery probes)."""
         with self._lock:
             if self.budget_usd is not None and self.spent_usd + expected_cost_usd > self.budget_usd:
                 self.refused_by_budget += 1

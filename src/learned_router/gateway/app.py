@@ -909,6 +909,7 @@ class Gateway:
             adapt=self.config.adapt,
             shadow_store=store,
             inputs=self._input_watch(),
+            probe_rate=self.config.shadow_probe_rate if shadowing else 0.0,
         )
 
     def save_learning_state(self, *, force: bool = False) -> bool:
@@ -981,6 +982,7 @@ class Gateway:
     ) -> None:
         if self.shadow is None:
             return
+        self._maybe_probe(ctx, decision)
         golden: str | None
         if self.monitor is not None:
             # Keyed on the request id (a retry makes the same choice), within budget.
@@ -997,6 +999,50 @@ class Gateway:
         )
         self._shadow_tasks.add(task)
         task.add_done_callback(self._shadow_tasks.discard)
+
+    def _maybe_probe(self, ctx: _Request, decision: RouteDecision) -> None:
+        """On the monitor's probe share, asks a re-scored model too, off the request path,
+        and checks its answer against the shadow model's (how a provider's fix shows).
+        Charged to the shadow budget; never the shadow model itself (it would be compared
+        with its own answer)."""
+        monitor = self.monitor
+        if monitor is None or monitor.sampler is None:
+            return
+        probe = monitor.should_probe(decision, request_id=ctx.request_id)
+        golden = self.config.shadow_model
+        if probe is None or probe not in self.by_router_model or golden not in self.served:
+            return
+        served = self.by_router_model[probe]
+        if served.name == golden:
+            return
+        cost = sum(
+            decision.candidate(m).expected_cost_usd
+            for m in (probe, self.served[golden].router_model)
+            if any(c.model == m for c in decision.candidates)
+        )
+        if not monitor.sampler.charge(cost):
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._run_probe(ctx, decision, served, golden)
+        )
+        self._shadow_tasks.add(task)
+        task.add_done_callback(self._shadow_tasks.discard)
+
+    async def _run_probe(
+        self, ctx: _Request, decision: RouteDecision, served: _Served, golden: str
+    ) -> None:
+        """Off the request path: asks the probed model, then checks it like a shadow sample."""
+        try:
+            upstream = self.upstreams[served.upstream]
+            body = {k: v for k, v in ctx.body.items() if k not in ("stream", "stream_options")}
+            body["model"] = served.name
+            response = await self._send(upstream, body, stream=False)
+            answer = _answer(response.json())
+        except Exception:
+            self.metrics.shadow.labels("error").inc()
+            log.exception("recovery probe of %s for %s failed", served.name, ctx.request_id)
+            return
+        await self._run_shadow(ctx, decision, served, answer, golden)
 
     async def _run_shadow(
         self, ctx: _Request, decision: RouteDecision, served: _Served, answer: str, golden: str

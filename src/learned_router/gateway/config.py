@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from learned_router.drift.monitor import PROBE_RATE
 from learned_router.drift.sampling import WARMUP_CHECKS, WARMUP_MIN_SHARE, WARMUP_RATE
 from learned_router.errors import InvalidInputError
 
@@ -120,6 +121,10 @@ class GatewayConfig:
     shadow_warmup_rate: float = WARMUP_RATE
     shadow_warmup_checks: int = WARMUP_CHECKS
     shadow_warmup_min_share: float = WARMUP_MIN_SHARE
+    shadow_probe_rate: float = PROBE_RATE
+    """Share of requests on which a re-scored model is also asked, off the request
+    path, and compared with the shadow model (how its recovery shows; 0: never).
+    Probes are charged to ``shadow_budget_usd``."""
     adapt: bool = False
     """Learn each tenant's corrections from its ``/v1/feedback`` outcomes
     (:class:`learned_router.drift.Corrections`, per model, bounded)."""
@@ -172,6 +177,7 @@ class GatewayConfig:
             "shadow_warmup_rate",
             "shadow_warmup_checks",
             "shadow_warmup_min_share",
+            "shadow_probe_rate",
             "corrections_save_s",
         }
         _keys(
@@ -216,7 +222,12 @@ class GatewayConfig:
                         f"{source}: [gateway].{key} = {value!r}; it must be a number >= 0"
                     )
                 values[key] = type(getattr(_DEFAULTS, key))(value)
-        for key in ("shadow_rate", "shadow_warmup_rate", "shadow_warmup_min_share"):
+        for key in (
+            "shadow_rate",
+            "shadow_warmup_rate",
+            "shadow_warmup_min_share",
+            "shadow_probe_rate",
+        ):
             if not 0.0 <= values.get(key, 0.0) <= 1.0:
                 raise GatewayConfigError(f"{source}: [gateway].{key} must be in [0, 1]")
         return cls(
