@@ -494,6 +494,19 @@ def test_a_re_scored_model_that_is_fixed_is_found_by_its_probes_and_gets_its_shi
     assert _routed_samples(monitor, "large") == 600
 
 
+def test_a_recovery_is_measured_on_the_probes_mix_not_against_the_routed_one() -> None:
+    # Routed, large did its prompts at 0.9, then 0.5 (the drift). Probes draw every
+    # prompt, where it does worse: 0.2 broken, 0.6 fixed, +0.4. Measured against the
+    # seed (the routed samples at 0.5) as well, the fix would look smaller (0.29 here).
+    for seed in (16, 17, 18):
+        monitor = DriftMonitor(settings=FAST, shadow_horizon=1500, sinks=[], probe_rate=1.0)
+        _drift_large(monitor, seed=11)
+        (recovery,) = _probe_large(monitor, [(200, 0.2), (600, 0.6)], seed=seed)
+        assert recovery.magnitude == pytest.approx(0.4, abs=0.07)
+        assert recovery.samples_before < 230  # ~200 probes before the fix, not the seed too
+        assert monitor.corrections.drift_shift("large") == 0.0
+
+
 def test_a_model_that_stays_broken_keeps_its_shift() -> None:
     monitor = DriftMonitor(settings=FAST, shadow_horizon=2000, sinks=[], probe_rate=1.0)
     _drift_large(monitor, seed=11)

@@ -125,14 +125,19 @@ class _Stream:
     """True while a restart feeds the fresh detector the samples after the change point,
     outside the monitor's lock; samples that arrive meanwhile wait in ``backlog``."""
     backlog: list[float] = field(default_factory=list)
+    seeded: int = 0
+    """A recovery stream's first samples that are not probes (the drifted level it was
+    seeded with); the rest are probes."""
 
     def add(self, error: float, request_id: str) -> None:
         self.errors.append(error)
         self.ids.append(request_id)
         self.since_restart += 1
         if len(self.errors) > 2 * STREAM_WINDOW:  # amortised O(1), bounded memory
+            dropped = len(self.errors) - STREAM_WINDOW
             del self.errors[:-STREAM_WINDOW]
             del self.ids[:-STREAM_WINDOW]
+            self.seeded = max(0, self.seeded - dropped)
 
 
 def change_point(errors: Sequence[float] | npt.NDArray[np.float64]) -> int:
@@ -592,9 +597,23 @@ class DriftMonitor:
             seeded.total += 1
             seeded.add(error, request_id)
             seeded.detector.update(self._recovery_value(signal, error))  # the baseline
+        seeded.seeded = len(seeded.errors)
         with self._lock:
             for name, stream in streams.items():
                 self._recovery[(model, name)] = stream
+
+    @staticmethod
+    def _probes_only(stream: _Stream) -> _Stream:
+        """What a recovery is measured on: the probes alone when there are enough of
+        them (``2 * SLIP_MIN_SAMPLES``), so the improvement compares one prompt mix with
+        itself; the seed (the model's routed prompts, on which it does better) would
+        make it look smaller. The detector itself runs on the whole stream."""
+        if stream.seeded == 0 or len(stream.errors) - stream.seeded < 2 * SLIP_MIN_SAMPLES:
+            return stream
+        probes = _Stream(stream.detector, total=stream.total)
+        probes.errors = stream.errors[stream.seeded :]
+        probes.ids = stream.ids[stream.seeded :]
+        return probes
 
     @staticmethod
     def _recovery_value(signal: str, error: float) -> float:
@@ -631,7 +650,8 @@ class DriftMonitor:
             if not stream.detector.update(value):
                 return None
             alert = dataclasses.replace(
-                self._alert(signal, model, stream, at_request, tenant), recovery=True
+                self._alert(signal, model, self._probes_only(stream), at_request, tenant),
+                recovery=True,
             )
             if alert.magnitude <= 0:  # the test saw noise rise, not the mean: keep watching
                 return None
