@@ -7,6 +7,7 @@ self-hosted ours-8b), so nothing is downloaded.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -632,6 +633,13 @@ def test_a_re_scored_model_is_probed_off_the_request_path_within_the_budget(
     for i in range(600):
         monitor.observe_agreement(f"before-{i}", "small", 1.0 if i < 300 else 0.0)
     assert monitor.corrections.drift_shift("small") < -0.5
+    (alarm,) = monitor.alerts
+    # A recovery alert (what the recovery watch raises) is counted apart from drift alarms.
+    for sink in monitor.sinks:
+        sink(dataclasses.replace(alarm, recovery=True, magnitude=-alarm.magnitude))
+    sample = gateway.metrics.registry.get_sample_value
+    assert sample("learned_router_drift_alerts_total", {"model": "small"}) == 1.0
+    assert sample("learned_router_drift_recoveries_total", {"model": "small"}) == 1.0
 
     def watched() -> int:
         assert monitor is not None

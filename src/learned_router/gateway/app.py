@@ -959,7 +959,8 @@ class Gateway:
         return InputDriftWatch(reference)
 
     def _count_alert(self, alert: DriftAlert) -> None:
-        self.metrics.drift_alerts.labels(alert.model).inc()
+        counter = self.metrics.drift_recoveries if alert.recovery else self.metrics.drift_alerts
+        counter.labels(alert.model).inc()
 
     def _check_with_monitor(self, sample: ShadowSample) -> None:
         """The default shadow hook: the monitor scores the two answers' agreement."""

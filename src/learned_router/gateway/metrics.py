@@ -57,6 +57,12 @@ class GatewayMetrics:
             ["model"],
             registry=r,
         )
+        self.drift_recoveries = Counter(
+            "learned_router_drift_recoveries",
+            "Re-scored models found fixed by their probes (their traffic returns)",
+            ["model"],
+            registry=r,
+        )
         self.shadow = Counter(
             "learned_router_shadow_samples", "Shadow samples", ["result"], registry=r
         )
