@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from decisions import decision
 from learned_router.drift import Explorer
 from learned_router.errors import InvalidInputError
-from learned_router.router import CandidateEstimate, RouteDecision
-from learned_router.selection import Outcome
+from learned_router.router import RouteDecision
 
 COSTS = {"small": 0.001, "mid": 0.004, "large": 0.02, "huge": 0.05}
 
@@ -19,28 +18,7 @@ COSTS = {"small": 0.001, "mid": 0.004, "large": 0.02, "huge": 0.05}
 def _decision(
     i: int, chosen: str = "large", *, tenant: str | None = None, **excluded: str
 ) -> RouteDecision:
-    candidates = tuple(
-        CandidateEstimate(m, 0.7, cost, 100.0, 50.0, excluded.get(m)) for m, cost in COSTS.items()
-    )
-    return RouteDecision(
-        decision_id=f"d{i}",
-        timestamp=datetime.now(timezone.utc),
-        model=chosen,
-        p_success=0.7,
-        expected_cost_usd=COSTS[chosen],
-        expected_latency_ms=100.0,
-        policy="relative_quality",
-        policy_value=0.9,
-        outcome=Outcome.MET,
-        decided_by="policy",
-        tier="medium",
-        candidates=candidates,
-        price_version="p",
-        router_version="r",
-        input_tokens=10,
-        priority="interactive",
-        tenant=tenant,
-    )
+    return decision(i, chosen, COSTS, tenant=tenant, excluded=excluded)
 
 
 def test_the_choice_is_fixed_by_the_request_id_and_matches_the_rate() -> None:

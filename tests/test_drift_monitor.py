@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+
+from decisions import decision
 
 pytest.importorskip("river", reason="drift detection needs the drift extra")
 
@@ -21,8 +22,7 @@ from learned_router.drift import DetectorSettings, DriftAlert, DriftMonitor, web
 from learned_router.drift.monitor import change_point
 from learned_router.errors import InvalidInputError
 from learned_router.outcomes import OutcomeStore
-from learned_router.router import CandidateEstimate, RouteDecision
-from learned_router.selection import Outcome
+from learned_router.router import RouteDecision
 
 FAST = DetectorSettings(simulations=1000, false_alarm_rate=0.01, min_instances=20)
 
@@ -584,28 +584,7 @@ def test_the_recovery_watch_shows_in_the_status() -> None:
 
 
 def _decision(i: int, chosen: str, excluded: dict[str, str] | None = None) -> RouteDecision:
-    costs = {"small": 0.001, "mid": 0.004, "large": 0.02}
-    return RouteDecision(
-        decision_id=f"d{i}",
-        timestamp=datetime.now(timezone.utc),
-        model=chosen,
-        p_success=0.7,
-        expected_cost_usd=costs[chosen],
-        expected_latency_ms=100.0,
-        policy="relative_quality",
-        policy_value=0.9,
-        outcome=Outcome.MET,
-        decided_by="policy",
-        tier="medium",
-        candidates=tuple(
-            CandidateEstimate(m, 0.7, c, 100.0, 50.0, (excluded or {}).get(m))
-            for m, c in costs.items()
-        ),
-        price_version="p",
-        router_version="r",
-        input_tokens=10,
-        priority="interactive",
-    )
+    return decision(i, chosen, {"small": 0.001, "mid": 0.004, "large": 0.02}, excluded=excluded)
 
 
 def test_probes_go_to_re_scored_models_only_at_the_probe_rate() -> None:
