@@ -488,10 +488,35 @@ def test_a_re_scored_model_that_is_fixed_is_found_by_its_probes_and_gets_its_shi
     assert recovery.magnitude > 0.2
     assert recovery.interval[0] < recovery.magnitude < recovery.interval[1]
     assert recovery in seen  # the sinks hear of it like any alert
-    # The shift is given back (at most to 0), so probing stops and traffic returns.
-    assert -0.1 < monitor.corrections.drift_shift("large") <= 0.0
+    # The shift is given back (what is left lies within the improvement's margin), so
+    # probing stops and traffic returns.
+    assert monitor.corrections.drift_shift("large") == 0.0
+    assert monitor.should_probe(_decision(0, "small")) is None
     # Probes fed the recovery watch only, never the model's drift stream.
     assert _routed_samples(monitor, "large") == 600
+
+
+def test_drift_status_shows_the_recovery_watch_and_the_recovery(tmp_path: Path) -> None:
+    monitor = DriftMonitor(settings=FAST, shadow_horizon=1500, sinks=[], probe_rate=1.0)
+    _drift_large(monitor, seed=11)
+    _probe_large(monitor, [(40, 0.5)], seed=12)
+
+    def large_row(path: Path) -> list[str]:
+        result = CliRunner().invoke(app, ["drift", "status", str(path)], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        (row,) = [
+            line for line in result.output.splitlines() if "large " in line and " all " in line
+        ]
+        return [cell.strip() for cell in row.strip("│ ").split("│")]
+
+    watched = monitor.status()[0]["recovery_samples"]
+    assert large_row(monitor.save_state(tmp_path / "a"))[-1] == str(watched)
+    _probe_large(monitor, [(600, 0.9)], seed=13)
+    assert monitor.corrections.drift_shift("large") > -0.1
+    state = monitor.save_state(tmp_path / "b")
+    assert large_row(state)[-1] == "-"
+    done = CliRunner().invoke(app, ["drift", "status", str(state)])
+    assert "(recovery)" in done.output
 
 
 def test_a_recovery_is_measured_on_the_probes_mix_not_against_the_routed_one() -> None:
@@ -543,6 +568,34 @@ def test_recorded_outcomes_of_probes_show_a_recovery_too() -> None:
     assert recovery.signal == "outcome_residual"
     assert recovery.at_request >= 200  # type: ignore[operator]
     assert monitor.corrections.drift_shift("large") > -0.1
+
+
+def test_a_partial_fix_gives_back_part_of_the_shift_and_the_watch_goes_on() -> None:
+    rng = np.random.default_rng(21)
+    monitor = DriftMonitor(settings=FAST, outcome_horizon=2000, sinks=[], probe_rate=1.0)
+    for i in range(800):  # routed: 0.9, then 0.3 (a 60-point drop)
+        level = 0.9 if i < 400 else 0.3
+        monitor.observe_outcome(
+            f"o{i}", "large", predicted=0.9, observed=float(rng.random() < level)
+        )
+    drop = monitor.corrections.drift_shift("large")
+    assert drop < -0.45
+    recoveries = []
+    for j in range(900):  # probes: still 0.3, then 0.6 (half fixed)
+        rid = f"probe-{j}"
+        assert monitor.should_probe(_decision(j, "small"), request_id=rid) == "large"
+        observed = float(rng.random() < (0.3 if j < 300 else 0.6))
+        alert = monitor.observe_outcome(rid, "large", predicted=0.9, observed=observed)
+        if alert is not None:
+            recoveries.append(alert)
+    (recovery,) = recoveries
+    assert recovery.magnitude == pytest.approx(0.3, abs=0.1)
+    left = monitor.corrections.drift_shift("large")
+    assert left == pytest.approx(drop + recovery.magnitude)
+    assert left < -0.15
+    # Still re-scored: still probed, and its recovery watch goes on from the new level.
+    row = next(r for r in monitor.status() if r["model"] == "large" and not r["tier"])
+    assert row["recovery_samples"] is not None
 
 
 def test_probe_outcomes_do_not_teach_tenant_corrections() -> None:

@@ -635,7 +635,17 @@ def drift_status(
         typer.echo(json.dumps(payload, indent=1))
         return
     table = Table(title=f"drift state {state} ({payload.get('updated', '')})")
-    names = ("model", "signal", "tier", "samples", "alarms", "mean error", "threshold", "shift")
+    names = (
+        "model",
+        "signal",
+        "tier",
+        "samples",
+        "alarms",
+        "mean error",
+        "threshold",
+        "shift",
+        "recovery watch",
+    )
     for name in names:
         table.add_column(name, justify="left" if name in ("model", "signal", "tier") else "right")
     for row in rows:
@@ -650,6 +660,7 @@ def drift_status(
                 f"{row['novel_in_window']}/{row['in_window']} novel",
                 f"ref {100 * row['reference_share']:.1f}%",
                 "-",
+                "-",
             )
             continue
         mean = row.get("mean_error_since_restart")
@@ -662,12 +673,8 @@ def drift_status(
             str(row["alarms"]),
             "-" if mean is None else f"{mean:.3f}",
             "-" if threshold is None else f"{threshold:.2f}",
-            f"{100 * row.get('drift_shift', 0.0):+.1f} pts"
-            + (
-                ""
-                if row.get("recovery_samples") is None
-                else f" (recovery watch: {row['recovery_samples']})"
-            ),
+            f"{100 * row.get('drift_shift', 0.0):+.1f} pts",
+            "-" if row.get("recovery_samples") is None else str(row["recovery_samples"]),
         )
     Console().print(table)
     for alert in payload.get("alerts", []):

@@ -658,6 +658,10 @@ class DriftMonitor:
             stream.alarms += 1
             self.alerts.append(alert)
             shift = min(0.0, self.corrections.drift_shift(model) + alert.magnitude)
+            if -shift <= alert.interval[1] - alert.magnitude:
+                # What is left lies within the improvement's own 95% margin: given back
+                # whole, or a model that is fixed would be probed for ever over noise.
+                shift = 0.0
             # Both of the model's streams on this signal start again, their next samples
             # the new baseline: the drift stream's was the drifted level.
             main = self._streams.get((model, signal, ""))
