@@ -48,7 +48,8 @@ router picked it for, the probes an unselected mix on which it does worse, so
 they would read as a further drop (measured: a second, spurious re-score on
 RouterBench when they did). On its alarm the
 shift is raised by the measured improvement (never above 0: a recovery gives
-back at most what drift took), an alert with ``recovery`` set and a positive
+back at most what drift took; a rest within the improvement's own 95% margin
+is given back too), an alert with ``recovery`` set and a positive
 magnitude goes to every sink, and traffic returns in the next decisions.
 Probes neither feed the model's drift streams nor teach tenant corrections.
 
