@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from learned_router.drift.sampling import _unit
+from learned_router.drift.sampling import _unit, keyed_pick
 from learned_router.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -71,7 +71,4 @@ class Explorer:
             and c.excluded_by is None
             and (bound is None or c.expected_cost_usd <= bound)
         )
-        if not others:
-            return None
-        # A second keyed draw picks among them (uniform, still deterministic).
-        return others[int(_unit(key, self.salt + "/which") * len(others))]
+        return keyed_pick(key, self.salt, others)

@@ -80,7 +80,7 @@ from learned_router.drift.alerts import AlertSink, DriftAlert, log_sink
 from learned_router.drift.corrections import Corrections
 from learned_router.drift.detectors import DetectorSettings, ErrorStreamDetector, split_over
 from learned_router.drift.inputs import InputDriftWatch
-from learned_router.drift.sampling import ShadowSampler, _unit
+from learned_router.drift.sampling import ShadowSampler, _unit, keyed_pick
 from learned_router.drift.signals import AgreementPolicy, Embedder, Judge, agreement
 from learned_router.errors import InvalidInputError
 from learned_router.outcomes import OutcomeRecord, OutcomeStore
@@ -300,9 +300,9 @@ class DriftMonitor:
             and c.excluded_by is None
             and self.corrections.drift_shift(c.model) < 0
         )
-        if not drifted:
+        probe = keyed_pick(key, "learned-router-probe", drifted)
+        if probe is None:
             return None
-        probe = drifted[int(_unit(key, "learned-router-probe/which") * len(drifted))]
         with self._lock:
             self._probes[key] = probe
             while len(self._probes) > PROBES_KEPT:
@@ -604,17 +604,13 @@ class DriftMonitor:
                 self._recovery[(model, name)] = stream
 
     @staticmethod
-    def _probes_only(stream: _Stream) -> _Stream:
-        """What a recovery is measured on: the probes alone when there are enough of
+    def _probes_start(stream: _Stream) -> int:
+        """Where a recovery is measured from: the first probe when there are enough of
         them (``2 * SLIP_MIN_SAMPLES``), so the improvement compares one prompt mix with
         itself; the seed (the model's routed prompts, on which it does better) would
         make it look smaller. The detector itself runs on the whole stream."""
-        if stream.seeded == 0 or len(stream.errors) - stream.seeded < 2 * SLIP_MIN_SAMPLES:
-            return stream
-        probes = _Stream(stream.detector, total=stream.total)
-        probes.errors = stream.errors[stream.seeded :]
-        probes.ids = stream.ids[stream.seeded :]
-        return probes
+        probes = len(stream.errors) - stream.seeded
+        return stream.seeded if stream.seeded and probes >= 2 * SLIP_MIN_SAMPLES else 0
 
     @staticmethod
     def _recovery_value(signal: str, error: float) -> float:
@@ -651,7 +647,9 @@ class DriftMonitor:
             if not stream.detector.update(value):
                 return None
             alert = dataclasses.replace(
-                self._alert(signal, model, self._probes_only(stream), at_request, tenant),
+                self._alert(
+                    signal, model, stream, at_request, tenant, start=self._probes_start(stream)
+                ),
                 recovery=True,
             )
             if alert.magnitude <= 0:  # the test saw noise rise, not the mean: keep watching
@@ -709,8 +707,13 @@ class DriftMonitor:
         stream: _Stream,
         at_request: int | None,
         tenant: str | None,
+        *,
+        start: int = 0,
     ) -> DriftAlert:
-        errors = np.asarray(stream.errors)
+        """The alert for ``stream``'s alarm, its change measured on the samples from
+        ``start`` on."""
+        errors = np.asarray(stream.errors[start:])
+        ids = stream.ids[start:]
         k = change_point(errors)
         before, after = errors[:k], errors[k:]
         magnitude = -(float(after.mean()) - float(before.mean()))
@@ -732,7 +735,7 @@ class DriftMonitor:
             window=(stream.total - len(after), stream.total),
             samples_before=len(before),
             samples_after=len(after),
-            evidence_ids=tuple(stream.ids[k:][-EVIDENCE_IDS:]),
+            evidence_ids=tuple(ids[k:][-EVIDENCE_IDS:]),
             threshold=float(stream.detector.threshold or 0.0),
             at_request=at_request,
             timestamp=datetime.now(timezone.utc).isoformat(),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from learned_router.errors import InvalidInputError
@@ -38,6 +38,15 @@ def _unit(request_id: str, salt: str) -> float:
     """A uniform number in [0, 1) fixed by ``request_id`` (blake2b, 64 bits)."""
     digest = hashlib.blake2b(request_id.encode(), digest_size=8, key=salt.encode()[:64]).digest()
     return int.from_bytes(digest, "little") / 2.0**64
+
+
+def keyed_pick(key: str, salt: str, options: Sequence[str]) -> str | None:
+    """One of ``options`` fixed by ``key`` (a second keyed draw after the rate's, uniform
+    over them), or None when there are none: which model an explored or probed request
+    tries, the same on a retry and in a replay."""
+    if not options:
+        return None
+    return options[int(_unit(key, salt + "/which") * len(options))]
 
 
 def _check_rate(name: str, rate: float) -> float:

@@ -1016,11 +1016,8 @@ class Gateway:
         served = self.by_router_model[probe]
         if served.name == golden:
             return
-        cost = sum(
-            decision.candidate(m).expected_cost_usd
-            for m in (probe, self.served[golden].router_model)
-            if any(c.model == m for c in decision.candidates)
-        )
+        asked = {probe, self.served[golden].router_model}
+        cost = sum(c.expected_cost_usd for c in decision.candidates if c.model in asked)
         if not monitor.sampler.charge(cost):
             return
         task = asyncio.get_running_loop().create_task(
@@ -1034,27 +1031,28 @@ class Gateway:
     ) -> None:
         """Off the request path: asks the probed model, then checks it like a shadow sample."""
         try:
-            upstream = self.upstreams[served.upstream]
-            body = {k: v for k, v in ctx.body.items() if k not in ("stream", "stream_options")}
-            body["model"] = served.name
-            response = await self._send(upstream, body, stream=False)
-            answer = _answer(response.json())
+            answer = await self._ask_aside(ctx, served.name)
         except Exception:
             self.metrics.shadow.labels("error").inc()
             log.exception("recovery probe of %s for %s failed", served.name, ctx.request_id)
             return
         await self._run_shadow(ctx, decision, served, answer, golden)
 
+    async def _ask_aside(self, ctx: _Request, name: str) -> str:
+        """The answer of served model ``name`` to the request's messages, not streamed:
+        a shadow or probe call, off the request path."""
+        upstream = self.upstreams[self.served[name].upstream]
+        body = {k: v for k, v in ctx.body.items() if k not in ("stream", "stream_options")}
+        body["model"] = name
+        response = await self._send(upstream, body, stream=False)
+        return _answer(response.json())
+
     async def _run_shadow(
         self, ctx: _Request, decision: RouteDecision, served: _Served, answer: str, golden: str
     ) -> None:
         """Off the request path: asks the golden model, hands both answers to the hook."""
         try:
-            upstream = self.upstreams[self.served[golden].upstream]
-            body = {k: v for k, v in ctx.body.items() if k not in ("stream", "stream_options")}
-            body["model"] = golden
-            response = await self._send(upstream, body, stream=False)
-            data = response.json()
+            golden_answer = await self._ask_aside(ctx, golden)
             sample = ShadowSample(
                 ctx.request_id,
                 decision.decision_id,
@@ -1063,7 +1061,7 @@ class Gateway:
                 served.name,
                 answer,
                 golden,
-                _answer(data),
+                golden_answer,
                 tier=decision.tier,
             )
             hook = self.shadow
