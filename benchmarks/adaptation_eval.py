@@ -125,6 +125,47 @@ def _summary(values: np.ndarray) -> dict[str, float]:
     return {"value": float(values[0]), "low": low, "high": high}
 
 
+def split(n: int, seed: int) -> tuple[np.random.Generator, np.ndarray, np.ndarray]:
+    """The seeded 70/30 split of ``n`` prompts: the generator (for the draws that
+    follow), the held-out test rows (30%, at least 50) and the traffic pool."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    n_test = max(50, int(0.3 * n))
+    return rng, np.sort(order[:n_test]), np.sort(order[n_test:])
+
+
+def tuning_split(pool: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The pool's rows the baselines fit on, and the fifth they tune k / C on (as
+    the benchmark does)."""
+    tune = pool[rng.random(len(pool)) < 0.2]
+    return np.setdiff1d(pool, tune), tune
+
+
+def baselines(
+    data: Any,
+    embeddings: np.ndarray,
+    expected: np.ndarray,
+    fit: np.ndarray,
+    tune: np.ndarray,
+    test: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """kNN and TF-IDF + logistic regression trained on the ``fit`` rows with every
+    model's outcome (full information), k / C tuned on the ``tune`` rows; each one's
+    predictions on the ``test`` rows."""
+
+    def inputs(rows: np.ndarray) -> RouterInputs:
+        prompts = tuple(data.prompts[i] for i in rows)
+        return RouterInputs(prompts, embeddings[rows], tuple(data.models), expected[rows])
+
+    train = TrainingSet(inputs(fit), data.quality[fit])
+    validation = TrainingSet(inputs(tune), data.quality[tune])
+    out: dict[str, np.ndarray] = {}
+    for label, baseline in (("knn", KNNRouter()), ("tfidf", TfidfLogisticRouter())):
+        baseline.fit(train, validation=validation)
+        out[label] = baseline.predict_quality(inputs(test))
+    return out
+
+
 def bundle_without(data_dir: Path, name: str, root: Path) -> Path:
     """A bundle trained with the shipped config on every development dataset but
     ``name``, without any prompt whose normalised text occurs in ``name`` (the
@@ -184,10 +225,7 @@ def evaluate(
     variants = variants if variants is not None else {"": {}}
     router = Router.load(bundle, capacity=False)
     data = load_dataset(data_dir, name, router, min_coverage=min_coverage)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(data.prompts))
-    n_test = max(50, int(0.3 * len(order)))
-    test, pool = np.sort(order[:n_test]), np.sort(order[n_test:])
+    rng, test, pool = split(len(data.prompts), seed)
     base = router.route_batch(data.prompts, candidates=data.models, tenant="base")
     p = np.array([[d.candidate(m).p_success for m in data.models] for d in base])
     support = None
@@ -240,23 +278,8 @@ def evaluate(
         "quality": _summary(op_quality),
     }
     embeddings = router.encoder.embed(data.prompts)
-
-    def inputs(rows: np.ndarray) -> RouterInputs:
-        return RouterInputs(
-            tuple(data.prompts[i] for i in rows),
-            embeddings[rows],
-            tuple(data.models),
-            expected[rows],
-        )
-
-    # Baselines tune k / C on a fifth of the pool, as the benchmark does.
-    tune = pool[rng.random(len(pool)) < 0.2]
-    fit = np.setdiff1d(pool, tune)
-    train = TrainingSet(inputs(fit), data.quality[fit])
-    validation = TrainingSet(inputs(tune), data.quality[tune])
-    for label, baseline in (("knn", KNNRouter()), ("tfidf", TfidfLogisticRouter())):
-        baseline.fit(train, validation=validation)
-        predicted = baseline.predict_quality(inputs(test))
+    fit, tune = tuning_split(pool, rng)
+    for label, predicted in baselines(data, embeddings, expected, fit, tune, test).items():
         samples[label] = _aiq(predicted, cost[test], data.quality[test], weights)
         fronts[label] = _fronts(predicted, cost[test], data.quality[test], weights)
     pool_data = data.subset(pool)
