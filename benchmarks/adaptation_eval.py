@@ -125,6 +125,17 @@ def _summary(values: np.ndarray) -> dict[str, float]:
     return {"value": float(values[0]), "low": low, "high": high}
 
 
+def unseen_rows(prompts: list[str], router: Router) -> np.ndarray:
+    """The rows of ``prompts`` whose normalised text the router's bundle did not
+    train on."""
+    from learned_router.data.splits import prompt_group
+
+    trained = router.bundle.train_prompt_groups()
+    if trained is None:
+        raise SystemExit("adaptation_eval: the bundle does not list its training prompts")
+    return np.array([i for i, t in enumerate(prompts) if prompt_group(t) not in trained])
+
+
 def split(n: int, seed: int) -> tuple[np.random.Generator, np.ndarray, np.ndarray]:
     """The seeded 70/30 split of ``n`` prompts: the generator (for the draws that
     follow), the held-out test rows (30%, at least 50) and the traffic pool."""
@@ -166,18 +177,20 @@ def baselines(
     return out
 
 
-def bundle_without(data_dir: Path, name: str, root: Path) -> Path:
+def bundle_without(data_dir: Path, name: str, root: Path, share: float = 1.0) -> Path:
     """A bundle trained with the shipped config on every development dataset but
     ``name``, without any prompt whose normalised text occurs in ``name`` (the
-    same GSM8K / MATH questions sit in several sets). Trained once, then reused."""
-    out = root / f"without-{name}"
+    same GSM8K / MATH questions sit in several sets). Trained once, then reused.
+    ``share`` < 1: without that share of ``name``'s prompts only (by a hash of the
+    normalised text), the rest of ``name`` trained on."""
+    out = root / (f"without-{name}" if share >= 1 else f"without-{share:g}-of-{name}")
     if (out / "manifest.json").is_file():
         return out
     from training.train import cli
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = logs_without(data_dir, name, Path(tmp) / "train.parquet")
-        print(f"{name}: training a bundle without it -> {out}", flush=True)
+        path = logs_without(data_dir, name, Path(tmp) / "train.parquet", share=share)
+        print(f"{name}: training a bundle without {share:.0%} of it -> {out}", flush=True)
         cli(
             [str(path)],
             "training/configs/default.toml",
@@ -186,9 +199,10 @@ def bundle_without(data_dir: Path, name: str, root: Path) -> Path:
     return out
 
 
-def logs_without(data_dir: Path, name: str, path: Path) -> Path:
+def logs_without(data_dir: Path, name: str, path: Path, share: float = 1.0) -> Path:
     """Every development log but ``name``, without any prompt whose normalised text
-    occurs in ``name``, written to ``path`` (parquet)."""
+    occurs in ``name``, written to ``path`` (parquet); ``share`` < 1: without the
+    prompts (of any set) whose normalised text is one of that share of ``name``'s."""
     from learned_router import data
     from learned_router.data.splits import outside, prompt_group
 
@@ -198,12 +212,23 @@ def logs_without(data_dir: Path, name: str, path: Path) -> Path:
     if name not in datasets:
         raise SystemExit(f"adaptation_eval: no dataset {name!r} under {data_dir}")
     groups = [prompt_group(t) for t in log.prompts.column("prompt").to_pylist()]
-    kept = [k for k, keep in zip(keys, outside(datasets, groups, name), strict=True) if keep]
+    if share >= 1:
+        keep = outside(datasets, groups, name)
+    else:
+        pairs = zip(groups, datasets, strict=True)
+        held = {g for g, d in pairs if d == name and _hashed(g) < share}
+        keep = [g not in held for g in groups]
+    kept = [k for k, keep_it in zip(keys, keep, strict=True) if keep_it]
     print(
         f"{name}: {len(keys) - len(kept)} of {len(keys)} prompts left out, overlaps included",
         flush=True,
     )
     return log.subset(kept).write(path)
+
+
+def _hashed(group: str) -> float:
+    """A prompt group (a hex digest) as a number in [0, 1)."""
+    return int(group[:12], 16) / float(16**12)
 
 
 def evaluate(
@@ -219,12 +244,25 @@ def evaluate(
     explore_max_cost_ratio: float | None = 1.0,
     retrain: bool = False,
     keep: Path | None = None,
+    unseen_prompts: bool = False,
 ) -> dict[str, Any]:
     """``variants``: label -> :class:`Corrections` settings to adapt with (default:
-    one, unlabelled, with Corrections' defaults); each is replayed at every step."""
+    one, unlabelled, with Corrections' defaults); each is replayed at every step.
+    ``unseen_prompts``: only the prompts whose normalised text the bundle did not
+    train on (its ``train_prompt_groups``): traffic like its training data, with
+    neither the tenant's pool nor the test prompts seen in training."""
     variants = variants if variants is not None else {"": {}}
     router = Router.load(bundle, capacity=False)
     data = load_dataset(data_dir, name, router, min_coverage=min_coverage)
+    if unseen_prompts:
+        rows = unseen_rows(data.prompts, router)
+        if len(rows) < 200:
+            raise SystemExit(
+                f"adaptation_eval: {len(rows)} of {name}'s prompts are unseen by the bundle, "
+                "too few to replay and score; train one without part of it "
+                "(--train-without-share)"
+            )
+        data = data.subset(rows)
     rng, test, pool = split(len(data.prompts), seed)
     base = router.route_batch(data.prompts, candidates=data.models, tenant="base")
     p = np.array([[d.candidate(m).p_success for m in data.models] for d in base])
@@ -407,6 +445,20 @@ def main() -> None:
     )
     parser.add_argument("--bundles", type=Path, default=Path("build/adaptation"))
     parser.add_argument(
+        "--train-without-share",
+        type=float,
+        default=None,
+        help="route with a bundle trained without this share of the replayed dataset's "
+        "prompts (the rest trained on), and replay and score only those: traffic like the "
+        "training data, prompts unseen (trained once, cached)",
+    )
+    parser.add_argument(
+        "--unseen-prompts",
+        action="store_true",
+        help="replay and score only the prompts the bundle did not train on (without "
+        "--train-without: traffic like the shipped bundle's training data, prompts unseen)",
+    )
+    parser.add_argument(
         "--max-shift", type=float, help="bound of the tenant corrections (default: Corrections')"
     )
     parser.add_argument(
@@ -482,6 +534,13 @@ def main() -> None:
             variants[label] = {**base, **{k: float(v) for k, v in pairs}}
     for name in args.datasets:
         bundle = bundle_without(args.data, name, args.bundles) if args.train_without else None
+        if args.train_without_share is not None:
+            if not 0 < args.train_without_share < 1 or args.train_without or args.retrain:
+                raise SystemExit(
+                    "adaptation_eval: --train-without-share takes a share in (0, 1), "
+                    "without --train-without or --retrain"
+                )
+            bundle = bundle_without(args.data, name, args.bundles, args.train_without_share)
         result = evaluate(
             args.data,
             name,
@@ -494,6 +553,7 @@ def main() -> None:
             explore_max_cost_ratio=args.explore_max_cost_ratio,
             retrain=args.retrain,
             keep=args.keep,
+            unseen_prompts=args.unseen_prompts or args.train_without_share is not None,
         )
         print(json.dumps(result))
 

@@ -3,6 +3,8 @@ models' points on the test prompts, under each bootstrap weighting."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from benchmarks.adaptation_eval import _aiq, _zero_aiq
@@ -44,3 +46,35 @@ def test_routing_on_true_means_is_the_zero_router_and_a_wrong_ranking_is_below()
     wrong = truth.copy()
     wrong[:, 3] = 0.0
     assert (_aiq(wrong, cost, quality, weights) < zero - 0.05).all()
+
+
+def test_a_bundle_trained_without_part_of_a_set_sees_none_of_that_part(tmp_path: Path) -> None:
+    # --train-without-share: the replayed set's held-out share is left out of every
+    # set that repeats its prompts (the same questions sit in several public sets),
+    # and the rest of it is trained on.
+    from benchmarks.adaptation_eval import _hashed, logs_without
+
+    from learned_router import data
+    from learned_router.data.splits import prompt_group
+    from synthetic import write_log
+
+    write_log(tmp_path / "logs" / "a.jsonl", dataset="a", prompts_per_task=40)
+    # b repeats a's prompts numbered 27-46 and has 20 per task of its own.
+    write_log(tmp_path / "logs" / "b.jsonl", dataset="b", prompts_per_task=40, first_number=27)
+
+    def groups(log: data.OutcomeLog) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        texts = log.prompts.column("prompt").to_pylist()
+        for (dataset, _), text in zip(log.prompt_keys(), texts, strict=True):
+            out.setdefault(dataset, set()).add(prompt_group(text))
+        return out
+
+    full = groups(data.load([tmp_path / "logs"], rejects=tmp_path / "r1.jsonl"))
+    held = {g for g in full["a"] if _hashed(g) < 0.5}
+    (tmp_path / "out").mkdir()
+    path = logs_without(tmp_path / "logs", "a", tmp_path / "out" / "train.parquet", share=0.5)
+    kept = groups(data.load([path], rejects=tmp_path / "r2.jsonl"))
+    assert 0 < len(held) < len(full["a"])
+    assert kept["a"] == full["a"] - held  # the rest of the set is trained on
+    assert kept["b"] == full["b"] - held  # b keeps its own and a's unheld prompts
+    assert full["b"] - full["a"] <= kept["b"]
