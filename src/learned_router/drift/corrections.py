@@ -121,6 +121,9 @@ class Corrections:
         # see _common_shift and docs/drift.md ("Models the tenant never tried").
         unseen_down: float = 1.0,
         unseen_down_after: int = 500,
+        # Residuals this small are what routing's own selection leaves on calibrated
+        # predictions (the winner's curse); see _bounded and docs/drift.md.
+        dead_zone: float = 0.05,
     ) -> None:
         if not (
             prior_strength > 0
@@ -129,12 +132,13 @@ class Corrections:
             and 0 <= pooled <= 1
             and 0 <= unseen_down <= 1
             and unseen_down_after >= 0
+            and 0 <= dead_zone <= 0.5
         ):
             raise InvalidInputError(
                 "Corrections: prior_strength must be > 0, max_shift and max_drift_shift in "
-                "(0, 1], pooled and unseen_down in [0, 1], unseen_down_after >= 0; got "
-                f"{prior_strength}, {max_shift}, {max_drift_shift}, {pooled}, {unseen_down}, "
-                f"{unseen_down_after}"
+                "(0, 1], pooled and unseen_down in [0, 1], unseen_down_after >= 0, dead_zone "
+                f"in [0, 0.5]; got {prior_strength}, {max_shift}, {max_drift_shift}, {pooled}, "
+                f"{unseen_down}, {unseen_down_after}, {dead_zone}"
             )
         if not (
             local_k >= 0
@@ -161,6 +165,7 @@ class Corrections:
         self.pooled = float(pooled)
         self.unseen_down = float(unseen_down)
         self.unseen_down_after = int(unseen_down_after)
+        self.dead_zone = float(dead_zone)
         # Written by record paths and alarms, read by route(): one lock.
         self._lock = threading.Lock()
         self._drift: dict[str, float] = {}
@@ -301,8 +306,19 @@ class Corrections:
         return common
 
     def _bounded(self, shift: float) -> float:
+        """A tenant shift less the dead zone (soft-thresholded towards 0), bounded.
+
+        On traffic like the bundle's training data a routed model's outcomes run a
+        few points below its predictions by selection alone: it was routed where
+        its prediction was high, errors included. Corrected by that, routing got
+        worse (RouterBench, half held out of training, 20,000 outcomes: -0.023
+        AIQ; with a zone of 0.05, -0.002), while priors that are far off (NQ, 0.3-0.56
+        too high) are still corrected by the excess.
+        """
         # Plain min/max: np.clip on a scalar costs ~20 us, and apply() calls this
         # BANDS times per recorded model on every decision.
+        if self.dead_zone:
+            shift = math.copysign(max(0.0, abs(shift) - self.dead_zone), shift)
         return max(-self.max_shift, min(self.max_shift, float(shift)))
 
     def _tenant_shift(self, key: str, model: str, band: int, common: float | None = None) -> float:
@@ -413,6 +429,7 @@ class Corrections:
                 "pooled": self.pooled,
                 "unseen_down": self.unseen_down,
                 "unseen_down_after": self.unseen_down_after,
+                "dead_zone": self.dead_zone,
                 "local_k": self.local_k,
                 "local_tau": self.local_tau,
                 "local_pseudo": self.local_pseudo,
@@ -475,6 +492,7 @@ class Corrections:
                 local_capacity=int(state.get("local_capacity", 4096)),
                 unseen_down=float(state.get("unseen_down", 0.0)),
                 unseen_down_after=int(state.get("unseen_down_after", 0)),
+                dead_zone=float(state.get("dead_zone", 0.0)),
             )
             out._local = {
                 str(t): LocalResiduals.from_state(m) for t, m in state.get("local", {}).items()
