@@ -123,21 +123,22 @@ def main() -> None:
                     )
         return corrections.apply(p, data.models)
 
+    full: dict[float, np.ndarray] = {}
     for pooled in (0.0, 1.0):
         for share in (0.05, 0.2):
             rows = pool[draw.random(len(pool)) < share]
             out[f"global pooled={pooled:g} share={share:g} ({len(rows)} prompts)"] = point(
                 corrected(rows, pooled)
             )
+        full[pooled] = corrected(pool, pooled)
         samples[f"global pooled={pooled:g} (all pool)"] = _aiq(
-            corrected(pool, pooled)[test], cost[test], quality[test], weights
+            full[pooled][test], cost[test], quality[test], weights
         )
     unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-    full = corrected(pool, 1.0)
     for k, lam in ((20, 5.0), (50, 5.0), (100, 10.0)):
-        shift = local_residuals(unit, unit[pool], quality[pool] - full[pool], k=k, lam=lam)
+        shift = local_residuals(unit, unit[pool], quality[pool] - full[1.0][pool], k=k, lam=lam)
         samples[f"global + local k={k} lam={lam:g}"] = _aiq(
-            np.clip(full + shift, 0, 1)[test], cost[test], quality[test], weights
+            np.clip(full[1.0] + shift, 0, 1)[test], cost[test], quality[test], weights
         )
     # The stack, every part fit on the fit rows and chosen on the tuning rows.
     prior = corrected(fit, 1.0)

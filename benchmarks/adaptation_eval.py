@@ -532,15 +532,16 @@ def main() -> None:
             label, _, settings = spec.partition(":")
             pairs = (item.split("=") for item in settings.split(",") if item)
             variants[label] = {**base, **{k: float(v) for k, v in pairs}}
+    share = args.train_without_share
+    if share is not None and (not 0 < share < 1 or args.train_without or args.retrain):
+        raise SystemExit(
+            "adaptation_eval: --train-without-share takes a share in (0, 1), "
+            "without --train-without or --retrain"
+        )
     for name in args.datasets:
         bundle = bundle_without(args.data, name, args.bundles) if args.train_without else None
-        if args.train_without_share is not None:
-            if not 0 < args.train_without_share < 1 or args.train_without or args.retrain:
-                raise SystemExit(
-                    "adaptation_eval: --train-without-share takes a share in (0, 1), "
-                    "without --train-without or --retrain"
-                )
-            bundle = bundle_without(args.data, name, args.bundles, args.train_without_share)
+        if share is not None:
+            bundle = bundle_without(args.data, name, args.bundles, share)
         result = evaluate(
             args.data,
             name,
@@ -553,7 +554,7 @@ def main() -> None:
             explore_max_cost_ratio=args.explore_max_cost_ratio,
             retrain=args.retrain,
             keep=args.keep,
-            unseen_prompts=args.unseen_prompts or args.train_without_share is not None,
+            unseen_prompts=args.unseen_prompts or share is not None,
         )
         print(json.dumps(result))
 

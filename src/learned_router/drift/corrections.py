@@ -299,13 +299,8 @@ class Corrections:
         pool = self._pool.get(key)
         if self.pooled and pool is not None and pool.n:
             common = self.pooled * pool.total / (pool.n + self.prior_strength)
-        models = self._models.get(key)
-        if (
-            self.unseen_down
-            and models
-            and pool is not None
-            and pool.n >= max(1, self.unseen_down_after)
-        ):
+        models = self._models.get(key)  # recorded models imply a pool of their outcomes
+        if self.unseen_down and models and self._pool[key].n >= self.unseen_down_after:
             k = self.prior_strength
             weights = [r.n / (r.n + k) for r in models.values()]
             means = [r.total / r.n for r in models.values()]
